@@ -1,0 +1,397 @@
+package maskservice
+
+import (
+	"context"
+	"errors"
+	"math"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Round is what the monitor publishes after each poll round. A Round is never changed after it
+// is published, so every subscriber may read it without copying.
+type Round struct {
+	Seq      uint64    // 1 for the first round, then +1 per round
+	Time     time.Time // when the round started
+	Readings []Reading // the readings taken in this round, in configuration order
+	// Current holds the newest reading of every configured sensor after this round, in
+	// configuration order. A sensor not read yet has Status unknown, Quality bad and the
+	// Fault "not read yet".
+	Current []Reading
+	RTT     time.Duration // the longest transaction round-trip time of the round
+}
+
+// DeviceState is the overall state of the transducers as the API reports it.
+type DeviceState string
+
+// The device states, derived from the newest reading of every sensor.
+const (
+	StateConnecting DeviceState = "CONNECTING" // no poll round has finished yet
+	StateOnline     DeviceState = "ONLINE"     // every sensor's newest reading is good
+	StateError      DeviceState = "ERROR"      // some sensors are bad, or polling has stalled
+	StateOffline    DeviceState = "OFFLINE"    // no sensor gives a good reading
+)
+
+// SensorStats are the monitor's counters for one sensor.
+type SensorStats struct {
+	SensorID string
+	Reads    uint64        // readings taken, good or bad
+	Errors   uint64        // reads that failed or gave a value outside the range
+	LastRTT  time.Duration // round-trip time of the newest read
+}
+
+// SubscriberStats tell how a subscriber keeps up.
+type SubscriberStats struct {
+	Name    string
+	Dropped uint64 // rounds dropped because its queue was full
+}
+
+// MonitorStats is a snapshot of the monitor's counters.
+type MonitorStats struct {
+	Rounds      uint64
+	LastRound   time.Time     // when the newest round started (the heartbeat); zero before the first
+	LastRTT     time.Duration // the newest round's longest round-trip time
+	GoodShare   float64       // share of good reads over the last minute, 0..1; 0 when there were none
+	Overruns    uint64        // times a sensor was read later than a whole interval after it was due
+	Sensors     []SensorStats
+	Subscribers []SubscriberStats
+}
+
+// Monitor polls every sensor at its own interval through a Source, judges each sample and
+// publishes one Round per poll round to its subscribers. Sensors that fall due together are
+// read in one round. Publishing never blocks the poll loop: each subscriber has a bounded
+// queue, and a round that does not fit is dropped for that subscriber and counted.
+//
+// Create a Monitor with NewMonitor, then call Run once.
+type Monitor struct {
+	// Now returns the current time; tests may replace it before Run. Defaults to time.Now.
+	Now func() time.Time
+
+	sensors     []Sensor
+	src         Source
+	classifiers []*Classifier // owned by the Run goroutine
+
+	mu      sync.RWMutex
+	current *Round
+	subs    map[*Subscription]struct{}
+	stats   []SensorStats
+	quality qualityWindow
+	overrun uint64
+	done    bool
+}
+
+// NewMonitor returns a monitor of sensors (validated with ValidateSensors) read from src.
+func NewMonitor(sensors []Sensor, src Source) (*Monitor, error) {
+	if err := ValidateSensors(sensors); err != nil {
+		return nil, err
+	}
+	m := &Monitor{
+		Now:     time.Now,
+		sensors: append([]Sensor(nil), sensors...),
+		src:     src,
+		subs:    make(map[*Subscription]struct{}),
+		stats:   make([]SensorStats, len(sensors)),
+	}
+	for i, s := range m.sensors {
+		m.classifiers = append(m.classifiers, NewClassifier(s.Thresholds))
+		m.stats[i].SensorID = s.ID
+	}
+	return m, nil
+}
+
+// Sensors returns a copy of the configured sensors, in configuration order.
+func (m *Monitor) Sensors() []Sensor { return append([]Sensor(nil), m.sensors...) }
+
+// Sensor returns the sensor with the given id.
+func (m *Monitor) Sensor(id string) (Sensor, bool) {
+	for _, s := range m.sensors {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Sensor{}, false
+}
+
+// Current returns the newest round, or nil before the first round has finished.
+func (m *Monitor) Current() *Round {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.current
+}
+
+// Subscription is a subscriber's queue of rounds. Receive from C; C is closed when the
+// subscription is closed or the monitor stops.
+type Subscription struct {
+	C       <-chan *Round
+	c       chan *Round
+	name    string
+	dropped atomic.Uint64
+	m       *Monitor
+	once    sync.Once
+}
+
+// Subscribe returns a subscription whose queue holds up to buffer rounds (at least 1). name
+// identifies the subscriber in MonitorStats. Close it when done.
+func (m *Monitor) Subscribe(name string, buffer int) *Subscription {
+	c := make(chan *Round, max(buffer, 1))
+	s := &Subscription{C: c, c: c, name: name, m: m}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done {
+		close(c)
+		return s
+	}
+	m.subs[s] = struct{}{}
+	return s
+}
+
+// Dropped returns how many rounds were dropped because the queue was full.
+func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
+
+// Close unsubscribes and closes C. It is safe to call more than once.
+func (s *Subscription) Close() {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	if _, ok := s.m.subs[s]; ok {
+		delete(s.m.subs, s)
+		s.once.Do(func() { close(s.c) })
+	}
+}
+
+// Run polls until ctx is done, then closes every subscription and returns ctx's error. It
+// must be called once.
+func (m *Monitor) Run(ctx context.Context) error {
+	defer m.stop()
+	start := m.Now()
+	next := make([]time.Time, len(m.sensors))
+	for i := range next {
+		next[i] = start
+	}
+	due := make([]int, 0, len(m.sensors))
+	ids := make([]string, 0, len(m.sensors))
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-timer.C:
+		}
+		now := m.Now()
+		due, ids = due[:0], ids[:0]
+		for i, t := range next {
+			// A sensor due within a millisecond joins this round rather than making its own.
+			if !t.After(now.Add(time.Millisecond)) {
+				due = append(due, i)
+				ids = append(ids, m.sensors[i].ID)
+			}
+		}
+		if len(due) > 0 {
+			if err := m.round(ctx, now, due, ids); err != nil {
+				return err
+			}
+			after := m.Now()
+			for _, i := range due {
+				next[i] = next[i].Add(m.sensors[i].Interval)
+				if next[i].Before(after) {
+					// The read took longer than the interval: skip the missed slots rather
+					// than read back to back to catch up.
+					next[i] = after.Add(m.sensors[i].Interval)
+					m.mu.Lock()
+					m.overrun++
+					m.mu.Unlock()
+				}
+			}
+		}
+		earliest := next[0]
+		for _, t := range next[1:] {
+			if t.Before(earliest) {
+				earliest = t
+			}
+		}
+		timer.Reset(max(earliest.Sub(m.Now()), 0))
+	}
+}
+
+// round reads the due sensors once, judges the samples and publishes the round.
+func (m *Monitor) round(ctx context.Context, now time.Time, due []int, ids []string) error {
+	samples, err := m.src.Read(ctx, ids)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		// The source failed as a whole: every due sensor gets a failed sample, so the
+		// failure is visible in the readings rather than silently skipping a round.
+		samples = make([]Sample, len(ids))
+		for k, id := range ids {
+			samples[k] = Sample{SensorID: id, Time: now, Err: err}
+		}
+	}
+	if len(samples) != len(ids) {
+		return errors.New("monitor: source returned the wrong number of samples")
+	}
+	readings := make([]Reading, len(due))
+	var rtt time.Duration
+	for k, i := range due {
+		s := samples[k]
+		if s.Time.IsZero() {
+			s.Time = now
+		}
+		readings[k] = m.judge(i, s)
+		rtt = max(rtt, s.RTT)
+	}
+
+	m.mu.Lock()
+	current := make([]Reading, len(m.sensors))
+	if m.current != nil {
+		copy(current, m.current.Current)
+	} else {
+		for i, s := range m.sensors {
+			current[i] = Reading{SensorID: s.ID, Time: now, Value: math.NaN(), Raw: math.NaN(),
+				Unit: s.Unit, Quality: QualityBad, Fault: "not read yet"}
+		}
+	}
+	good := 0
+	for k, i := range due {
+		r := readings[k]
+		current[i] = r
+		st := &m.stats[i]
+		st.Reads++
+		st.LastRTT = samples[k].RTT
+		if r.Quality == QualityGood {
+			good++
+		} else {
+			st.Errors++
+		}
+	}
+	m.quality.add(now, good, len(due))
+	var seq uint64 = 1
+	if m.current != nil {
+		seq = m.current.Seq + 1
+	}
+	r := &Round{Seq: seq, Time: now, Readings: readings, Current: current, RTT: rtt}
+	m.current = r
+	for s := range m.subs {
+		select {
+		case s.c <- r:
+		default:
+			s.dropped.Add(1)
+		}
+	}
+	m.mu.Unlock()
+	return nil
+}
+
+// judge turns the sample of sensor i into a reading.
+func (m *Monitor) judge(i int, s Sample) Reading {
+	sensor := m.sensors[i]
+	r := Reading{SensorID: sensor.ID, Time: s.Time, Unit: sensor.Unit, Value: s.Value, Raw: s.Raw}
+	switch {
+	case s.Err != nil:
+		r.Value, r.Raw = math.NaN(), math.NaN()
+		r.Quality, r.Status, r.Fault = QualityBad, StatusUnknown, s.Err.Error()
+		return r
+	case math.IsNaN(s.Value) || math.IsInf(s.Value, 0):
+		r.Value = math.NaN()
+		r.Quality, r.Status, r.Fault = QualityBad, StatusUnknown, "invalid value"
+		return r
+	case !sensor.Range.Contains(s.Value):
+		// Keep the value and judge it: an overload is still a critical pressure.
+		r.Quality, r.Fault = QualityBad, "out of range"
+	}
+	r.Status = m.classifiers[i].Classify(s.Value, s.Time)
+	return r
+}
+
+// stop closes every subscription; later Subscribe calls get a closed channel.
+func (m *Monitor) stop() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.done = true
+	for s := range m.subs {
+		delete(m.subs, s)
+		s.once.Do(func() { close(s.c) })
+	}
+}
+
+// Stats returns a snapshot of the monitor's counters.
+func (m *Monitor) Stats() MonitorStats {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	st := MonitorStats{
+		Sensors:   append([]SensorStats(nil), m.stats...),
+		GoodShare: m.quality.share(m.Now()),
+		Overruns:  m.overrun,
+	}
+	if m.current != nil {
+		st.Rounds, st.LastRound, st.LastRTT = m.current.Seq, m.current.Time, m.current.RTT
+	}
+	for s := range m.subs {
+		st.Subscribers = append(st.Subscribers, SubscriberStats{Name: s.name, Dropped: s.Dropped()})
+	}
+	return st
+}
+
+// State derives the device state from the newest round. Polling counts as stalled when no
+// round has started for three times the longest sensor interval (at least 5 s).
+func (m *Monitor) State() DeviceState {
+	r := m.Current()
+	if r == nil {
+		return StateConnecting
+	}
+	var longest time.Duration
+	for _, s := range m.sensors {
+		longest = max(longest, s.Interval)
+	}
+	if m.Now().Sub(r.Time) > max(3*longest, 5*time.Second) {
+		return StateError
+	}
+	good := 0
+	for _, rd := range r.Current {
+		if rd.Quality == QualityGood {
+			good++
+		}
+	}
+	switch good {
+	case len(r.Current):
+		return StateOnline
+	case 0:
+		return StateOffline
+	default:
+		return StateError
+	}
+}
+
+// qualityWindow counts good and total reads per second over the last minute.
+type qualityWindow struct {
+	buckets [60]struct {
+		sec         int64
+		good, total int
+	}
+}
+
+func (w *qualityWindow) add(t time.Time, good, total int) {
+	sec := t.Unix()
+	b := &w.buckets[uint64(sec)%uint64(len(w.buckets))]
+	if b.sec != sec {
+		b.sec, b.good, b.total = sec, 0, 0
+	}
+	b.good += good
+	b.total += total
+}
+
+func (w *qualityWindow) share(now time.Time) float64 {
+	oldest := now.Unix() - int64(len(w.buckets))
+	good, total := 0, 0
+	for _, b := range w.buckets {
+		if b.sec > oldest {
+			good += b.good
+			total += b.total
+		}
+	}
+	if total == 0 {
+		return 0
+	}
+	return float64(good) / float64(total)
+}

@@ -1,0 +1,118 @@
+package maskservice
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"time"
+)
+
+// Band is a closed interval [Low, High] of values in a sensor's unit.
+type Band struct {
+	Low  float64
+	High float64
+}
+
+// Contains reports whether Low <= v <= High.
+func (b Band) Contains(v float64) bool { return v >= b.Low && v <= b.High }
+
+// Within reports whether b lies entirely inside outer.
+func (b Band) Within(outer Band) bool { return b.Low >= outer.Low && b.High <= outer.High }
+
+// Shrink returns b narrowed by d at both ends (an empty band if d exceeds half its width).
+func (b Band) Shrink(d float64) Band { return Band{Low: b.Low + d, High: b.High - d} }
+
+func (b Band) valid() bool {
+	return !math.IsNaN(b.Low) && !math.IsNaN(b.High) && !math.IsInf(b.Low, 0) &&
+		!math.IsInf(b.High, 0) && b.Low < b.High
+}
+
+// Sensor is the configuration of one pressure transducer as the domain sees it: what it
+// measures and how its values are judged. How it is wired (bus, slave, register) belongs to
+// the hardware layer and lives in hal's register map.
+type Sensor struct {
+	ID   string // short stable identifier, e.g. "P1"; used as a JSON key in WebSocket frames
+	Name string // human-readable name
+	Unit string // engineering unit of Value, e.g. "bar"
+	Bus  string // the bus the sensor is read on (informational in the domain)
+
+	Range      Band          // the transducer's measuring range; outside it a reading's quality is bad
+	Thresholds Thresholds    // the normal and warning bands, hysteresis and on-delay
+	Interval   time.Duration // how often the monitor reads the sensor
+}
+
+// validID is an immutable pattern for sensor identifiers.
+var validID = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,31}$`)
+
+// reservedIDs are the keys a WebSocket sensors frame uses for itself, so no sensor may take them.
+var reservedIDs = map[string]bool{"type": true, "seq": true, "ts": true}
+
+// Validate checks the sensor's configuration and returns an *Error with code EINVALID whose
+// message names the offending field.
+func (s Sensor) Validate() error {
+	switch {
+	case !validID.MatchString(s.ID):
+		return Errorf(EINVALID, "sensor id %q: must start with a letter and hold at most 32 letters, digits, '_' or '-'", s.ID)
+	case reservedIDs[s.ID]:
+		return Errorf(EINVALID, "sensor id %q: reserved word", s.ID)
+	case s.Unit == "":
+		return Errorf(EINVALID, "sensor %s: unit is empty", s.ID)
+	case !s.Range.valid():
+		return Errorf(EINVALID, "sensor %s: range [%g, %g] must be finite with low < high", s.ID, s.Range.Low, s.Range.High)
+	case s.Interval < 10*time.Millisecond || s.Interval > time.Hour:
+		return Errorf(EINVALID, "sensor %s: interval %s must be between 10ms and 1h", s.ID, s.Interval)
+	}
+	if err := s.Thresholds.validate(s.Range); err != nil {
+		return fmt.Errorf("sensor %s: %w", s.ID, err)
+	}
+	return nil
+}
+
+// ValidateSensors validates each sensor and checks that ids are unique.
+func ValidateSensors(sensors []Sensor) error {
+	if len(sensors) == 0 {
+		return Errorf(EINVALID, "no sensors configured")
+	}
+	seen := make(map[string]bool, len(sensors))
+	for _, s := range sensors {
+		if err := s.Validate(); err != nil {
+			return err
+		}
+		if seen[s.ID] {
+			return Errorf(EINVALID, "sensor id %q: used twice", s.ID)
+		}
+		seen[s.ID] = true
+	}
+	return nil
+}
+
+// DefaultSensors returns the three transducers of the specification: P1 0-10 bar, P2 0-5 bar
+// and P3 0-1000 mbar, each read once a second. A new slice is returned on every call.
+func DefaultSensors() []Sensor {
+	return []Sensor{
+		{
+			ID: "P1", Name: "Pressure 1", Unit: "bar", Bus: "sim",
+			Range: Band{0, 10},
+			Thresholds: Thresholds{
+				Normal: Band{2, 8}, Warning: Band{1.5, 9}, Hysteresis: 0.05,
+			},
+			Interval: time.Second,
+		},
+		{
+			ID: "P2", Name: "Pressure 2", Unit: "bar", Bus: "sim",
+			Range: Band{0, 5},
+			Thresholds: Thresholds{
+				Normal: Band{1, 4}, Warning: Band{0.5, 4.5}, Hysteresis: 0.025,
+			},
+			Interval: time.Second,
+		},
+		{
+			ID: "P3", Name: "Pressure 3", Unit: "mbar", Bus: "sim",
+			Range: Band{0, 1000},
+			Thresholds: Thresholds{
+				Normal: Band{200, 800}, Warning: Band{100, 900}, Hysteresis: 5,
+			},
+			Interval: time.Second,
+		},
+	}
+}
