@@ -2,7 +2,7 @@ package maskservice
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
@@ -217,6 +217,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 // round reads the due sensors once, judges the samples and publishes the round.
 func (m *Monitor) round(ctx context.Context, now time.Time, due []int, ids []string) error {
 	samples, err := m.src.Read(ctx, ids)
+	if err == nil && len(samples) != len(ids) {
+		err = fmt.Errorf("source returned %d samples for %d sensors", len(samples), len(ids))
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -228,8 +231,11 @@ func (m *Monitor) round(ctx context.Context, now time.Time, due []int, ids []str
 			samples[k] = Sample{SensorID: id, Time: now, Err: err}
 		}
 	}
-	if len(samples) != len(ids) {
-		return errors.New("monitor: source returned the wrong number of samples")
+	for k, id := range ids {
+		if samples[k].SensorID != id && samples[k].Err == nil {
+			// A sample for the wrong sensor must never be judged against this one's bands.
+			samples[k] = Sample{SensorID: id, Time: now, Err: fmt.Errorf("source returned a sample of %q for %q", samples[k].SensorID, id)}
+		}
 	}
 	readings := make([]Reading, len(due))
 	var rtt time.Duration

@@ -21,22 +21,22 @@ type Thresholds struct {
 	OnDelay    time.Duration // >= 0
 }
 
-func (t Thresholds) validate(rng Band) error {
+func (t Thresholds) validate(rng Band) *Error {
 	switch {
 	case !t.Normal.valid():
-		return Errorf(EINVALID, "normal band [%g, %g] must be finite with low < high", t.Normal.Low, t.Normal.High)
+		return FieldErrorf("normal", "normal band [%g, %g] must be finite with low < high", t.Normal.Low, t.Normal.High)
 	case !t.Warning.valid():
-		return Errorf(EINVALID, "warning band [%g, %g] must be finite with low < high", t.Warning.Low, t.Warning.High)
+		return FieldErrorf("warning", "warning band [%g, %g] must be finite with low < high", t.Warning.Low, t.Warning.High)
 	case !t.Normal.Within(t.Warning):
-		return Errorf(EINVALID, "normal band [%g, %g] must lie inside the warning band [%g, %g]", t.Normal.Low, t.Normal.High, t.Warning.Low, t.Warning.High)
+		return FieldErrorf("normal", "normal band [%g, %g] must lie inside the warning band [%g, %g]", t.Normal.Low, t.Normal.High, t.Warning.Low, t.Warning.High)
 	case !t.Warning.Within(rng):
-		return Errorf(EINVALID, "warning band [%g, %g] must lie inside the range [%g, %g]", t.Warning.Low, t.Warning.High, rng.Low, rng.High)
+		return FieldErrorf("warning", "warning band [%g, %g] must lie inside the range [%g, %g]", t.Warning.Low, t.Warning.High, rng.Low, rng.High)
 	case math.IsNaN(t.Hysteresis) || t.Hysteresis < 0:
-		return Errorf(EINVALID, "hysteresis %g must be >= 0", t.Hysteresis)
+		return FieldErrorf("hysteresis", "hysteresis %g must be >= 0", t.Hysteresis)
 	case 2*t.Hysteresis >= t.Normal.High-t.Normal.Low:
-		return Errorf(EINVALID, "hysteresis %g must be less than half the normal band's width", t.Hysteresis)
+		return FieldErrorf("hysteresis", "hysteresis %g must be less than half the normal band's width", t.Hysteresis)
 	case t.OnDelay < 0 || t.OnDelay > time.Hour:
-		return Errorf(EINVALID, "on_delay %s must be between 0 and 1h", t.OnDelay)
+		return FieldErrorf("on_delay", "on_delay %s must be between 0 and 1h", t.OnDelay)
 	}
 	return nil
 }
@@ -74,9 +74,12 @@ func (t Thresholds) levelFrom(v float64, current Status) Status {
 // and on-delay need. The zero value is not usable; make one with NewClassifier. A Classifier
 // is not safe for concurrent use: the monitor owns one per sensor.
 type Classifier struct {
-	t            Thresholds
-	current      Status
-	pendingSince time.Time // when the value first asked for a worse status; zero if it does not
+	t       Thresholds
+	current Status
+	// since[s] is when the value began asking, without a break, for status s or worse; zero
+	// if it does not. Each worse status has its own clock, so a value that was a warning for
+	// a while and then spikes to critical is reported as a warning, not as critical at once.
+	since [StatusCritical + 1]time.Time
 }
 
 // NewClassifier returns a classifier for t whose status starts unknown.
@@ -88,18 +91,27 @@ func (c *Classifier) Classify(v float64, at time.Time) Status {
 	// The first value is taken as it is: with no history there is no spike to filter.
 	if next <= c.current || c.current == StatusUnknown {
 		c.current = next
-		c.pendingSince = time.Time{}
+		c.since = [StatusCritical + 1]time.Time{}
 		return c.current
 	}
-	// next is worse than the current status: hold the current one until the worse one has
-	// lasted OnDelay.
-	if c.pendingSince.IsZero() {
-		c.pendingSince = at
+	// next is worse than the current status: start the clock of every status up to next,
+	// stop those beyond it, and report the worst one that has lasted OnDelay.
+	for s := c.current + 1; s <= StatusCritical; s++ {
+		switch {
+		case s > next:
+			c.since[s] = time.Time{}
+		case c.since[s].IsZero():
+			c.since[s] = at
+		}
 	}
-	if at.Sub(c.pendingSince) >= c.t.OnDelay {
-		c.current = next
-		c.pendingSince = time.Time{}
-		return c.current
+	for s := next; s > c.current; s-- {
+		if at.Sub(c.since[s]) >= c.t.OnDelay {
+			c.current = s
+			break
+		}
+	}
+	for s := range c.current + 1 {
+		c.since[s] = time.Time{}
 	}
 	return c.current
 }
