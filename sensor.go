@@ -1,7 +1,6 @@
 package maskservice
 
 import (
-	"fmt"
 	"math"
 	"regexp"
 	"time"
@@ -52,18 +51,18 @@ var reservedIDs = map[string]bool{"type": true, "seq": true, "ts": true}
 func (s Sensor) Validate() error {
 	switch {
 	case !validID.MatchString(s.ID):
-		return Errorf(EINVALID, "sensor id %q: must start with a letter and hold at most 32 letters, digits, '_' or '-'", s.ID)
+		return FieldErrorf("id", "sensor id %q: must start with a letter and hold at most 32 letters, digits, '_' or '-'", s.ID)
 	case reservedIDs[s.ID]:
-		return Errorf(EINVALID, "sensor id %q: reserved word", s.ID)
+		return FieldErrorf("id", "sensor id %q: reserved word", s.ID)
 	case s.Unit == "":
-		return Errorf(EINVALID, "sensor %s: unit is empty", s.ID)
+		return FieldErrorf("unit", "sensor %s: unit is empty", s.ID)
 	case !s.Range.valid():
-		return Errorf(EINVALID, "sensor %s: range [%g, %g] must be finite with low < high", s.ID, s.Range.Low, s.Range.High)
+		return FieldErrorf("range", "sensor %s: range [%g, %g] must be finite with low < high", s.ID, s.Range.Low, s.Range.High)
 	case s.Interval < 10*time.Millisecond || s.Interval > time.Hour:
-		return Errorf(EINVALID, "sensor %s: interval %s must be between 10ms and 1h", s.ID, s.Interval)
+		return FieldErrorf("interval", "sensor %s: interval %s must be between 10ms and 1h", s.ID, s.Interval)
 	}
 	if err := s.Thresholds.validate(s.Range); err != nil {
-		return fmt.Errorf("sensor %s: %w", s.ID, err)
+		return &Error{Code: EINVALID, Message: "sensor " + s.ID + ": " + err.Message, Field: err.Field}
 	}
 	return nil
 }
@@ -79,7 +78,7 @@ func ValidateSensors(sensors []Sensor) error {
 			return err
 		}
 		if seen[s.ID] {
-			return Errorf(EINVALID, "sensor id %q: used twice", s.ID)
+			return FieldErrorf("id", "sensor id %q: used twice", s.ID)
 		}
 		seen[s.ID] = true
 	}
