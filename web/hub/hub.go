@@ -1,0 +1,498 @@
+// Package hub serves the live sensors WebSocket, /api/ws/sensors. Each poll round is encoded
+// once and the same bytes go to every client through a bounded queue of its own, so a slow
+// client loses its connection rather than holding up the others or the poll loop.
+//
+// A client's first frame is the current sensors frame; after that it gets one frame per poll
+// round, in seq order, plus any frame passed to Broadcast. Clients only listen: the server
+// answers their pings and close frames, and closes a client that sends a data message with
+// 1008 (policy violation). The server closes a client with 4008 "too slow" when its queue
+// overflows, 1013 "try again later" over the connection limit and 1001 "server shutting down"
+// on Close; it drops without a close handshake a client that does not answer a ping in time
+// or whose frame write times out. The codes 4001 and 4003 belong to authentication, which
+// wraps this handler.
+//
+// Two things for whoever mounts the handler: http.Server.Shutdown does not know hijacked
+// connections, so call Hub.Close on shutdown; and a middleware that wraps the
+// http.ResponseWriter must keep it hijackable (implement http.Hijacker or an Unwrap method
+// returning the original), or the upgrade fails with 501.
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mask.services/maskservice"
+)
+
+// StatusTooSlow is the close code of a client whose queue overflowed.
+const StatusTooSlow websocket.StatusCode = 4008
+
+// The defaults of Options.
+const (
+	DefaultMaxClients   = 1100
+	DefaultQueueLen     = 16
+	DefaultPingInterval = 30 * time.Second
+	DefaultPingTimeout  = 10 * time.Second
+	DefaultWriteTimeout = 5 * time.Second
+)
+
+const (
+	// closeGrace bounds a close handshake: a peer that has not answered by then has its
+	// connection cut (the library alone would wait up to 10 s).
+	closeGrace = 2 * time.Second
+	// shutdownWait is how long Close waits for clients to finish their close handshakes
+	// before it cuts the connections that remain; cutWait is how long it then waits for their
+	// goroutines to end.
+	shutdownWait = 1500 * time.Millisecond
+	cutWait      = 500 * time.Millisecond
+	// readLimit bounds a message from a client; clients have nothing to send.
+	readLimit = 4096
+	// Reasons to close a client that are not drops and are not counted: Hub.Close, and a
+	// client that sent a data message.
+	reasonShutdown = "shutdown"
+	reasonMessage  = "message"
+)
+
+// Options configure a Hub. Zero values take the defaults.
+type Options struct {
+	// MaxClients is the connection limit (default 1100). A client over it is upgraded and
+	// closed at once with 1013 "try again later".
+	MaxClients int
+	// QueueLen is the number of frames queued per client (default 16). A client whose queue
+	// is full when a frame arrives is closed with 4008 "too slow".
+	QueueLen int
+	// PingInterval is the time between pings (default 30 s); a client that does not answer a
+	// ping within PingTimeout (default 10 s) is dropped.
+	PingInterval time.Duration
+	PingTimeout  time.Duration
+	// WriteTimeout bounds the write of one frame to one client (default 5 s); a write that
+	// times out drops the client.
+	WriteTimeout time.Duration
+	// Current returns the newest round, or nil before the first one. Nil means always nil.
+	Current func() *maskservice.Round
+	// Logger gets connects and disconnects at debug level and drops at info; nil discards.
+	Logger *slog.Logger
+	// Registerer, if not nil, gets the hub's metrics: websocket_connections_active,
+	// websocket_message_duration_seconds, websocket_frames_total and
+	// websocket_dropped_clients_total{reason} with reason slow, ping, write or limit.
+	Registerer prometheus.Registerer
+	// Now returns the time written as a frame's ts; nil means time.Now.
+	Now func() time.Time
+}
+
+// Hub is the WebSocket endpoint for live sensor frames. Create it with New, mount it as an
+// http.Handler, feed it rounds with Run and stop it with Close. Its methods are safe for
+// concurrent use.
+type Hub struct {
+	opts       Options
+	log        *slog.Logger
+	m          *metrics
+	base       context.Context // every client's connection dies when it is cancelled
+	cancelBase context.CancelFunc
+	wg         sync.WaitGroup // the goroutines of registered clients and their pings
+	closeOnce  sync.Once
+
+	mu      sync.Mutex
+	clients []*client          // registered clients, in no order
+	last    *maskservice.Round // the newest round broadcast
+	closed  bool
+}
+
+// client is one connection. The fields after kill are guarded by Hub.mu.
+type client struct {
+	conn  *websocket.Conn
+	addr  string
+	queue chan []byte   // frames waiting to be written, shared with every other client
+	kick  chan struct{} // closed when the hub decides to close the client with code and text
+	kill  context.CancelFunc
+
+	idx    int    // position in Hub.clients
+	minSeq uint64 // the seq of the client's first frame: older rounds are not sent
+	reason string // why the hub dropped or closes the client; "" while it is wanted
+	code   websocket.StatusCode
+	text   string
+}
+
+// New returns a hub with opts, registering its metrics with opts.Registerer. It fails only if
+// the registration does.
+func New(opts Options) (*Hub, error) {
+	if opts.MaxClients <= 0 {
+		opts.MaxClients = DefaultMaxClients
+	}
+	if opts.QueueLen <= 0 {
+		opts.QueueLen = DefaultQueueLen
+	}
+	if opts.PingInterval <= 0 {
+		opts.PingInterval = DefaultPingInterval
+	}
+	if opts.PingTimeout <= 0 {
+		opts.PingTimeout = DefaultPingTimeout
+	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
+	if opts.Current == nil {
+		opts.Current = func() *maskservice.Round { return nil }
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	m, err := newMetrics(opts.Registerer)
+	if err != nil {
+		return nil, err
+	}
+	base, cancel := context.WithCancel(context.Background())
+	return &Hub{opts: opts, log: log, m: m, base: base, cancelBase: cancel}, nil
+}
+
+// ServeHTTP upgrades the request to a WebSocket and serves the client until it goes away or
+// is closed. Requests with an Origin header from another host are refused with 403 (requests
+// without one, from non-browser clients, are accepted).
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Compression off: the shared frame bytes go out as they are, with no per-client work.
+	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		// Accept has answered with an HTTP error already.
+		h.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "err", err)
+		return
+	}
+	// Not the request's context: it is not meant for use after the hijack.
+	ctx, kill := context.WithCancel(h.base)
+	c := &client{
+		conn:  conn,
+		addr:  r.RemoteAddr,
+		queue: make(chan []byte, h.opts.QueueLen),
+		kick:  make(chan struct{}),
+		kill:  kill,
+	}
+	conn.SetReadLimit(readLimit)
+	gone := make(chan struct{})
+	go h.read(ctx, c, gone)
+	defer func() {
+		kill() // ends a read in progress, which closes the connection
+		_ = conn.CloseNow()
+		<-gone
+	}()
+	if code, text := h.add(c); code != 0 {
+		closeConn(c, code, text)
+		return
+	}
+	defer h.wg.Done()
+	start := time.Now()
+	h.log.Debug("websocket client connected", "remote", c.addr)
+	why := h.serve(ctx, gone, c)
+	h.remove(c)
+	h.log.Debug("websocket client disconnected", "remote", c.addr, "reason", why, "duration", time.Since(start))
+}
+
+// add registers c and queues its first frame, or returns the close code and text that refuse
+// it. On success it has added one to h.wg.
+func (h *Hub) add(c *client) (websocket.StatusCode, string) {
+	// Encode outside the lock; the rare newer round found under the lock is encoded there.
+	cur := h.opts.Current()
+	var first []byte
+	if cur != nil {
+		first = AppendSensorsFrame(nil, cur, h.opts.Now())
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return websocket.StatusGoingAway, "server shutting down"
+	}
+	if len(h.clients) >= h.opts.MaxClients {
+		h.m.dropped.WithLabelValues(reasonLimit).Inc()
+		h.log.Info("websocket client dropped", "remote", c.addr, "reason", reasonLimit, "clients", len(h.clients))
+		return websocket.StatusTryAgainLater, "try again later"
+	}
+	// A round broadcast after Current was read is newer: starting older would skip it.
+	if h.last != nil && (cur == nil || h.last.Seq > cur.Seq) {
+		cur = h.last
+		first = AppendSensorsFrame(nil, cur, h.opts.Now())
+	}
+	if cur != nil {
+		c.queue <- first // the queue is new, so this never blocks
+		c.minSeq = cur.Seq
+	}
+	c.idx = len(h.clients)
+	h.clients = append(h.clients, c)
+	h.wg.Add(1)
+	h.m.active.Inc()
+	return 0, ""
+}
+
+// remove unregisters c.
+func (h *Hub) remove(c *client) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	last := len(h.clients) - 1
+	h.clients[c.idx] = h.clients[last]
+	h.clients[c.idx].idx = c.idx
+	h.clients[last] = nil
+	h.clients = h.clients[:last]
+	h.m.active.Dec()
+}
+
+// read reads c's connection until it ends, then closes gone. Clients have nothing to say, but
+// pongs and close frames reach Ping and Close only through a reader. A data message has c
+// closed with 1008. This is CloseRead done by hand: in coder/websocket v1.8.15 the CloseRead
+// goroutine answers a data message with Close, which then waits 15 s for that same goroutine.
+func (h *Hub) read(ctx context.Context, c *client, gone chan<- struct{}) {
+	defer close(gone)
+	for {
+		_, r, err := c.conn.Reader(ctx)
+		if err != nil {
+			return
+		}
+		h.mu.Lock()
+		h.dropLocked(c, reasonMessage, websocket.StatusPolicyViolation, "unexpected data message")
+		h.mu.Unlock()
+		h.log.Debug("websocket client sent a message; closing it", "remote", c.addr)
+		// Read on, so that the reply to the close frame is seen.
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return
+		}
+	}
+}
+
+// serve writes c's frames and pings it until the connection ends, and returns why it ended.
+func (h *Hub) serve(ctx context.Context, gone <-chan struct{}, c *client) string {
+	ping := time.NewTicker(h.opts.PingInterval)
+	defer ping.Stop()
+	// One timer bounds every write. A context with a timeout per write would cost a dozen
+	// allocations per client and frame (the library arms an AfterFunc for each), which adds
+	// up at 1000 clients.
+	deadline := time.AfterFunc(time.Hour, func() { _ = c.conn.CloseNow() })
+	deadline.Stop()
+	var pong chan error // non-nil while a ping is outstanding
+	for {
+		// A decided close comes before queued frames: a client being closed gets no more.
+		select {
+		case <-c.kick:
+			return closeConn(c, c.code, c.text)
+		default:
+		}
+		select {
+		case <-c.kick:
+			return closeConn(c, c.code, c.text)
+		case <-gone:
+			return "connection closed"
+		case frame := <-c.queue:
+			deadline.Reset(h.opts.WriteTimeout)
+			start := time.Now()
+			err := c.conn.Write(context.Background(), websocket.MessageText, frame)
+			if !deadline.Stop() {
+				// The timer fired and cut the connection, whatever err says.
+				if h.drop(c, reasonWrite) {
+					return "write timeout"
+				}
+				return "write cut"
+			}
+			if err != nil {
+				return fmt.Sprintf("write: %v", err)
+			}
+			h.m.duration.Observe(time.Since(start).Seconds())
+		case <-ping.C:
+			if pong == nil {
+				pong = h.ping(ctx, c)
+			}
+		case err := <-pong:
+			pong = nil
+			// Other errors mean the connection is gone, which gone reports next.
+			if errors.Is(err, context.DeadlineExceeded) && h.drop(c, reasonPing) {
+				return "ping timeout"
+			}
+		}
+	}
+}
+
+// ping pings c in a goroutine of its own, so frames keep flowing while it waits for the pong,
+// and returns the channel that gets its result.
+func (h *Hub) ping(ctx context.Context, c *client) chan error {
+	done := make(chan error, 1)
+	h.wg.Add(1) // c's own count is held, so the counter is not zero here
+	go func() {
+		defer h.wg.Done()
+		ctx, cancel := context.WithTimeout(ctx, h.opts.PingTimeout)
+		defer cancel()
+		done <- c.conn.Ping(ctx)
+	}()
+	return done
+}
+
+// closeConn closes c's connection with a close handshake bounded by closeGrace, and returns
+// a description for the log.
+func closeConn(c *client, code websocket.StatusCode, text string) string {
+	t := time.AfterFunc(closeGrace, c.kill)
+	defer t.Stop()
+	_ = c.conn.Close(code, text) // fails only when the connection is gone anyway
+	return fmt.Sprintf("closed with %d %s", code, text)
+}
+
+// drop records that the hub drops c for reason and reports whether it is the first reason
+// given for c. The caller ends the connection.
+func (h *Hub) drop(c *client, reason string) bool {
+	h.mu.Lock()
+	ok := h.dropLocked(c, reason, 0, "")
+	h.mu.Unlock()
+	if ok {
+		h.log.Info("websocket client dropped", "remote", c.addr, "reason", reason)
+	}
+	return ok
+}
+
+// dropLocked is drop with h.mu held; a non-zero code also asks c's goroutine to close the
+// connection with code and text.
+func (h *Hub) dropLocked(c *client, reason string, code websocket.StatusCode, text string) bool {
+	if c.reason != "" {
+		return false
+	}
+	c.reason = reason
+	if reason != reasonShutdown && reason != reasonMessage {
+		h.m.dropped.WithLabelValues(reason).Inc()
+	}
+	if code != 0 {
+		c.code, c.text = code, text
+		close(c.kick)
+	}
+	return true
+}
+
+// enqueueLocked queues frame for c without blocking, or marks c too slow and reports false.
+func (h *Hub) enqueueLocked(c *client, frame []byte) bool {
+	select {
+	case c.queue <- frame:
+		return true
+	default:
+		h.dropLocked(c, reasonSlow, StatusTooSlow, "too slow")
+		return false
+	}
+}
+
+// Run encodes each round received from rounds once, with ts the time of encoding, and queues
+// the same bytes for every client. Rounds not newer than the last one sent are skipped, and
+// a client never gets a round older than or equal to its first frame. Run returns when ctx
+// is done or rounds is closed; call it once.
+func (h *Hub) Run(ctx context.Context, rounds <-chan *maskservice.Round) {
+	size := 256
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r, ok := <-rounds:
+			if !ok {
+				return
+			}
+			if r == nil {
+				continue
+			}
+			// A new buffer every time: earlier frames may still wait in client queues.
+			frame := AppendSensorsFrame(make([]byte, 0, size), r, h.opts.Now())
+			size = max(size, len(frame)+len(frame)/8)
+			h.publish(r, frame)
+		}
+	}
+}
+
+// publish queues frame, the encoding of r, for every client that should get it.
+func (h *Hub) publish(r *maskservice.Round, frame []byte) {
+	var slow []*client
+	h.mu.Lock()
+	if h.last != nil && r.Seq <= h.last.Seq {
+		h.mu.Unlock()
+		return
+	}
+	h.last = r
+	h.m.frames.Inc()
+	for _, c := range h.clients {
+		if c.reason == "" && r.Seq > c.minSeq && !h.enqueueLocked(c, frame) {
+			slow = append(slow, c)
+		}
+	}
+	h.mu.Unlock()
+	h.logSlow(slow)
+}
+
+// Broadcast queues frame, an encoded JSON frame such as an alert, for every client under the
+// same queue rules as rounds. The hub keeps frame: do not change it afterwards. A client that
+// has not had its first sensors frame yet (no round existed when it connected) gets it too.
+func (h *Hub) Broadcast(frame []byte) {
+	var slow []*client
+	h.mu.Lock()
+	h.m.frames.Inc()
+	for _, c := range h.clients {
+		if c.reason == "" && !h.enqueueLocked(c, frame) {
+			slow = append(slow, c)
+		}
+	}
+	h.mu.Unlock()
+	h.logSlow(slow)
+}
+
+// logSlow logs clients dropped as too slow; it runs outside the lock, away from the fan-out.
+func (h *Hub) logSlow(slow []*client) {
+	for _, c := range slow {
+		h.log.Info("websocket client dropped", "remote", c.addr, "reason", reasonSlow)
+	}
+}
+
+// Clients returns the number of open client connections, including those being closed.
+func (h *Hub) Clients() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.clients)
+}
+
+// Close refuses new clients (they are closed with 1001), closes every client with 1001
+// "server shutting down" and waits for their goroutines to end. Connections whose close
+// handshake has not finished after 1.5 s are cut, so Close returns within about 2 s. It is
+// safe to call more than once; later calls return at once.
+func (h *Hub) Close() {
+	h.closeOnce.Do(func() {
+		h.mu.Lock()
+		h.closed = true
+		for _, c := range h.clients {
+			h.dropLocked(c, reasonShutdown, websocket.StatusGoingAway, "server shutting down")
+		}
+		n := len(h.clients)
+		h.mu.Unlock()
+		h.log.Debug("websocket hub closing", "clients", n)
+		if !wait(&h.wg, shutdownWait) {
+			h.log.Info("websocket clients slow to close; cutting their connections", "clients", h.Clients())
+		}
+		// Cancelling also ends refused connections that are still in their close handshake.
+		h.cancelBase()
+		if !wait(&h.wg, cutWait) {
+			h.log.Warn("websocket client goroutines still running after close", "clients", h.Clients())
+		}
+	})
+}
+
+// wait waits for wg for at most d and reports whether it finished.
+func wait(wg *sync.WaitGroup, d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		wg.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
