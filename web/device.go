@@ -1,0 +1,110 @@
+package web
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"mask.services/maskservice"
+)
+
+// deviceStatus is the answer of GET /api/device/status.
+type deviceStatus struct {
+	DeviceID      string                  `json:"device_id"`
+	Status        maskservice.DeviceState `json:"status"`
+	LastHeartbeat *timestamp              `json:"last_heartbeat"` // null before the first round
+	PollRTTMs     float64                 `json:"poll_rtt_ms"`
+	DataQuality   float64                 `json:"data_quality"`
+	UptimeSeconds float64                 `json:"uptime_seconds"`
+	// The host facts are left out, not zeroed, when they cannot be read: a zero would read as
+	// a fact ("no memory available").
+	HostUptimeSeconds *float64      `json:"host_uptime_seconds,omitempty"`
+	Memory            *memoryStatus `json:"memory,omitempty"`
+	Version           string        `json:"version"`
+	Sensors           []sensorState `json:"sensors"`
+	Rounds            uint64        `json:"rounds"`
+	Overruns          uint64        `json:"overruns"`
+}
+
+type memoryStatus struct {
+	TotalBytes      uint64 `json:"total_bytes"`
+	AvailableBytes  uint64 `json:"available_bytes"`
+	ProcessRSSBytes uint64 `json:"process_rss_bytes"`
+}
+
+type sensorState struct {
+	SensorID  string              `json:"sensor_id"`
+	Quality   maskservice.Quality `json:"quality"`
+	Status    maskservice.Status  `json:"status"`
+	Reads     uint64              `json:"reads"`
+	Errors    uint64              `json:"errors"`
+	LastRTTMs float64             `json:"last_rtt_ms"`
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// GET /api/device/status. A failure to read the host facts leaves them out of the answer and
+// is logged: the state of the transducers matters more than the memory figures.
+func (s *Server) handleDeviceStatus(w http.ResponseWriter, r *http.Request) {
+	m := s.opts.Monitor
+	st := m.Stats()
+	round := m.Current()
+	now := s.now()
+	ds := deviceStatus{
+		DeviceID:      s.opts.DeviceID,
+		Status:        m.State(),
+		PollRTTMs:     ms(st.LastRTT),
+		DataQuality:   st.GoodShare,
+		UptimeSeconds: now.Sub(s.start).Seconds(),
+		Version:       s.opts.Version,
+		Sensors:       make([]sensorState, len(st.Sensors)),
+		Rounds:        st.Rounds,
+		Overruns:      st.Overruns,
+	}
+	if !st.LastRound.IsZero() {
+		hb := timestamp(st.LastRound)
+		ds.LastHeartbeat = &hb
+	}
+	for i, ss := range st.Sensors {
+		state := sensorState{
+			SensorID: ss.SensorID, Reads: ss.Reads, Errors: ss.Errors, LastRTTMs: ms(ss.LastRTT),
+			Quality: maskservice.QualityBad, Status: maskservice.StatusUnknown,
+		}
+		// Stats and rounds both list the sensors in configuration order.
+		if round != nil && i < len(round.Current) && round.Current[i].SensorID == ss.SensorID {
+			state.Quality, state.Status = round.Current[i].Quality, round.Current[i].Status
+		}
+		ds.Sensors[i] = state
+	}
+	if s.opts.Host != nil {
+		if info, err := s.opts.Host.Info(); err != nil {
+			s.log.LogAttrs(r.Context(), slog.LevelWarn, "read host facts", slog.Any("err", err))
+		} else {
+			up := info.Uptime.Seconds()
+			ds.HostUptimeSeconds = &up
+			ds.Memory = &memoryStatus{
+				TotalBytes: info.MemTotal, AvailableBytes: info.MemAvailable, ProcessRSSBytes: info.ProcessRSS,
+			}
+		}
+	}
+	s.writeJSON(w, r, http.StatusOK, ds)
+}
+
+// GET /healthz: the process is alive and serving HTTP.
+func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// GET /readyz: Options.Ready says whether the daemon can serve.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Ready != nil {
+		if err := s.opts.Ready(); err != nil {
+			// The readiness message is the daemon's own, written for the operator.
+			s.writeJSON(w, r, http.StatusServiceUnavailable, errorBody{Error: errorDetail{
+				Code: maskservice.EUNAVAILABLE, Message: err.Error(),
+			}})
+			return
+		}
+	}
+	s.writeJSON(w, r, http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,298 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/legacy"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mask.services/maskservice"
+	"mask.services/maskservice/store/ring"
+	"mask.services/maskservice/web"
+)
+
+func TestMain(m *testing.M) {
+	// kin-openapi decodes only the content types it knows; the docs page is text/html.
+	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	os.Exit(m.Run())
+}
+
+// scriptSource is a Source whose values and faults the test sets. Values move a little
+// on every read so that downsampling has a minimum and a maximum to keep.
+type scriptSource struct {
+	mu     sync.Mutex
+	values map[string]float64
+	faults map[string]error
+	reads  int
+}
+
+func (s *scriptSource) Read(ctx context.Context, ids []string) ([]maskservice.Sample, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]maskservice.Sample, len(ids))
+	for i, id := range ids {
+		s.reads++
+		v := s.values[id] + float64(s.reads%7)*0.01
+		out[i] = maskservice.Sample{SensorID: id, Raw: v * 1000, Value: v, RTT: 2 * time.Millisecond, Err: s.faults[id]}
+	}
+	return out, nil
+}
+
+// clock is real time until frozen, so that a stopped monitor does not look stalled to
+// State however slowly the test runs afterwards.
+type clock struct{ frozen atomic.Pointer[time.Time] }
+
+func (c *clock) Now() time.Time {
+	if t := c.frozen.Load(); t != nil {
+		return *t
+	}
+	return time.Now()
+}
+
+func (c *clock) Freeze() { t := time.Now(); c.frozen.Store(&t) }
+
+// syncBuffer is a bytes.Buffer that the server's logger may write from many goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// fakeHost reports fixed facts, or an error.
+type fakeHost struct{ err error }
+
+func (h fakeHost) Info() (maskservice.HostInfo, error) {
+	if h.err != nil {
+		return maskservice.HostInfo{}, h.err
+	}
+	return maskservice.HostInfo{Uptime: 90 * time.Minute, MemTotal: 1 << 30, MemAvailable: 600 << 20, ProcessRSS: 20 << 20}, nil
+}
+
+// fixtureConfig varies a fixture; the zero value polls three good sensors.
+type fixtureConfig struct {
+	noRun  bool             // never run the monitor: the state before the first round
+	faults map[string]error // read errors per sensor
+	opts   func(*web.Options)
+	// duringRun, if set, is called once the ring is filled, before the monitor stops.
+	duringRun func(testing.TB, *fixture)
+}
+
+// fixture is a server over a real monitor and ring. The monitor has run for at least minReads
+// rounds and stopped, and the clock is frozen, so every answer is stable.
+type fixture struct {
+	srv     *web.Server
+	handler http.Handler
+	mon     *maskservice.Monitor
+	ring    *ring.Set
+	reg     *prometheus.Registry
+	logs    *syncBuffer
+	clock   *clock
+	spec    *spec
+}
+
+const minReads = 20
+
+func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
+	tb.Helper()
+	sensors := maskservice.DefaultSensors()
+	ids := make([]string, len(sensors))
+	for i := range sensors {
+		sensors[i].Interval = 10 * time.Millisecond
+		ids[i] = sensors[i].ID
+	}
+	src := &scriptSource{values: map[string]float64{"P1": 5, "P2": 2.5, "P3": 500}, faults: cfg.faults}
+	mon, err := maskservice.NewMonitor(sensors, src)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := &fixture{mon: mon, ring: ring.NewSet(ids, 3600), reg: prometheus.NewRegistry(), logs: &syncBuffer{}, clock: &clock{}}
+	mon.Now = f.clock.Now
+	opts := web.Options{
+		DeviceID: "C15.25.1010", Version: "test", Monitor: mon, Recent: f.ring, Host: fakeHost{},
+		Registry: f.reg, Now: f.clock.Now, StartTime: time.Now().Add(-time.Minute),
+		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if cfg.opts != nil {
+		cfg.opts(&opts)
+	}
+	if f.srv, err = web.New(opts); err != nil {
+		tb.Fatal(err)
+	}
+	f.handler = f.srv.Handler()
+	f.spec = loadSpec(tb)
+	if !cfg.noRun {
+		f.runMonitor(tb, cfg.duringRun)
+	}
+	f.clock.Freeze()
+	return f
+}
+
+// runMonitor runs the monitor, feeding the ring, until every sensor has minReads readings.
+func (f *fixture) runMonitor(tb testing.TB, duringRun func(testing.TB, *fixture)) {
+	tb.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	sub := f.mon.Subscribe("ring", 1024)
+	ran, fed := make(chan struct{}), make(chan struct{})
+	go func() { defer close(ran); _ = f.mon.Run(ctx) }()
+	go func() {
+		defer close(fed)
+		for round := range sub.C {
+			for _, rd := range round.Readings {
+				f.ring.Push(rd)
+			}
+		}
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.ring.Len("P1") < minReads || f.ring.Len("P2") < minReads || f.ring.Len("P3") < minReads {
+		if time.Now().After(deadline) {
+			cancel()
+			tb.Fatal("the monitor did not fill the ring within 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if duringRun != nil {
+		duringRun(tb, f)
+	}
+	cancel()
+	<-ran // Run closes the subscription as it returns
+	<-fed
+}
+
+// response is a recorded answer.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends a request from a non-loopback address and checks the answer against the spec.
+func (f *fixture) do(tb testing.TB, method, target string, mods ...func(*http.Request)) response {
+	tb.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	for _, m := range mods {
+		m(req)
+	}
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, req)
+	res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+	// The metrics are Prometheus text, not a schema the spec can describe.
+	f.spec.check(tb, req, res, req.URL.Path == "/metrics" && res.status == http.StatusOK)
+	return res
+}
+
+func (f *fixture) get(tb testing.TB, target string) response {
+	tb.Helper()
+	return f.do(tb, http.MethodGet, target)
+}
+
+// decode unmarshals a JSON body into a generic value.
+func decode[T any](tb testing.TB, res response) T {
+	tb.Helper()
+	var v T
+	if err := json.Unmarshal(res.body, &v); err != nil {
+		tb.Fatalf("decode %s: %v", res.body, err)
+	}
+	return v
+}
+
+// wantError checks a JSON error answer: its status, code, and that the message names want.
+func wantError(tb testing.TB, res response, status int, code, want string) {
+	tb.Helper()
+	if res.status != status {
+		tb.Fatalf("status %d, want %d; body %s", res.status, status, res.body)
+	}
+	if ct := res.header.Get("Content-Type"); ct != "application/json" {
+		tb.Errorf("Content-Type %q, want application/json", ct)
+	}
+	var body struct {
+		Error struct{ Code, Message string }
+	}
+	if err := json.Unmarshal(res.body, &body); err != nil {
+		tb.Fatalf("decode error body %s: %v", res.body, err)
+	}
+	if body.Error.Code != code {
+		tb.Errorf("code %q, want %q", body.Error.Code, code)
+	}
+	if !strings.Contains(body.Error.Message, want) {
+		tb.Errorf("message %q does not name %q", body.Error.Message, want)
+	}
+}
+
+// spec is the OpenAPI document with a router that finds the operation of a request.
+type spec struct {
+	doc    *openapi3.T
+	router routers.Router
+}
+
+func loadSpec(tb testing.TB) *spec {
+	tb.Helper()
+	doc, err := openapi3.NewLoader().LoadFromFile("openapi.json")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if err := doc.Validate(context.Background()); err != nil {
+		tb.Fatalf("openapi.json is not a valid OpenAPI document: %v", err)
+	}
+	router, err := legacy.NewRouter(doc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return &spec{doc: doc, router: router}
+}
+
+// check validates an answer against the operation of req, including its status. A request
+// that matches no operation must have been answered by a fallback: the UI outside /api, or a
+// JSON 404 or 405 under /api.
+func (sp *spec) check(tb testing.TB, req *http.Request, res response, skipBody bool) {
+	tb.Helper()
+	route, params, err := sp.router.FindRoute(req)
+	if err != nil {
+		var re *routers.RouteError
+		if !errors.As(err, &re) {
+			tb.Fatalf("find route of %s %s: %v", req.Method, req.URL, err)
+		}
+		if strings.HasPrefix(req.URL.Path, "/api/") && res.status != http.StatusNotFound && res.status != http.StatusMethodNotAllowed {
+			tb.Errorf("%s %s: no operation in the spec, yet answered %d", req.Method, req.URL, res.status)
+		}
+		return
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 res.status,
+		Header:                 res.header,
+		Options:                &openapi3filter.Options{IncludeResponseStatus: true, ExcludeResponseBody: skipBody},
+	}
+	in.SetBodyBytes(res.body)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		tb.Errorf("%s %s: answer %d does not match the spec: %v\nbody: %s", req.Method, req.URL, res.status, err, res.body)
+	}
+}

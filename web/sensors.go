@@ -1,0 +1,297 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"mask.services/maskservice"
+)
+
+// Limits of the query parameters.
+const (
+	defaultLimit     = 100
+	maxLimit         = 10000
+	defaultMaxPoints = 1000
+	maxMaxPoints     = 10000
+	defaultSpan      = time.Hour
+	maxSpan          = 400 * 24 * time.Hour // the retention of the history log
+)
+
+// number is a float64 that encodes a missing value (NaN) as JSON null.
+type number float64
+
+// MarshalJSON writes null for NaN and infinities, and otherwise the shortest decimal that
+// reads back as the same float64, as encoding/json does.
+func (n number) MarshalJSON() ([]byte, error) {
+	f := float64(n)
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return []byte("null"), nil
+	}
+	format := byte('f')
+	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	return strconv.AppendFloat(nil, f, format, -1, 64), nil
+}
+
+// timestampLayout is RFC 3339 in UTC with exactly three fractional digits, as in the
+// WebSocket frames: every browser's Date parses it.
+const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// timestamp is a time that encodes in timestampLayout, in UTC.
+type timestamp time.Time
+
+// MarshalJSON implements json.Marshaler.
+func (t timestamp) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, len(timestampLayout)+2)
+	b = append(b, '"')
+	b = time.Time(t).UTC().AppendFormat(b, timestampLayout)
+	return append(b, '"'), nil
+}
+
+// readingJSON is a Reading as the API spells it, with the field names of the WebSocket frame.
+type readingJSON struct {
+	SensorID  string              `json:"sensor_id"`
+	Value     number              `json:"value"`
+	RawValue  number              `json:"raw_value"`
+	Unit      string              `json:"unit"`
+	Status    maskservice.Status  `json:"status"`
+	Quality   maskservice.Quality `json:"quality"`
+	Fault     string              `json:"fault"`
+	Timestamp timestamp           `json:"timestamp"`
+}
+
+func newReadingJSON(r maskservice.Reading) readingJSON {
+	return readingJSON{
+		SensorID: r.SensorID, Value: number(r.Value), RawValue: number(r.Raw), Unit: r.Unit,
+		Status: r.Status, Quality: r.Quality, Fault: r.Fault, Timestamp: timestamp(r.Time),
+	}
+}
+
+func readingsJSON(rs []maskservice.Reading) []readingJSON {
+	out := make([]readingJSON, len(rs)) // never nil: an empty list encodes as [], not null
+	for i, r := range rs {
+		out[i] = newReadingJSON(r)
+	}
+	return out
+}
+
+// GET /api/sensors?limit=&sensor_id=
+func (s *Server) handleSensors(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, err := intParam(q, "limit", defaultLimit, 1, maxLimit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var ids []string
+	if id := q.Get("sensor_id"); id != "" {
+		if _, ok := s.opts.Monitor.Sensor(id); !ok {
+			s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "sensor_id %q: no such sensor", id))
+			return
+		}
+		ids = []string{id}
+	} else {
+		for _, sn := range s.opts.Monitor.Sensors() {
+			ids = append(ids, sn.ID)
+		}
+	}
+	var rs []maskservice.Reading
+	for _, id := range ids {
+		rs = s.opts.Recent.Last(id, limit, rs)
+	}
+	// Each sensor's readings come oldest first; a stable sort keeps the configuration order
+	// among readings taken at the same instant.
+	slices.SortStableFunc(rs, func(a, b maskservice.Reading) int { return b.Time.Compare(a.Time) })
+	rs = rs[:min(limit, len(rs))]
+	s.writeJSON(w, r, http.StatusOK, struct {
+		Count    int           `json:"count"`
+		Readings []readingJSON `json:"readings"`
+	}{len(rs), readingsJSON(rs)})
+}
+
+// currentSensor is one sensor's entry in /api/sensors/current: its newest reading and the
+// configuration a client needs to draw it.
+type currentSensor struct {
+	readingJSON
+	Name    string    `json:"name"`
+	Range   [2]number `json:"range"`
+	Normal  [2]number `json:"normal"`
+	Warning [2]number `json:"warning"`
+}
+
+// currentBody is the encoded answer of /api/sensors/current for one round.
+type currentBody struct {
+	round *maskservice.Round
+	body  []byte
+}
+
+// GET /api/sensors/current. The answer changes once per poll round, so it is encoded once per
+// round and the same bytes serve every request until the next one.
+func (s *Server) handleCurrent(w http.ResponseWriter, r *http.Request) {
+	round := s.opts.Monitor.Current()
+	if round == nil {
+		s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "no poll round has finished yet"))
+		return
+	}
+	if c := s.current.Load(); c != nil && c.round == round {
+		writeJSONBytes(w, http.StatusOK, c.body)
+		return
+	}
+	body, err := s.encodeCurrent(round)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// Two requests may race to encode the same round; either result is the same bytes.
+	s.current.Store(&currentBody{round: round, body: body})
+	writeJSONBytes(w, http.StatusOK, body)
+}
+
+func (s *Server) encodeCurrent(round *maskservice.Round) ([]byte, error) {
+	v := struct {
+		Seq       uint64                   `json:"seq"`
+		Timestamp timestamp                `json:"timestamp"`
+		Order     []string                 `json:"order"`
+		Sensors   map[string]currentSensor `json:"sensors"`
+	}{
+		Seq:       round.Seq,
+		Timestamp: timestamp(round.Time),
+		Order:     make([]string, 0, len(round.Current)),
+		Sensors:   make(map[string]currentSensor, len(round.Current)),
+	}
+	for _, rd := range round.Current {
+		sn, _ := s.opts.Monitor.Sensor(rd.SensorID)
+		v.Order = append(v.Order, rd.SensorID)
+		v.Sensors[rd.SensorID] = currentSensor{
+			readingJSON: newReadingJSON(rd),
+			Name:        sn.Name,
+			Range:       band(sn.Range),
+			Normal:      band(sn.Thresholds.Normal),
+			Warning:     band(sn.Thresholds.Warning),
+		}
+	}
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode current round %d: %w", round.Seq, err)
+	}
+	return append(body, '\n'), nil
+}
+
+func band(b maskservice.Band) [2]number { return [2]number{number(b.Low), number(b.High)} }
+
+// historyQuery is the parsed query of a history request.
+type historyQuery struct {
+	start, end time.Time
+	maxPoints  int
+}
+
+// parseHistoryQuery reads start_time, end_time and max_points; an error names the parameter.
+func parseHistoryQuery(q url.Values, now time.Time) (historyQuery, error) {
+	h := historyQuery{end: now}
+	var err error
+	if h.maxPoints, err = intParam(q, "max_points", defaultMaxPoints, 2, maxMaxPoints); err != nil {
+		return h, err
+	}
+	if v := q.Get("end_time"); v != "" {
+		if h.end, err = timeParam("end_time", v); err != nil {
+			return h, err
+		}
+	}
+	h.start = h.end.Add(-defaultSpan)
+	if v := q.Get("start_time"); v != "" {
+		if h.start, err = timeParam("start_time", v); err != nil {
+			return h, err
+		}
+	}
+	switch {
+	case h.end.Before(h.start):
+		return h, maskservice.Errorf(maskservice.EINVALID, "end_time %s is before start_time %s",
+			h.end.Format(time.RFC3339Nano), h.start.Format(time.RFC3339Nano))
+	case h.end.Sub(h.start) > maxSpan:
+		return h, maskservice.Errorf(maskservice.EINVALID, "start_time is more than %d days before end_time", maxSpan/(24*time.Hour))
+	}
+	return h, nil
+}
+
+// GET /api/sensors/{id}/history and GET /api/sensors/history?sensor_id=
+func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	id := r.PathValue("id")
+	if id == "" {
+		if id = q.Get("sensor_id"); id == "" {
+			s.writeError(w, r, maskservice.Errorf(maskservice.EINVALID, "sensor_id is required"))
+			return
+		}
+	}
+	sensor, ok := s.opts.Monitor.Sensor(id)
+	if !ok {
+		s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "sensor %q: no such sensor", id))
+		return
+	}
+	hq, err := parseHistoryQuery(q, s.now())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rs, err := s.history(r.Context(), id, hq.start, hq.end)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, struct {
+		SensorID  string        `json:"sensor_id"`
+		Unit      string        `json:"unit"`
+		StartTime timestamp     `json:"start_time"`
+		EndTime   timestamp     `json:"end_time"`
+		Count     int           `json:"count"`
+		Points    []readingJSON `json:"points"`
+	}{
+		SensorID: id, Unit: sensor.Unit, StartTime: timestamp(hq.start), EndTime: timestamp(hq.end),
+		Count:  len(rs),
+		Points: readingsJSON(maskservice.Downsample(rs, hq.start, hq.end, hq.maxPoints)),
+	})
+}
+
+// history returns the readings of sensor id in [start, end], oldest first. For now they come
+// from the RAM ring alone (the last hour); the history log will answer here for the part of a
+// range older than the ring, which is why this takes a context and may fail.
+func (s *Server) history(_ context.Context, id string, start, end time.Time) ([]maskservice.Reading, error) {
+	return s.opts.Recent.Range(id, start, end, nil), nil
+}
+
+// intParam reads the integer query parameter name, def when absent; outside [lo, hi] is an
+// EINVALID error that names the parameter.
+func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
+	v := q.Get(name)
+	if v == "" && !q.Has(name) {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, maskservice.Errorf(maskservice.EINVALID, "%s %q: want an integer from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
+}
+
+// timeParam parses the RFC 3339 time v of the query parameter name.
+func timeParam(name, v string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		// An unencoded "+02:00" offset arrives as " 02:00" after query decoding.
+		if t2, err2 := time.Parse(time.RFC3339Nano, strings.Replace(v, " ", "+", 1)); err2 == nil {
+			return t2, nil
+		}
+		return time.Time{}, maskservice.Errorf(maskservice.EINVALID,
+			"%s %q: want an RFC 3339 time such as 2025-01-02T15:04:05Z", name, v)
+	}
+	return t, nil
+}

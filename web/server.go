@@ -1,0 +1,257 @@
+// Package web is the HTTP server of maskserviced: the route table, the REST handlers of the
+// sensors and the device, JSON errors, request logging and metrics, the OpenAPI spec with its
+// offline docs page, /metrics, and the embedded operator UI with its SPA fallback.
+//
+// web reads the domain through the interfaces and the Monitor that cmd/maskserviced hands it
+// in Options; it never imports hal or store, and the WebSocket hub (web/hub) arrives as a
+// plain http.Handler.
+//
+// Authentication arrives in a later issue: until then every route is open.
+package web
+
+import (
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"mask.services/maskservice"
+	"mask.services/maskservice/web/ui"
+)
+
+// assets holds the hand-written OpenAPI spec and the docs page that reads it.
+//
+//go:embed openapi.json docs.html
+var assets embed.FS
+
+// Options are what the server needs from the rest of the daemon. Monitor and Recent are
+// required; every other field has a usable zero value.
+type Options struct {
+	DeviceID string // reported by /api/device/status
+	Version  string // reported by /api/device/status
+
+	// Monitor gives the sensors, the newest round, the counters and the device state.
+	Monitor *maskservice.Monitor
+	// Recent holds the readings of the last hour (the RAM ring).
+	Recent maskservice.RecentReadings
+	// Host gives memory and uptime facts; nil leaves them out of the device status.
+	Host maskservice.Host
+	// WebSocket serves GET /api/ws/sensors (the hub); nil answers 503.
+	WebSocket http.Handler
+	// Registry receives the server's collectors and is what /metrics serves; nil uses a
+	// registry of the server's own.
+	Registry *prometheus.Registry
+	// Logger receives the request log and errors; nil discards them.
+	Logger *slog.Logger
+	// Ready reports whether the daemon can serve; a nil func, or a nil error, means ready.
+	Ready func() error
+	// UIDir, when set, serves the UI from this directory instead of the embedded build, so a
+	// developer sees a fresh `vite build` without rebuilding the daemon.
+	UIDir string
+	// MetricsToken, when set, lets any client that sends "Authorization: Bearer <token>" read
+	// /metrics; without it only loopback clients may.
+	MetricsToken string
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+	// StartTime is when the process started, for the uptime; zero means when New was called.
+	StartTime time.Time
+}
+
+// Route is one entry of the route table: a method and a path pattern of the standard library
+// router (with {name} wildcards, as the OpenAPI spec spells paths), its handler and a summary.
+type Route struct {
+	Method  string
+	Pattern string
+	Handler http.Handler
+	Summary string
+}
+
+// Server is the HTTP server's handler tree. Create it with New; it is safe for concurrent use.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	now     func() time.Time
+	start   time.Time
+	routes  []Route
+	mux     *http.ServeMux
+	spec    []byte // the OpenAPI document, served as it is
+	docs    []byte // the docs page
+	ui      fs.FS
+	metrics http.Handler // promhttp over Options.Registry
+
+	requestDuration *prometheus.HistogramVec
+	current         atomic.Pointer[currentBody] // /api/sensors/current of the newest round, encoded once
+}
+
+// New returns a server over opts. It registers the server's collectors on opts.Registry, so
+// it fails if they are registered there already.
+func New(opts Options) (*Server, error) {
+	if opts.Monitor == nil {
+		return nil, errors.New("new web server: monitor is nil")
+	}
+	if opts.Recent == nil {
+		return nil, errors.New("new web server: recent readings are nil")
+	}
+	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, start: opts.StartTime}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.start.IsZero() {
+		s.start = s.now()
+	}
+	if s.opts.Registry == nil {
+		s.opts.Registry = prometheus.NewRegistry()
+	}
+	var err error
+	if s.spec, err = assets.ReadFile("openapi.json"); err != nil {
+		return nil, fmt.Errorf("new web server: read spec: %w", err)
+	}
+	if s.docs, err = assets.ReadFile("docs.html"); err != nil {
+		return nil, fmt.Errorf("new web server: read docs page: %w", err)
+	}
+	s.ui = ui.FS()
+	if opts.UIDir != "" {
+		s.ui = os.DirFS(opts.UIDir)
+	}
+	// Without index.html every UI path would fail; say so now rather than on the first visit.
+	if _, err := fs.Stat(s.ui, "index.html"); err != nil {
+		return nil, fmt.Errorf("new web server: ui: %w", err)
+	}
+	if err := s.registerMetrics(); err != nil {
+		return nil, fmt.Errorf("new web server: %w", err)
+	}
+	s.metrics = promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{
+		ErrorLog:      slog.NewLogLogger(s.log.Handler(), slog.LevelError),
+		ErrorHandling: promhttp.ContinueOnError,
+	})
+	s.routes = s.routeTable()
+	s.mux = s.newMux()
+	return s, nil
+}
+
+// routeTable is the one list of the server's routes. newMux adds only fallbacks to it: a
+// JSON 405 for a known path with another method, a JSON 404 under /api/, and the UI.
+func (s *Server) routeTable() []Route {
+	ws := s.opts.WebSocket
+	if ws == nil {
+		ws = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "the websocket hub is not running"))
+		})
+	}
+	h := func(f http.HandlerFunc) http.Handler { return f }
+	return []Route{
+		{"GET", "/api/sensors", h(s.handleSensors), "Recent readings, newest first"},
+		{"GET", "/api/sensors/current", h(s.handleCurrent), "The newest reading of every sensor"},
+		{"GET", "/api/sensors/{id}/history", h(s.handleHistory), "Readings of one sensor over a time range"},
+		{"GET", "/api/sensors/history", h(s.handleHistory), "Readings of one sensor over a time range (sensor_id in the query)"},
+		{"GET", "/api/device/status", h(s.handleDeviceStatus), "State and health of the device"},
+		{"GET", "/api/ws/sensors", ws, "Live sensor frames over a WebSocket"},
+		{"GET", "/api/openapi.json", h(s.handleSpec), "This OpenAPI document"},
+		{"GET", "/api/docs", h(s.handleDocs), "Interactive API documentation"},
+		{"GET", "/healthz", h(s.handleHealthz), "Liveness: the process answers"},
+		{"GET", "/readyz", h(s.handleReadyz), "Readiness: the daemon can serve"},
+		{"GET", "/metrics", h(s.handleMetrics), "Prometheus metrics"},
+	}
+}
+
+// Routes returns the route table. Tests walk it against the OpenAPI spec.
+func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
+
+// Handler returns the server's handler: the routes with request logging, metrics, common
+// headers and panic recovery around them.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
+
+// newMux builds the router from the route table and the fallbacks.
+func (s *Server) newMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	allowed := make(map[string][]string)
+	for _, rt := range s.routes {
+		mux.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
+		allowed[rt.Pattern] = append(allowed[rt.Pattern], rt.Method)
+	}
+	// The router's own 405 is plain text; a method-less pattern for each path answers in JSON.
+	for pattern, methods := range allowed {
+		mux.Handle(pattern, s.methodNotAllowed(methods))
+	}
+	// "/api" too, or the router would redirect it to "/api/".
+	mux.Handle("/api", http.HandlerFunc(s.handleNotFound))
+	mux.Handle("/api/", http.HandlerFunc(s.handleNotFound))
+	// Method-less, because "GET /" would conflict with the method-less patterns above.
+	mux.Handle("/", http.HandlerFunc(s.handleUI))
+	return mux
+}
+
+// methodNotAllowed answers a known path asked with a method it does not serve.
+func (s *Server) methodNotAllowed(methods []string) http.Handler {
+	allow := strings.Join(methods, ", ")
+	if slices.Contains(methods, http.MethodGet) {
+		allow += ", " + http.MethodHead // the router serves HEAD wherever it serves GET
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		s.writeJSON(w, r, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{
+			Code:    maskservice.EINVALID,
+			Message: fmt.Sprintf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow),
+		}})
+	})
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+}
+
+func (s *Server) handleSpec(w http.ResponseWriter, r *http.Request) {
+	writeJSONBytes(w, http.StatusOK, s.spec)
+}
+
+func (s *Server) handleDocs(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_, _ = w.Write(s.docs)
+}
+
+// handleUI serves the UI's files, and index.html for any other path so that the UI's own
+// router can handle deep links (the SPA fallback). Paths under /api never get here.
+func (s *Server) handleUI(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.methodNotAllowed([]string{http.MethodGet}).ServeHTTP(w, r)
+		return
+	}
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	if fi, err := fs.Stat(s.ui, name); name == "" || err != nil || fi.IsDir() {
+		name = "index.html"
+	}
+	// Vite names the files under assets/ by their content hash, so they never change;
+	// index.html must be revalidated to pick up a new build.
+	if strings.HasPrefix(name, "assets/") {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	f, err := s.ui.Open(name)
+	if err != nil {
+		s.writeError(w, r, fmt.Errorf("open ui file %s: %w", name, err))
+		return
+	}
+	defer f.Close()
+	rs, ok := f.(io.ReadSeeker)
+	if !ok {
+		s.writeError(w, r, fmt.Errorf("ui file %s cannot seek", name))
+		return
+	}
+	// ServeContent sets the Content-Type from the name and answers Range requests.
+	http.ServeContent(w, r, name, time.Time{}, rs)
+}

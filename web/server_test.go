@@ -1,0 +1,470 @@
+package web_test
+
+import (
+	"errors"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"mask.services/maskservice"
+	"mask.services/maskservice/store/ring"
+	"mask.services/maskservice/web"
+)
+
+type reading struct {
+	SensorID  string   `json:"sensor_id"`
+	Value     *float64 `json:"value"`
+	RawValue  *float64 `json:"raw_value"`
+	Unit      string   `json:"unit"`
+	Status    string   `json:"status"`
+	Quality   string   `json:"quality"`
+	Fault     string   `json:"fault"`
+	Timestamp string   `json:"timestamp"`
+}
+
+func (r reading) time(tb testing.TB) time.Time {
+	tb.Helper()
+	t, err := time.Parse(time.RFC3339Nano, r.Timestamp)
+	if err != nil {
+		tb.Fatalf("timestamp %q: %v", r.Timestamp, err)
+	}
+	return t
+}
+
+func TestServer_Sensors(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	type list struct {
+		Count    int       `json:"count"`
+		Readings []reading `json:"readings"`
+	}
+	for _, tc := range []struct {
+		name    string
+		query   string
+		want    int    // readings expected
+		only    string // every reading is of this sensor
+		status  int
+		errName string // the parameter a 4xx error names
+	}{
+		{name: "default limit", query: "", want: min(100, 3*f.ring.Len("P1")), status: 200},
+		{name: "limit 5", query: "?limit=5", want: 5, status: 200},
+		{name: "limit max", query: "?limit=10000", want: f.ring.Len("P1") + f.ring.Len("P2") + f.ring.Len("P3"), status: 200},
+		{name: "one sensor", query: "?sensor_id=P2&limit=7", want: 7, only: "P2", status: 200},
+		{name: "limit 0", query: "?limit=0", status: 400, errName: "limit"},
+		{name: "limit abc", query: "?limit=abc", status: 400, errName: "limit"},
+		{name: "limit empty", query: "?limit=", status: 400, errName: "limit"},
+		{name: "limit too big", query: "?limit=10001", status: 400, errName: "limit"},
+		{name: "unknown sensor", query: "?sensor_id=P9", status: 404, errName: "sensor_id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.get(t, "/api/sensors"+tc.query)
+			if tc.status != 200 {
+				code := maskservice.EINVALID
+				if tc.status == 404 {
+					code = maskservice.ENOTFOUND
+				}
+				wantError(t, res, tc.status, code, tc.errName)
+				return
+			}
+			got := decode[list](t, res)
+			if got.Count != tc.want || len(got.Readings) != tc.want {
+				t.Fatalf("count %d, %d readings, want %d", got.Count, len(got.Readings), tc.want)
+			}
+			for i, r := range got.Readings {
+				if tc.only != "" && r.SensorID != tc.only {
+					t.Errorf("reading %d is of %s, want only %s", i, r.SensorID, tc.only)
+				}
+				if i > 0 && r.time(t).After(got.Readings[i-1].time(t)) {
+					t.Errorf("reading %d (%s) is newer than reading %d: want newest first", i, r.Timestamp, i-1)
+				}
+			}
+		})
+	}
+}
+
+func TestServer_Current(t *testing.T) {
+	t.Run("after rounds", func(t *testing.T) {
+		f := newFixture(t, fixtureConfig{faults: map[string]error{"P3": errors.New("read timeout")}})
+		res := f.get(t, "/api/sensors/current")
+		if res.status != 200 {
+			t.Fatalf("status %d: %s", res.status, res.body)
+		}
+		type sensor struct {
+			reading
+			Name    string     `json:"name"`
+			Range   [2]float64 `json:"range"`
+			Normal  [2]float64 `json:"normal"`
+			Warning [2]float64 `json:"warning"`
+		}
+		got := decode[struct {
+			Seq     uint64            `json:"seq"`
+			Order   []string          `json:"order"`
+			Sensors map[string]sensor `json:"sensors"`
+		}](t, res)
+		if round := f.mon.Current(); got.Seq != round.Seq {
+			t.Errorf("seq %d, want the newest round %d", got.Seq, round.Seq)
+		}
+		if !slices.Equal(got.Order, []string{"P1", "P2", "P3"}) {
+			t.Errorf("order %v", got.Order)
+		}
+		p1 := got.Sensors["P1"]
+		if p1.Name != "Pressure 1" || p1.Unit != "bar" || p1.Range != [2]float64{0, 10} ||
+			p1.Normal != [2]float64{2, 8} || p1.Warning != [2]float64{1.5, 9} {
+			t.Errorf("P1 configuration %+v", p1)
+		}
+		if p1.Value == nil || *p1.Value < 5 || *p1.Value > 5.1 || p1.Status != "normal" || p1.Quality != "good" || p1.Fault != "" {
+			t.Errorf("P1 reading %+v", p1.reading)
+		}
+		p3 := got.Sensors["P3"]
+		if p3.Value != nil || p3.RawValue != nil || p3.Quality != "bad" || p3.Status != "unknown" || p3.Fault != "read timeout" {
+			t.Errorf("failed P3 reading %+v, want null values, bad, unknown, the fault", p3.reading)
+		}
+		if again := f.get(t, "/api/sensors/current"); string(again.body) != string(res.body) {
+			t.Errorf("same round, different answers:\n%s\n%s", res.body, again.body)
+		}
+	})
+	t.Run("before the first round", func(t *testing.T) {
+		f := newFixture(t, fixtureConfig{noRun: true})
+		wantError(t, f.get(t, "/api/sensors/current"), 503, maskservice.EUNAVAILABLE, "round")
+	})
+}
+
+func TestServer_History(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	all := f.ring.Range("P1", time.Time{}, f.clock.Now(), nil)
+	mid := all[len(all)/2].Time
+	rfc := func(t time.Time) string { return url.QueryEscape(t.Format(time.RFC3339Nano)) }
+	inWindow := len(f.ring.Range("P1", mid, f.clock.Now(), nil))
+	type history struct {
+		SensorID  string    `json:"sensor_id"`
+		Unit      string    `json:"unit"`
+		StartTime string    `json:"start_time"`
+		EndTime   string    `json:"end_time"`
+		Count     int       `json:"count"`
+		Points    []reading `json:"points"`
+	}
+	for _, tc := range []struct {
+		name       string
+		target     string
+		count      int // readings in range
+		maxPoints  int // at most this many points
+		status     int
+		code, want string // a 4xx error's code and what its message names
+	}{
+		{name: "default range", target: "/api/sensors/P1/history", count: len(all), maxPoints: len(all), status: 200},
+		{name: "query form", target: "/api/sensors/history?sensor_id=P1", count: len(all), maxPoints: len(all), status: 200},
+		{name: "downsampled", target: "/api/sensors/P1/history?max_points=4", count: len(all), maxPoints: 4, status: 200},
+		{name: "window", target: "/api/sensors/P1/history?start_time=" + rfc(mid), count: inWindow, maxPoints: inWindow, status: 200},
+		{name: "unencoded offset", target: "/api/sensors/P1/history?start_time=" + mid.In(time.FixedZone("", 7200)).Format(time.RFC3339Nano), count: inWindow, maxPoints: inWindow, status: 200},
+		{name: "empty future", target: "/api/sensors/P1/history?start_time=" + rfc(f.clock.Now().Add(time.Hour)) + "&end_time=" + rfc(f.clock.Now().Add(2*time.Hour)), status: 200},
+		{name: "unknown sensor", target: "/api/sensors/P9/history", status: 404, code: maskservice.ENOTFOUND, want: "P9"},
+		{name: "unknown sensor in query", target: "/api/sensors/history?sensor_id=P9", status: 404, code: maskservice.ENOTFOUND, want: "P9"},
+		{name: "missing sensor_id", target: "/api/sensors/history", status: 400, code: maskservice.EINVALID, want: "sensor_id"},
+		{name: "malformed start", target: "/api/sensors/P1/history?start_time=yesterday", status: 400, code: maskservice.EINVALID, want: "start_time"},
+		{name: "malformed end", target: "/api/sensors/P1/history?end_time=2025-13-01T00:00:00Z", status: 400, code: maskservice.EINVALID, want: "end_time"},
+		{name: "end before start", target: "/api/sensors/P1/history?start_time=2025-01-02T00:00:00Z&end_time=2025-01-01T00:00:00Z", status: 400, code: maskservice.EINVALID, want: "end_time"},
+		{name: "span over 400 days", target: "/api/sensors/P1/history?start_time=2020-01-01T00:00:00Z&end_time=2025-01-01T00:00:00Z", status: 400, code: maskservice.EINVALID, want: "start_time"},
+		{name: "max_points 1", target: "/api/sensors/P1/history?max_points=1", status: 400, code: maskservice.EINVALID, want: "max_points"},
+		{name: "max_points too big", target: "/api/sensors/P1/history?max_points=10001", status: 400, code: maskservice.EINVALID, want: "max_points"},
+		{name: "max_points huge", target: "/api/sensors/P1/history?max_points=99999999999999999999", status: 400, code: maskservice.EINVALID, want: "max_points"},
+		{name: "max_points abc", target: "/api/sensors/P1/history?max_points=abc", status: 400, code: maskservice.EINVALID, want: "max_points"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.get(t, tc.target)
+			if tc.status != 200 {
+				wantError(t, res, tc.status, tc.code, tc.want)
+				return
+			}
+			got := decode[history](t, res)
+			if got.SensorID != "P1" || got.Unit != "bar" {
+				t.Errorf("sensor %q unit %q", got.SensorID, got.Unit)
+			}
+			if got.Count != tc.count {
+				t.Errorf("count %d, want %d", got.Count, tc.count)
+			}
+			if len(got.Points) > tc.maxPoints || (tc.count > 0 && len(got.Points) < 2) {
+				t.Errorf("%d points, want 2..%d", len(got.Points), tc.maxPoints)
+			}
+			for i := 1; i < len(got.Points); i++ {
+				if got.Points[i].time(t).Before(got.Points[i-1].time(t)) {
+					t.Errorf("point %d is older than point %d: want oldest first", i, i-1)
+				}
+			}
+		})
+	}
+	t.Run("downsampling keeps the extremes", func(t *testing.T) {
+		got := decode[history](t, f.get(t, "/api/sensors/P1/history?max_points=2"))
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range all {
+			lo, hi = min(lo, r.Value), max(hi, r.Value)
+		}
+		var values []float64
+		for _, p := range got.Points {
+			values = append(values, *p.Value)
+		}
+		if !slices.Contains(values, lo) || !slices.Contains(values, hi) {
+			t.Errorf("points %v, want the minimum %g and the maximum %g", values, lo, hi)
+		}
+	})
+}
+
+func TestServer_DeviceStatus(t *testing.T) {
+	type status struct {
+		DeviceID      string   `json:"device_id"`
+		Status        string   `json:"status"`
+		LastHeartbeat *string  `json:"last_heartbeat"`
+		DataQuality   float64  `json:"data_quality"`
+		UptimeSeconds float64  `json:"uptime_seconds"`
+		HostUptime    *float64 `json:"host_uptime_seconds"`
+		Memory        *struct {
+			TotalBytes uint64 `json:"total_bytes"`
+		} `json:"memory"`
+		Version string `json:"version"`
+		Sensors []struct {
+			SensorID string `json:"sensor_id"`
+			Quality  string `json:"quality"`
+			Status   string `json:"status"`
+			Reads    uint64 `json:"reads"`
+			Errors   uint64 `json:"errors"`
+		} `json:"sensors"`
+		Rounds uint64 `json:"rounds"`
+	}
+	t.Run("online", func(t *testing.T) {
+		f := newFixture(t, fixtureConfig{})
+		res := f.get(t, "/api/device/status")
+		got := decode[status](t, res)
+		if got.DeviceID != "C15.25.1010" || got.Version != "test" || got.Status != "ONLINE" {
+			t.Errorf("device %q version %q status %q", got.DeviceID, got.Version, got.Status)
+		}
+		if got.LastHeartbeat == nil || got.DataQuality != 1 || got.Rounds < minReads || got.UptimeSeconds < 60 || got.UptimeSeconds > 600 {
+			t.Errorf("heartbeat %v quality %g rounds %d uptime %g", got.LastHeartbeat, got.DataQuality, got.Rounds, got.UptimeSeconds)
+		}
+		if got.Memory == nil || got.Memory.TotalBytes != 1<<30 || got.HostUptime == nil || *got.HostUptime != 5400 {
+			t.Errorf("host facts %+v %v", got.Memory, got.HostUptime)
+		}
+		if len(got.Sensors) != 3 || got.Sensors[0].SensorID != "P1" || got.Sensors[0].Reads < minReads || got.Sensors[0].Quality != "good" {
+			t.Errorf("sensors %+v", got.Sensors)
+		}
+	})
+	t.Run("a sensor fails", func(t *testing.T) {
+		f := newFixture(t, fixtureConfig{faults: map[string]error{"P2": errors.New("crc error")}})
+		got := decode[status](t, f.get(t, "/api/device/status"))
+		p2 := got.Sensors[1]
+		if got.Status != "ERROR" || p2.Quality != "bad" || p2.Status != "unknown" || p2.Errors != p2.Reads || p2.Errors == 0 {
+			t.Errorf("status %q, P2 %+v", got.Status, p2)
+		}
+	})
+	t.Run("every sensor fails", func(t *testing.T) {
+		err := errors.New("disconnected")
+		f := newFixture(t, fixtureConfig{faults: map[string]error{"P1": err, "P2": err, "P3": err}})
+		if got := decode[status](t, f.get(t, "/api/device/status")); got.Status != "OFFLINE" || got.DataQuality != 0 {
+			t.Errorf("status %q quality %g, want OFFLINE 0", got.Status, got.DataQuality)
+		}
+	})
+	t.Run("host facts unreadable", func(t *testing.T) {
+		f := newFixture(t, fixtureConfig{opts: func(o *web.Options) { o.Host = fakeHost{err: errors.New("read /proc/meminfo: permission denied")} }})
+		res := f.get(t, "/api/device/status")
+		got := decode[status](t, res)
+		if res.status != 200 || got.Memory != nil || got.HostUptime != nil || got.Status != "ONLINE" {
+			t.Errorf("status %d memory %+v host uptime %v device %q", res.status, got.Memory, got.HostUptime, got.Status)
+		}
+		if !strings.Contains(f.logs.String(), "permission denied") {
+			t.Errorf("the host error is not logged:\n%s", f.logs)
+		}
+	})
+	t.Run("before the first round", func(t *testing.T) {
+		f := newFixture(t, fixtureConfig{noRun: true})
+		got := decode[status](t, f.get(t, "/api/device/status"))
+		if got.Status != "CONNECTING" || got.LastHeartbeat != nil || got.Sensors[0].Status != "unknown" || got.Sensors[0].Quality != "bad" {
+			t.Errorf("status %q heartbeat %v sensors %+v", got.Status, got.LastHeartbeat, got.Sensors)
+		}
+	})
+}
+
+func TestServer_Probes(t *testing.T) {
+	notReady := errors.New("history log is still opening")
+	f := newFixture(t, fixtureConfig{noRun: true})
+	g := newFixture(t, fixtureConfig{noRun: true, opts: func(o *web.Options) { o.Ready = func() error { return notReady } }})
+	if res := f.get(t, "/healthz"); res.status != 200 || decode[map[string]string](t, res)["status"] != "ok" {
+		t.Errorf("healthz %d %s", res.status, res.body)
+	}
+	if res := g.get(t, "/healthz"); res.status != 200 {
+		t.Errorf("healthz when not ready: %d, want 200 (alive)", res.status)
+	}
+	if res := f.get(t, "/readyz"); res.status != 200 || decode[map[string]string](t, res)["status"] != "ready" {
+		t.Errorf("readyz %d %s", res.status, res.body)
+	}
+	wantError(t, g.get(t, "/readyz"), 503, maskservice.EUNAVAILABLE, notReady.Error())
+}
+
+func TestServer_Docs(t *testing.T) {
+	f := newFixture(t, fixtureConfig{noRun: true})
+	spec := f.get(t, "/api/openapi.json")
+	file, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spec.status != 200 || string(spec.body) != string(file) {
+		t.Errorf("GET /api/openapi.json: %d, %d bytes; want 200 and openapi.json (%d bytes)", spec.status, len(spec.body), len(file))
+	}
+	docs := f.get(t, "/api/docs")
+	body := string(docs.body)
+	if docs.status != 200 || !strings.HasPrefix(docs.header.Get("Content-Type"), "text/html") || !strings.Contains(body, "/api/openapi.json") {
+		t.Errorf("GET /api/docs: %d %q", docs.status, docs.header.Get("Content-Type"))
+	}
+	// Offline: the page may load nothing from elsewhere.
+	for _, external := range []string{"http://", "https://", "//cdn", "@import"} {
+		if strings.Contains(body, external) {
+			t.Errorf("the docs page refers to %q: it must work without internet access", external)
+		}
+	}
+}
+
+func TestServer_UI(t *testing.T) {
+	f := newFixture(t, fixtureConfig{noRun: true})
+	for _, path := range []string{"/", "/some/spa/path", "/index.html"} {
+		t.Run(path, func(t *testing.T) {
+			res := f.get(t, path)
+			if res.status != 200 || !strings.HasPrefix(res.header.Get("Content-Type"), "text/html") ||
+				!strings.Contains(string(res.body), "the operator UI is not built yet") {
+				t.Errorf("status %d type %q body %.80s", res.status, res.header.Get("Content-Type"), res.body)
+			}
+		})
+	}
+	t.Run("unknown api path", func(t *testing.T) {
+		wantError(t, f.get(t, "/api/nope"), 404, maskservice.ENOTFOUND, "/api/nope")
+		wantError(t, f.get(t, "/api"), 404, maskservice.ENOTFOUND, "/api")
+	})
+	t.Run("wrong method", func(t *testing.T) {
+		for _, target := range []string{"/api/sensors", "/api/sensors/P1/history", "/metrics", "/"} {
+			res := f.do(t, http.MethodPost, target)
+			wantError(t, res, 405, maskservice.EINVALID, "POST")
+			if allow := res.header.Get("Allow"); allow != "GET, HEAD" {
+				t.Errorf("%s: Allow %q", target, allow)
+			}
+		}
+	})
+	t.Run("from a directory", func(t *testing.T) {
+		dir := t.TempDir()
+		must(t, os.MkdirAll(filepath.Join(dir, "assets"), 0o755))
+		must(t, os.WriteFile(filepath.Join(dir, "index.html"), []byte("<!doctype html><p>dev build</p>"), 0o644))
+		must(t, os.WriteFile(filepath.Join(dir, "assets", "app-1234.js"), []byte("console.log(1)"), 0o644))
+		g := newFixture(t, fixtureConfig{noRun: true, opts: func(o *web.Options) { o.UIDir = dir }})
+		if res := g.get(t, "/deep/link"); !strings.Contains(string(res.body), "dev build") || res.header.Get("Cache-Control") != "no-cache" {
+			t.Errorf("deep link: %d %q %s", res.status, res.header.Get("Cache-Control"), res.body)
+		}
+		res := g.get(t, "/assets/app-1234.js")
+		if string(res.body) != "console.log(1)" || !strings.Contains(res.header.Get("Content-Type"), "javascript") ||
+			!strings.Contains(res.header.Get("Cache-Control"), "immutable") {
+			t.Errorf("asset: %d %q %q %s", res.status, res.header.Get("Content-Type"), res.header.Get("Cache-Control"), res.body)
+		}
+	})
+}
+
+func TestServer_Headers(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	for _, tc := range []struct {
+		path    string
+		noStore bool
+	}{
+		{"/api/sensors/current", true},
+		{"/api/nope", true},
+		{"/healthz", true},
+		{"/", false},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			res := f.get(t, tc.path)
+			if got := res.header.Get("X-Content-Type-Options"); got != "nosniff" {
+				t.Errorf("X-Content-Type-Options %q", got)
+			}
+			if got := res.header.Get("Cache-Control"); (got == "no-store") != tc.noStore {
+				t.Errorf("Cache-Control %q, want no-store: %v", got, tc.noStore)
+			}
+		})
+	}
+}
+
+func TestServer_Logging(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	f.get(t, "/api/sensors/P2/history?max_points=10")
+	f.get(t, "/healthz")
+	logs := f.logs.String()
+	for _, want := range []string{
+		`"level":"INFO","msg":"http request","method":"GET","path":"/api/sensors/P2/history","route":"GET /api/sensors/{id}/history","status":200,"bytes":`,
+		`"duration_ms":`, `"remote":"192.0.2.1:1234"`,
+		`"level":"DEBUG","msg":"http request","method":"GET","path":"/healthz"`,
+	} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("log lacks %s:\n%s", want, logs)
+		}
+	}
+}
+
+func TestServer_Panic(t *testing.T) {
+	f := newFixture(t, fixtureConfig{noRun: true, opts: func(o *web.Options) {
+		o.WebSocket = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Encoding", "gzip") // must not leak into the error
+			panic("hub bug")
+		})
+	}})
+	res := f.get(t, "/api/ws/sensors")
+	wantError(t, res, 500, maskservice.EINTERNAL, "internal error")
+	if res.header.Get("Content-Encoding") != "" {
+		t.Errorf("Content-Encoding %q leaked into the error", res.header.Get("Content-Encoding"))
+	}
+	if logs := f.logs.String(); !strings.Contains(logs, "hub bug") || !strings.Contains(logs, `"status":500`) {
+		t.Errorf("the panic is not logged:\n%s", logs)
+	}
+}
+
+func TestNew(t *testing.T) {
+	mon, err := maskservice.NewMonitor(maskservice.DefaultSensors(), &scriptSource{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	recent := ring.NewSet([]string{"P1", "P2", "P3"}, 10)
+	reg := prometheus.NewRegistry()
+	if _, err := web.New(web.Options{Monitor: mon, Recent: recent, Registry: reg}); err != nil {
+		t.Fatalf("valid options: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts web.Options
+		want string
+	}{
+		{"no monitor", web.Options{Recent: recent}, "monitor"},
+		{"no recent readings", web.Options{Monitor: mon}, "recent"},
+		{"registered twice", web.Options{Monitor: mon, Recent: recent, Registry: reg}, "register"},
+		{"ui dir without index.html", web.Options{Monitor: mon, Recent: recent, UIDir: t.TempDir()}, "index.html"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := web.New(tc.opts)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %v, want one that names %q", err, tc.want)
+			}
+		})
+	}
+	// A server works with only the required options.
+	srv, err := web.New(web.Options{Monitor: mon, Recent: recent, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(srv.Routes()); n == 0 {
+		t.Error("no routes")
+	}
+}
+
+func must(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil {
+		tb.Fatal(err)
+	}
+}
