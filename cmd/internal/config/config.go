@@ -1,0 +1,526 @@
+// Package config reads and validates the daemon's TOML configuration file. The key names are a
+// contract with the people who write these files: keys may be added, never renamed. Every
+// error names the file, the line and the key.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pelletier/go-toml/v2"
+
+	"mask.services/maskservice"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	DeviceID string    `toml:"device_id"`
+	HTTP     HTTP      `toml:"http"`
+	Storage  Storage   `toml:"storage"`
+	Log      Log       `toml:"log"`
+	Buses    []Bus     `toml:"bus"`
+	Sensors  []Sensor  `toml:"sensor"`
+	file     string    // the file it was read from, "" for the built-in default
+	lines    lineIndex // key path -> line, for errors found after decoding
+}
+
+// HTTP configures the listeners.
+type HTTP struct {
+	Listen       string `toml:"listen"`         // plain HTTP, for the LCD on loopback
+	TLSListen    string `toml:"tls_listen"`     // HTTPS for the hotspot (a later issue)
+	MaxWSClients int    `toml:"max_ws_clients"` // WebSocket connection limit
+	MetricsToken string `toml:"metrics_token"`  // bearer token that opens /metrics beyond loopback
+}
+
+// Storage configures the data on the device.
+type Storage struct {
+	CommitInterval Duration `toml:"commit_interval"` // readings are committed at most this far apart
+	Retention      Duration `toml:"retention"`       // history older than this is deleted
+	MaxSize        Size     `toml:"max_size"`        // the history file is kept below this size
+}
+
+// Log configures the structured log on stderr.
+type Log struct {
+	Level string `toml:"level"` // debug | info | warn | error
+}
+
+// Bus is one field bus the transducers hang on.
+type Bus struct {
+	Name              string   `toml:"name"`
+	Driver            string   `toml:"driver"` // modbus-rtu | modbus-tcp | sim
+	Device            string   `toml:"device"` // /dev/ttyUSB0, usb:VID:PID[:SERIAL], or host:port for modbus-tcp
+	Baud              int      `toml:"baud"`
+	DataBits          int      `toml:"data_bits"`
+	Parity            string   `toml:"parity"` // N | E | O
+	StopBits          int      `toml:"stop_bits"`
+	Timeout           Duration `toml:"timeout"`
+	Retries           *int     `toml:"retries"`
+	InterRequestDelay Duration `toml:"inter_request_delay"`
+	SimLatency        Duration `toml:"sim_latency"` // driver sim: simulated round-trip time
+	SimSeed           uint64   `toml:"sim_seed"`    // driver sim: noise seed (0: random)
+}
+
+// Sensor is one transducer: how it is wired and how its values are judged. A sensor whose id
+// is one of the specification's (P1, P2, P3) takes that sensor's name, unit, range and bands
+// for every key it leaves out.
+type Sensor struct {
+	ID         string      `toml:"id"`
+	Name       string      `toml:"name"`
+	Bus        string      `toml:"bus"`
+	Slave      int         `toml:"slave"`
+	Register   string      `toml:"register"` // holding | input
+	Address    int         `toml:"address"`
+	Type       string      `toml:"type"`       // int16 | uint16 | int32 | uint32 | float32
+	WordOrder  string      `toml:"word_order"` // ABCD | CDAB | BADC | DCBA
+	Scale      *float64    `toml:"scale"`
+	Offset     float64     `toml:"offset"`
+	Unit       string      `toml:"unit"`
+	Range      []float64   `toml:"range"`
+	Normal     []float64   `toml:"normal"`
+	Warning    []float64   `toml:"warning"`
+	Hysteresis *float64    `toml:"hysteresis"`
+	OnDelay    Duration    `toml:"on_delay"`
+	Interval   Duration    `toml:"interval"`
+	SimScript  [][]float64 `toml:"sim_script"`
+}
+
+// Defaults used when a key is left out.
+const (
+	DefaultDeviceID     = "C20-1001"
+	DefaultListen       = "127.0.0.1:8000"
+	DefaultMaxWSClients = 1100
+	DefaultBaud         = 19200
+	DefaultTimeout      = 300 * time.Millisecond
+	DefaultRetries      = 2
+	DefaultInterval     = time.Second
+)
+
+// Drivers are the bus drivers a config may name.
+var Drivers = []string{"modbus-rtu", "modbus-tcp", "sim"}
+
+// Default returns the configuration used when no file is given: the three sensors of the
+// specification on the simulator.
+func Default() *Config {
+	// 10 ms is what reading two registers takes at 19200 baud, so the status page shows
+	// realistic round-trip times.
+	c := &Config{Buses: []Bus{{Name: "sim", Driver: "sim", SimLatency: Duration(10 * time.Millisecond)}}}
+	for _, s := range maskservice.DefaultSensors() {
+		c.Sensors = append(c.Sensors, Sensor{ID: s.ID, Bus: "sim"})
+	}
+	if err := c.finish(); err != nil {
+		panic("config: built-in default is invalid: " + err.Error()) // a bug, caught by tests
+	}
+	return c
+}
+
+// Load reads and validates the file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse decodes and validates a configuration; name is used in error messages.
+func Parse(name string, data []byte) (*Config, error) {
+	c := &Config{file: name}
+	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
+	if err := dec.Decode(c); err != nil {
+		return nil, decodeError(name, err)
+	}
+	lines, err := indexLines(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c.lines = lines
+	if err := c.finish(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// decodeError rewrites go-toml's errors as "file:line: key: problem".
+func decodeError(name string, err error) error {
+	var strict *toml.StrictMissingError
+	if errors.As(err, &strict) {
+		msgs := make([]string, 0, len(strict.Errors))
+		for i := range strict.Errors {
+			de := &strict.Errors[i]
+			row, _ := de.Position()
+			msgs = append(msgs, fmt.Sprintf("%s:%d: unknown key %s", name, row, strings.Join(de.Key(), ".")))
+		}
+		return errors.New(strings.Join(msgs, "\n"))
+	}
+	var de *toml.DecodeError
+	if errors.As(err, &de) {
+		row, _ := de.Position()
+		if key := de.Key(); len(key) > 0 {
+			return fmt.Errorf("%s:%d: %s: %s", name, row, strings.Join(key, "."), de.Error())
+		}
+		return fmt.Errorf("%s:%d: %s", name, row, de.Error())
+	}
+	return fmt.Errorf("%s: %w", name, err)
+}
+
+// fieldError is a validation error of one key.
+func (c *Config) fieldError(key, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if c.file == "" {
+		return fmt.Errorf("built-in config: %s: %s", key, msg)
+	}
+	return fmt.Errorf("%s:%d: %s: %s", c.file, c.lines.line(key), key, msg)
+}
+
+// finish applies defaults and validates.
+func (c *Config) finish() error {
+	if c.DeviceID == "" {
+		c.DeviceID = DefaultDeviceID
+	}
+	if len(c.DeviceID) > 64 || strings.ContainsAny(c.DeviceID, "\"\\\n\r\t") {
+		return c.fieldError("device_id", "must be at most 64 printable characters")
+	}
+	if err := c.finishHTTP(); err != nil {
+		return err
+	}
+	if err := c.finishStorage(); err != nil {
+		return err
+	}
+	switch c.Log.Level {
+	case "":
+		c.Log.Level = "info"
+	case "debug", "info", "warn", "error":
+	default:
+		return c.fieldError("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if len(c.Buses) == 0 {
+		return c.fieldError("bus", "no [[bus]] configured")
+	}
+	for i := range c.Buses {
+		if err := c.finishBus(i); err != nil {
+			return err
+		}
+	}
+	if len(c.Sensors) == 0 {
+		return c.fieldError("sensor", "no [[sensor]] configured")
+	}
+	seen := map[string]bool{}
+	for i := range c.Sensors {
+		if err := c.finishSensor(i); err != nil {
+			return err
+		}
+		if seen[c.Sensors[i].ID] {
+			return c.fieldError(fmt.Sprintf("sensor[%d].id", i), "%q is used by another sensor", c.Sensors[i].ID)
+		}
+		seen[c.Sensors[i].ID] = true
+	}
+	return nil
+}
+
+func (c *Config) finishHTTP() error {
+	h := &c.HTTP
+	if h.Listen == "" {
+		h.Listen = DefaultListen
+	}
+	if _, _, err := net.SplitHostPort(h.Listen); err != nil {
+		return c.fieldError("http.listen", "%q is not host:port", h.Listen)
+	}
+	if h.TLSListen != "" {
+		if _, _, err := net.SplitHostPort(h.TLSListen); err != nil {
+			return c.fieldError("http.tls_listen", "%q is not host:port", h.TLSListen)
+		}
+	}
+	switch {
+	case h.MaxWSClients == 0:
+		h.MaxWSClients = DefaultMaxWSClients
+	case h.MaxWSClients < 1 || h.MaxWSClients > 10000:
+		return c.fieldError("http.max_ws_clients", "%d must be between 1 and 10000", h.MaxWSClients)
+	}
+	return nil
+}
+
+func (c *Config) finishStorage() error {
+	s := &c.Storage
+	if s.CommitInterval == 0 {
+		s.CommitInterval = Duration(time.Second)
+	}
+	if s.CommitInterval < Duration(10*time.Millisecond) || s.CommitInterval > Duration(time.Minute) {
+		return c.fieldError("storage.commit_interval", "%s must be between 10ms and 1m", time.Duration(s.CommitInterval))
+	}
+	if s.Retention == 0 {
+		s.Retention = Duration(400 * 24 * time.Hour)
+	}
+	if s.Retention < Duration(time.Hour) {
+		return c.fieldError("storage.retention", "%s must be at least 1h", time.Duration(s.Retention))
+	}
+	if s.MaxSize == 0 {
+		s.MaxSize = 1 << 30
+	}
+	if s.MaxSize < 16<<20 {
+		return c.fieldError("storage.max_size", "%d bytes is below the minimum of 16MiB", int64(s.MaxSize))
+	}
+	return nil
+}
+
+func (c *Config) finishBus(i int) error {
+	b := &c.Buses[i]
+	key := func(k string) string { return fmt.Sprintf("bus[%d].%s", i, k) }
+	if b.Name == "" {
+		return c.fieldError(key("name"), "missing")
+	}
+	for _, o := range c.Buses[:i] {
+		if o.Name == b.Name {
+			return c.fieldError(key("name"), "%q is used by another bus", b.Name)
+		}
+	}
+	if !slices.Contains(Drivers, b.Driver) {
+		return c.fieldError(key("driver"), "%q is not one of %s", b.Driver, strings.Join(Drivers, ", "))
+	}
+	if b.Retries == nil {
+		b.Retries = new(int)
+		*b.Retries = DefaultRetries
+	}
+	if *b.Retries < 0 || *b.Retries > 10 {
+		return c.fieldError(key("retries"), "%d must be between 0 and 10", *b.Retries)
+	}
+	if b.Timeout == 0 {
+		b.Timeout = Duration(DefaultTimeout)
+	}
+	if b.Timeout < Duration(10*time.Millisecond) || b.Timeout > Duration(10*time.Second) {
+		return c.fieldError(key("timeout"), "%s must be between 10ms and 10s", time.Duration(b.Timeout))
+	}
+	if b.InterRequestDelay < 0 || b.InterRequestDelay > Duration(time.Second) {
+		return c.fieldError(key("inter_request_delay"), "%s must be between 0 and 1s", time.Duration(b.InterRequestDelay))
+	}
+	if b.SimLatency < 0 || b.SimLatency > Duration(10*time.Second) {
+		return c.fieldError(key("sim_latency"), "%s must be between 0 and 10s", time.Duration(b.SimLatency))
+	}
+	switch b.Driver {
+	case "modbus-rtu":
+		return c.finishSerial(i)
+	case "modbus-tcp":
+		if _, _, err := net.SplitHostPort(b.Device); err != nil {
+			return c.fieldError(key("device"), "%q is not host:port", b.Device)
+		}
+	}
+	return nil
+}
+
+// finishSerial validates the serial line settings and writes out every default, so that no
+// library default (such as two stop bits without parity) ever applies silently.
+func (c *Config) finishSerial(i int) error {
+	b := &c.Buses[i]
+	key := func(k string) string { return fmt.Sprintf("bus[%d].%s", i, k) }
+	if b.Device == "" {
+		return c.fieldError(key("device"), "missing: name the serial port (/dev/ttyUSB0) or the adapter (usb:VID:PID[:SERIAL])")
+	}
+	if b.Baud == 0 {
+		b.Baud = DefaultBaud
+	}
+	if !slices.Contains([]int{1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200}, b.Baud) {
+		return c.fieldError(key("baud"), "%d is not a standard rate (1200 to 115200)", b.Baud)
+	}
+	if b.DataBits == 0 {
+		b.DataBits = 8
+	}
+	if b.DataBits != 7 && b.DataBits != 8 {
+		return c.fieldError(key("data_bits"), "%d must be 7 or 8", b.DataBits)
+	}
+	if b.Parity == "" {
+		b.Parity = "E" // the Modbus RTU default
+	}
+	if b.Parity != "N" && b.Parity != "E" && b.Parity != "O" {
+		return c.fieldError(key("parity"), "%q must be N, E or O", b.Parity)
+	}
+	if b.StopBits == 0 {
+		b.StopBits = 1
+	}
+	if b.StopBits != 1 && b.StopBits != 2 {
+		return c.fieldError(key("stop_bits"), "%d must be 1 or 2", b.StopBits)
+	}
+	return nil
+}
+
+// specSensors are the specification's sensors, whose values fill in keys a sensor leaves out.
+func specSensor(id string) (maskservice.Sensor, bool) {
+	for _, s := range maskservice.DefaultSensors() {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return maskservice.Sensor{}, false
+}
+
+func (c *Config) finishSensor(i int) error {
+	s := &c.Sensors[i]
+	key := func(k string) string { return fmt.Sprintf("sensor[%d].%s", i, k) }
+	if s.ID == "" {
+		return c.fieldError(key("id"), "missing")
+	}
+	if spec, ok := specSensor(s.ID); ok {
+		if s.Name == "" {
+			s.Name = spec.Name
+		}
+		if s.Unit == "" {
+			s.Unit = spec.Unit
+		}
+		if s.Range == nil {
+			s.Range = []float64{spec.Range.Low, spec.Range.High}
+		}
+		if s.Normal == nil {
+			s.Normal = []float64{spec.Thresholds.Normal.Low, spec.Thresholds.Normal.High}
+		}
+		if s.Warning == nil {
+			s.Warning = []float64{spec.Thresholds.Warning.Low, spec.Thresholds.Warning.High}
+		}
+		if s.Hysteresis == nil {
+			s.Hysteresis = &spec.Thresholds.Hysteresis
+		}
+	}
+	if s.Name == "" {
+		s.Name = s.ID
+	}
+	if s.Hysteresis == nil {
+		s.Hysteresis = new(float64)
+	}
+	for _, band := range []struct {
+		name string
+		v    []float64
+	}{{"range", s.Range}, {"normal", s.Normal}, {"warning", s.Warning}} {
+		if len(band.v) != 2 {
+			return c.fieldError(key(band.name), "want [low, high], got %d numbers", len(band.v))
+		}
+	}
+	if s.Interval == 0 {
+		s.Interval = Duration(DefaultInterval)
+	}
+	bus := c.bus(s.Bus)
+	if bus == nil {
+		names := make([]string, len(c.Buses))
+		for k, b := range c.Buses {
+			names[k] = strconv.Quote(b.Name)
+		}
+		return c.fieldError(key("bus"), "%q is not a configured bus (have %s)", s.Bus, strings.Join(names, ", "))
+	}
+	if err := c.finishRegister(i, bus); err != nil {
+		return err
+	}
+	if len(s.SimScript) > 0 && bus.Driver != "sim" {
+		return c.fieldError(key("sim_script"), "only sensors on a bus with driver \"sim\" can have a script")
+	}
+	for k, p := range s.SimScript {
+		if len(p) != 2 {
+			return c.fieldError(key("sim_script"), "point %d: want [seconds, value]", k)
+		}
+		if p[0] < 0 || (k > 0 && p[0] <= s.SimScript[k-1][0]) {
+			return c.fieldError(key("sim_script"), "point %d: seconds must be >= 0 and ascending", k)
+		}
+	}
+	if err := c.DomainSensor(i).Validate(); err != nil {
+		k := fmt.Sprintf("sensor[%d]", i)
+		if f := maskservice.ErrorField(err); f != "" {
+			k += "." + f
+		}
+		return c.fieldError(k, "%s", maskservice.ErrorMessage(err))
+	}
+	return nil
+}
+
+func (c *Config) finishRegister(i int, bus *Bus) error {
+	s := &c.Sensors[i]
+	key := func(k string) string { return fmt.Sprintf("sensor[%d].%s", i, k) }
+	if s.Scale == nil {
+		s.Scale = new(float64)
+		*s.Scale = 1
+	}
+	if *s.Scale == 0 {
+		return c.fieldError(key("scale"), "must not be 0")
+	}
+	if bus.Driver == "sim" {
+		return nil
+	}
+	if s.Slave < 1 || s.Slave > 247 {
+		return c.fieldError(key("slave"), "%d must be between 1 and 247", s.Slave)
+	}
+	if s.Register == "" {
+		s.Register = "holding"
+	}
+	if s.Register != "holding" && s.Register != "input" {
+		return c.fieldError(key("register"), "%q must be holding or input", s.Register)
+	}
+	if s.Address < 0 || s.Address > 65535 {
+		return c.fieldError(key("address"), "%d must be between 0 and 65535", s.Address)
+	}
+	if s.Type == "" {
+		s.Type = "int16"
+	}
+	types := []string{"int16", "uint16", "int32", "uint32", "float32"}
+	if !slices.Contains(types, s.Type) {
+		return c.fieldError(key("type"), "%q is not one of %s", s.Type, strings.Join(types, ", "))
+	}
+	orders := []string{"ABCD", "CDAB", "BADC", "DCBA"}
+	switch {
+	case s.WordOrder == "":
+		s.WordOrder = "ABCD"
+	case !slices.Contains(orders, s.WordOrder):
+		return c.fieldError(key("word_order"), "%q is not one of %s", s.WordOrder, strings.Join(orders, ", "))
+	case s.Type == "int16" || s.Type == "uint16":
+		return c.fieldError(key("word_order"), "applies only to 32-bit types, not %s", s.Type)
+	}
+	return nil
+}
+
+func (c *Config) bus(name string) *Bus {
+	for i := range c.Buses {
+		if c.Buses[i].Name == name {
+			return &c.Buses[i]
+		}
+	}
+	return nil
+}
+
+// Bus returns the bus with the given name, or nil.
+func (c *Config) Bus(name string) *Bus { return c.bus(name) }
+
+// File returns the path the configuration was read from, "" for the built-in default.
+func (c *Config) File() string { return c.file }
+
+// DomainSensor returns sensor i as the domain sees it. Call it only on a validated Config.
+func (c *Config) DomainSensor(i int) maskservice.Sensor {
+	s := c.Sensors[i]
+	band := func(v []float64) maskservice.Band {
+		if len(v) != 2 {
+			return maskservice.Band{}
+		}
+		return maskservice.Band{Low: v[0], High: v[1]}
+	}
+	var h float64
+	if s.Hysteresis != nil {
+		h = *s.Hysteresis
+	}
+	return maskservice.Sensor{
+		ID: s.ID, Name: s.Name, Unit: s.Unit, Bus: s.Bus,
+		Range: band(s.Range),
+		Thresholds: maskservice.Thresholds{
+			Normal: band(s.Normal), Warning: band(s.Warning),
+			Hysteresis: h, OnDelay: time.Duration(s.OnDelay),
+		},
+		Interval: time.Duration(s.Interval),
+	}
+}
+
+// DomainSensors returns every sensor as the domain sees it, in file order.
+func (c *Config) DomainSensors() []maskservice.Sensor {
+	out := make([]maskservice.Sensor, len(c.Sensors))
+	for i := range c.Sensors {
+		out[i] = c.DomainSensor(i)
+	}
+	return out
+}

@@ -1,0 +1,181 @@
+package config_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mask.services/maskservice/cmd/internal/config"
+)
+
+const good = `device_id = "C15.25.1010"
+[http]
+listen = "127.0.0.1:8000"
+[storage]
+commit_interval = "1s"
+retention = "400d"
+max_size = "1GiB"
+[[bus]]
+name = "rs485"
+driver = "modbus-rtu"
+device = "/dev/ttyUSB0"
+baud = 19200
+data_bits = 8
+parity = "E"
+stop_bits = 1
+timeout = "300ms"
+retries = 2
+[[bus]]
+name = "sim"
+driver = "sim"
+[[sensor]]
+id = "P1"
+name = "Pressure 1"
+bus = "rs485"
+slave = 1
+register = "holding"
+address = 0
+type = "int16"
+scale = 0.001
+offset = 0.0
+unit = "bar"
+range = [0.0, 10.0]
+normal = [2.0, 8.0]
+warning = [1.5, 9.0]
+hysteresis = 0.05
+on_delay = "0s"
+interval = "1s"
+[[sensor]]
+id = "P2"
+bus = "sim"
+sim_script = [[0.0, 2.0], [5.0, 2.0], [6.0, 4.7]]
+`
+
+func TestParse_Good(t *testing.T) {
+	c, err := config.Parse("good.toml", []byte(good))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DeviceID != "C15.25.1010" || c.HTTP.Listen != "127.0.0.1:8000" {
+		t.Errorf("device/http: %+v %+v", c.DeviceID, c.HTTP)
+	}
+	if got := time.Duration(c.Storage.Retention); got != 400*24*time.Hour {
+		t.Errorf("retention = %s", got)
+	}
+	if c.Storage.MaxSize != 1<<30 {
+		t.Errorf("max_size = %d", c.Storage.MaxSize)
+	}
+	s := c.DomainSensors()
+	if len(s) != 2 || s[0].ID != "P1" || s[0].Thresholds.Normal.High != 8 || s[0].Interval != time.Second {
+		t.Fatalf("sensors: %+v", s)
+	}
+	// P2 names only its id and bus: the specification fills in the rest.
+	if s[1].Unit != "bar" || s[1].Range.High != 5 || s[1].Thresholds.Warning.Low != 0.5 {
+		t.Errorf("P2 defaults: %+v", s[1])
+	}
+	if len(c.Sensors[1].SimScript) != 3 {
+		t.Errorf("sim_script: %v", c.Sensors[1].SimScript)
+	}
+}
+
+func TestDefault(t *testing.T) {
+	c := config.Default()
+	if len(c.Sensors) != 3 || c.Buses[0].Driver != "sim" || c.HTTP.Listen != config.DefaultListen {
+		t.Fatalf("default: %+v", c)
+	}
+	if c.File() != "" {
+		t.Errorf("File() = %q", c.File())
+	}
+}
+
+// TestParse_Errors checks that every kind of mistake is refused with the file, the line and
+// the key named. The line is the one holding the replacement's first line, or the line of
+// atLine when the key at fault is not written in the file.
+func TestParse_Errors(t *testing.T) {
+	const custom = "id = \"X9\"\nbus = \"sim\"\nrange = [0.0, 1.0]\nnormal = [0.2, 0.8]\nwarning = [0.1, 0.9]"
+	tests := []struct {
+		name, replace, with string
+		atLine              string // text on the line the error must name; "" means the line of with
+		delta               int    // added to that line: -1 names the table header above it
+		want                string // what follows "bad.toml:LINE: "
+	}{
+		{"unknown key", `hysteresis = 0.05`, `hysteresys = 0.05`, "", 0, `unknown key sensor.hysteresys`},
+		{"wrong type", `baud = 19200`, `baud = "fast"`, "", 0, `bus.baud`},
+		{"syntax", `max_size = "1GiB"`, `max_size = "1GiB`, "", 0, ``},
+		{"bad duration", `timeout = "300ms"`, `timeout = "300"`, "", 0, `bus.timeout: `},
+		{"bad size", `max_size = "1GiB"`, `max_size = "lots"`, "", 0, `storage.max_size: `},
+		{"normal outside warning", `normal = [2.0, 8.0]`, `normal = [2.0, 9.5]`, "", 0, `sensor[0].normal: sensor P1: normal band [2, 9.5] must lie inside the warning band`},
+		{"warning outside range", `warning = [1.5, 9.0]`, `warning = [1.5, 11.0]`, "", 0, `sensor[0].warning: sensor P1: warning band`},
+		{"band shape", `range = [0.0, 10.0]`, `range = [0.0]`, "", 0, `sensor[0].range: want [low, high], got 1 numbers`},
+		{"hysteresis", `hysteresis = 0.05`, `hysteresis = 4.0`, "", 0, `sensor[0].hysteresis: sensor P1: hysteresis 4 must be less than half`},
+		{"interval", "\ninterval = \"1s\"", "\ninterval = \"1ms\"", "", 0, `sensor[0].interval: sensor P1: interval 1ms`},
+		{"commit interval", `commit_interval = "1s"`, `commit_interval = "1h"`, "", 0, `storage.commit_interval: 1h0m0s must be between 10ms and 1m`},
+		{"driver", `driver = "modbus-rtu"`, `driver = "canbus"`, "", 0, `bus[0].driver: "canbus" is not one of modbus-rtu, modbus-tcp, sim`},
+		{"parity", `parity = "E"`, `parity = "X"`, "", 0, `bus[0].parity: "X" must be N, E or O`},
+		{"unknown bus", `bus = "rs485"`, `bus = "rs232"`, "", 0, `sensor[0].bus: "rs232" is not a configured bus (have "rs485", "sim")`},
+		{"slave", `slave = 1`, `slave = 300`, "", 0, `sensor[0].slave: 300 must be between 1 and 247`},
+		{"type", `type = "int16"`, `type = "int8"`, "", 0, `sensor[0].type: "int8" is not one of`},
+		{"word order on int16", `type = "int16"`, "type = \"int16\"\nword_order = \"CDAB\"", "word_order", 0, `sensor[0].word_order: applies only to 32-bit types`},
+		{"listen", `listen = "127.0.0.1:8000"`, `listen = "localhost"`, "", 0, `http.listen: "localhost" is not host:port`},
+		{"script on modbus", `bus = "rs485"`, "bus = \"rs485\"\nsim_script = [[0.0, 1.0]]", "sim_script", 0, `sensor[0].sim_script: only sensors on a bus with driver "sim"`},
+		{"script order", `[5.0, 2.0], [6.0, 4.7]`, `[5.0, 2.0], [4.0, 4.7]`, "sim_script", 0, `sensor[1].sim_script: point 2: seconds must be >= 0 and ascending`},
+		{"duplicate id", `id = "P2"`, `id = "P1"`, "id = \"P1\"\nbus = \"sim\"", 0, `sensor[1].id: "P1" is used by another sensor`},
+		{"reserved id", "id = \"P2\"\nbus = \"sim\"", strings.Replace(custom, "X9", "seq", 1) + "\nunit = \"bar\"", "", 0, `sensor[1].id: sensor id "seq": reserved word`},
+		{"missing unit", "id = \"P2\"\nbus = \"sim\"", custom, `id = "X9"`, -1, `sensor[1].unit: sensor X9: unit is empty`},
+		{"missing bands", "id = \"P2\"", `id = "X9"`, "", -1, `sensor[1].range: want [low, high], got 0 numbers`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(good, tt.replace) {
+				t.Fatalf("test fixture lacks %q", tt.replace)
+			}
+			bad := strings.Replace(good, tt.replace, tt.with, 1)
+			_, err := config.Parse("bad.toml", []byte(bad))
+			if err == nil {
+				t.Fatalf("no error for %s", tt.with)
+			}
+			at := tt.atLine
+			if at == "" {
+				at = strings.TrimPrefix(tt.with, "\n")
+			}
+			want := fmt.Sprintf("bad.toml:%d: %s", lineOf(t, bad, at)+tt.delta, tt.want)
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error\n  %v\nwant it to contain\n  %s", err, want)
+			}
+		})
+	}
+}
+
+// lineOf returns the 1-based line on which text starts in doc.
+func lineOf(t *testing.T, doc, text string) int {
+	t.Helper()
+	i := strings.Index(doc, text)
+	if i < 0 {
+		t.Fatalf("%q not in document", text)
+	}
+	return strings.Count(doc[:i], "\n") + 1
+}
+
+func TestLoad_MissingFile(t *testing.T) {
+	_, err := config.Load(filepath.Join(t.TempDir(), "nope.toml"))
+	if err == nil || !strings.Contains(err.Error(), "read config") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestLoad_File(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.toml")
+	if err := os.WriteFile(path, []byte(good), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.File() != path {
+		t.Errorf("File() = %q", c.File())
+	}
+}

@@ -1,0 +1,325 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"mask.services/maskservice"
+	"mask.services/maskservice/cmd/internal/config"
+	"mask.services/maskservice/hal"
+	"mask.services/maskservice/store/ring"
+	"mask.services/maskservice/web"
+	"mask.services/maskservice/web/hub"
+)
+
+// ShutdownTimeout bounds a graceful shutdown: listeners stop, WebSocket clients get 1001,
+// in-flight requests finish, buffers are flushed.
+const ShutdownTimeout = 5 * time.Second
+
+// ringSpan is how much recent history the RAM ring keeps per sensor.
+const ringSpan = time.Hour
+
+// Main is the daemon: ParseFlags (or set the fields), Run, then Close. Tests run it whole on
+// port 0 in a temporary data directory.
+type Main struct {
+	Config  *config.Config // nil: config.Default()
+	DataDir string
+	Listen  string // overrides Config.HTTP.Listen when set
+	Demo    bool   // create the demo users (arrives with sign-in)
+	UIDir   string // serve the UI from this directory instead of the embedded build
+	Stderr  io.Writer
+	Logger  *slog.Logger // set by Run from Config.Log.Level unless already set
+
+	monitor *maskservice.Monitor
+	hub     *hub.Hub
+	server  *http.Server
+	ln      net.Listener
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	closing atomic.Bool
+	failed  chan error
+	closed  sync.Once
+}
+
+// NewMain returns a Main with the defaults of the serve command.
+func NewMain() *Main {
+	return &Main{Stderr: os.Stderr, failed: make(chan error, 1)}
+}
+
+// ParseFlags reads the serve command's flags and loads the configuration file.
+func (m *Main) ParseFlags(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	configPath := fs.String("config", "", "configuration file (TOML); none: the three specification sensors on the simulator")
+	fs.StringVar(&m.DataDir, "data", defaultDataDir(), "data directory (created if missing)")
+	fs.StringVar(&m.Listen, "listen", "", "HTTP listen address, overrides http.listen (default "+config.DefaultListen+")")
+	fs.BoolVar(&m.Demo, "demo", false, "create the demo users (never in production)")
+	fs.StringVar(&m.UIDir, "ui-dir", "", "serve the UI from this directory (development) instead of the embedded build")
+	logLevel := fs.String("log-level", "", "debug, info, warn or error (overrides log.level)")
+	if err := fs.Parse(args); err != nil {
+		return usageErrorf("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usageErrorf("unexpected argument %q", fs.Arg(0))
+	}
+	if *configPath == "" {
+		m.Config = config.Default()
+	} else {
+		c, err := config.Load(*configPath)
+		if err != nil {
+			return configError(err)
+		}
+		m.Config = c
+	}
+	if *logLevel != "" {
+		m.Config.Log.Level = *logLevel
+	}
+	if _, err := parseLevel(m.Config.Log.Level); err != nil {
+		return configError(err)
+	}
+	return nil
+}
+
+// defaultDataDir is systemd's StateDirectory when the unit sets one.
+func defaultDataDir() string {
+	if d := os.Getenv("STATE_DIRECTORY"); d != "" {
+		return d
+	}
+	return "/var/lib/maskservice"
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(s)); err != nil {
+		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
+	}
+	return l, nil
+}
+
+// Addr returns the address the HTTP listener is bound to (useful with port 0), nil before Run.
+func (m *Main) Addr() net.Addr {
+	if m.ln == nil {
+		return nil
+	}
+	return m.ln.Addr()
+}
+
+// Failed delivers an error if a part of the daemon stops on its own (the HTTP server failing).
+func (m *Main) Failed() <-chan error { return m.failed }
+
+// Run starts the daemon and returns once it is serving. ctx bounds the start only; call Close
+// to stop. On error everything started is stopped again.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if m.Config == nil {
+		m.Config = config.Default()
+	}
+	if m.Stderr == nil {
+		m.Stderr = os.Stderr
+	}
+	if m.failed == nil {
+		m.failed = make(chan error, 1)
+	}
+	cfg := m.Config
+	if m.Logger == nil {
+		level, err := parseLevel(cfg.Log.Level)
+		if err != nil {
+			return err
+		}
+		m.Logger = slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
+	}
+	log := m.Logger
+	start := time.Now()
+	defer func() {
+		if err != nil {
+			_ = m.Close()
+		}
+	}()
+
+	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	sensors := cfg.DomainSensors()
+	src, err := openSources(cfg, log)
+	if err != nil {
+		return err
+	}
+	m.monitor, err = maskservice.NewMonitor(sensors, src)
+	if err != nil {
+		return fmt.Errorf("start monitor: %w", err)
+	}
+
+	ids := make([]string, len(sensors))
+	capacity := ring.DefaultCapacity
+	for i, s := range sensors {
+		ids[i] = s.ID
+		capacity = max(capacity, int(ringSpan/s.Interval))
+	}
+	recent := ring.NewSet(ids, capacity)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.hub, err = hub.New(hub.Options{
+		MaxClients: cfg.HTTP.MaxWSClients,
+		Current:    m.monitor.Current,
+		Logger:     log,
+		Registerer: reg,
+	})
+	if err != nil {
+		return fmt.Errorf("start websocket hub: %w", err)
+	}
+	srv, err := web.New(web.Options{
+		DeviceID:     cfg.DeviceID,
+		Version:      version,
+		Monitor:      m.monitor,
+		Recent:       recent,
+		Host:         hal.Host{},
+		WebSocket:    m.hub,
+		Registry:     reg,
+		Logger:       log,
+		Ready:        m.ready,
+		UIDir:        m.UIDir,
+		MetricsToken: cfg.HTTP.MetricsToken,
+		StartTime:    start,
+	})
+	if err != nil {
+		return fmt.Errorf("start web server: %w", err)
+	}
+
+	listen := cfg.HTTP.Listen
+	if m.Listen != "" {
+		listen = m.Listen
+	}
+	m.ln, err = net.Listen("tcp", listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", listen, err)
+	}
+	if !isLoopback(m.ln.Addr()) {
+		log.Warn("the API listens beyond loopback without sign-in: anyone who reaches this address can read it",
+			"addr", m.ln.Addr().String())
+	}
+
+	runCtx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	// The ring and the hub each get their own bounded queue: a slow consumer loses rounds
+	// (counted in the monitor's stats) and never stalls polling.
+	ringSub := m.monitor.Subscribe("ring", 64)
+	hubSub := m.monitor.Subscribe("websocket", 4)
+	m.wg.Add(3)
+	go func() {
+		defer m.wg.Done()
+		for r := range ringSub.C {
+			for _, rd := range r.Readings {
+				recent.Push(rd)
+			}
+		}
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.hub.Run(runCtx, hubSub.C)
+	}()
+	go func() {
+		defer m.wg.Done()
+		if err := m.monitor.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+			m.fail(fmt.Errorf("monitor: %w", err))
+		}
+	}()
+
+	m.server = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		if err := m.server.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.fail(fmt.Errorf("http server: %w", err))
+		}
+	}()
+	if m.Demo {
+		log.Info("demo mode: sign-in is not built yet, so there are no users to create; every API route is open")
+	}
+	log.Info("http listening", "addr", m.ln.Addr().String(), "device_id", cfg.DeviceID,
+		"sensors", len(sensors), "config", configName(cfg), "data", m.DataDir, "version", version,
+		"start_ms", time.Since(start).Milliseconds())
+	return nil
+}
+
+func configName(c *config.Config) string {
+	if c.File() == "" {
+		return "built-in (simulator)"
+	}
+	return c.File()
+}
+
+func (m *Main) fail(err error) {
+	select {
+	case m.failed <- err:
+	default:
+	}
+}
+
+// ready reports whether the daemon can serve readings: polling has produced a round and no
+// shutdown is under way.
+func (m *Main) ready() error {
+	switch {
+	case m.closing.Load():
+		return errors.New("shutting down")
+	case m.monitor.Current() == nil:
+		return errors.New("waiting for the first poll round")
+	}
+	return nil
+}
+
+// Close shuts the daemon down gracefully within ShutdownTimeout: /readyz turns 503, the
+// WebSocket clients are closed with 1001, the listener stops and in-flight requests finish,
+// then polling stops and the consumers drain. It is safe to call more than once.
+func (m *Main) Close() error {
+	var err error
+	m.closed.Do(func() {
+		m.closing.Store(true)
+		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+		defer cancel()
+		if m.hub != nil {
+			m.hub.Close()
+		}
+		if m.server != nil {
+			if e := m.server.Shutdown(ctx); e != nil {
+				err = fmt.Errorf("stop http server: %w", e)
+				_ = m.server.Close()
+			}
+		} else if m.ln != nil {
+			_ = m.ln.Close()
+		}
+		if m.cancel != nil {
+			m.cancel()
+		}
+		done := make(chan struct{})
+		go func() { m.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = errors.Join(err, errors.New("shutdown timed out waiting for the poll loop"))
+		}
+	})
+	return err
+}
+
+func isLoopback(a net.Addr) bool {
+	t, ok := a.(*net.TCPAddr)
+	return ok && t.IP.IsLoopback()
+}

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"mask.services/maskservice"
+	"mask.services/maskservice/cmd/internal/config"
+	"mask.services/maskservice/hal/sim"
+)
+
+// openBus opens the source of one bus for the given sensors (indexes into cfg.Sensors).
+type openBus func(cfg *config.Config, bus *config.Bus, sensors []int, log *slog.Logger) (maskservice.Source, error)
+
+// drivers is the table of bus drivers this build supports.
+var drivers = map[string]openBus{
+	"sim": openSim,
+}
+
+// openSources opens one source per configured bus that has sensors and returns a source that
+// reads them all.
+func openSources(cfg *config.Config, log *slog.Logger) (maskservice.Source, error) {
+	byBus := map[string][]int{}
+	for i, s := range cfg.Sensors {
+		byBus[s.Bus] = append(byBus[s.Bus], i)
+	}
+	multi := &multiSource{bus: map[string]int{}}
+	for _, b := range cfg.Buses {
+		idx := byBus[b.Name]
+		if len(idx) == 0 {
+			log.Warn("bus has no sensors; not opened", "bus", b.Name)
+			continue
+		}
+		open, ok := drivers[b.Driver]
+		if !ok {
+			return nil, configError(fmt.Errorf("bus %q: driver %q is not supported by this build (supported: %s)",
+				b.Name, b.Driver, strings.Join(slices.Sorted(maps.Keys(drivers)), ", ")))
+		}
+		src, err := open(cfg, &b, idx, log)
+		if err != nil {
+			return nil, fmt.Errorf("open bus %q: %w", b.Name, err)
+		}
+		for _, i := range idx {
+			multi.bus[cfg.Sensors[i].ID] = len(multi.sources)
+		}
+		multi.sources = append(multi.sources, src)
+	}
+	return multi, nil
+}
+
+// openSim opens the simulator for the sensors of a bus with driver "sim".
+func openSim(cfg *config.Config, bus *config.Bus, idx []int, log *slog.Logger) (maskservice.Source, error) {
+	sensors := make([]maskservice.Sensor, len(idx))
+	scripts := map[string][]sim.ScriptPoint{}
+	for k, i := range idx {
+		sensors[k] = cfg.DomainSensor(i)
+		if pts := cfg.Sensors[i].SimScript; len(pts) > 0 {
+			script := make([]sim.ScriptPoint, len(pts))
+			for j, p := range pts {
+				script[j] = sim.ScriptPoint{At: time.Duration(p[0] * float64(time.Second)), Value: p[1]}
+			}
+			scripts[sensors[k].ID] = script
+		}
+	}
+	seed := bus.SimSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	log.Info("simulated transducers", "bus", bus.Name, "sensors", len(sensors), "scripted", len(scripts))
+	return sim.New(sensors, sim.Options{Seed: seed, Scripts: scripts, Latency: time.Duration(bus.SimLatency)})
+}
+
+// multiSource reads sensors spread over several buses: each bus's share of a round is read
+// concurrently, since the buses are independent lines.
+type multiSource struct {
+	sources []maskservice.Source
+	bus     map[string]int // sensor id -> index into sources
+}
+
+// Read implements maskservice.Source.
+func (m *multiSource) Read(ctx context.Context, ids []string) ([]maskservice.Sample, error) {
+	if len(m.sources) == 1 {
+		return m.sources[0].Read(ctx, ids)
+	}
+	perBus := make([][]string, len(m.sources))
+	for _, id := range ids {
+		b, ok := m.bus[id]
+		if !ok {
+			return nil, fmt.Errorf("read %s: sensor is on no bus", id)
+		}
+		perBus[b] = append(perBus[b], id)
+	}
+	results := make([][]maskservice.Sample, len(m.sources))
+	errs := make([]error, len(m.sources))
+	var wg sync.WaitGroup
+	for b, busIDs := range perBus {
+		if len(busIDs) == 0 {
+			continue
+		}
+		wg.Go(func() { results[b], errs[b] = m.sources[b].Read(ctx, busIDs) })
+	}
+	wg.Wait()
+	for b, busIDs := range perBus {
+		if errs[b] == nil && len(results[b]) != len(busIDs) {
+			errs[b] = fmt.Errorf("bus source returned %d samples for %d sensors", len(results[b]), len(busIDs))
+		}
+	}
+	next := make([]int, len(m.sources))
+	out := make([]maskservice.Sample, len(ids))
+	for k, id := range ids {
+		b := m.bus[id]
+		if errs[b] != nil {
+			out[k] = maskservice.Sample{SensorID: id, Err: errs[b]}
+			continue
+		}
+		out[k] = results[b][next[b]]
+		next[b]++
+	}
+	return out, ctx.Err()
+}
