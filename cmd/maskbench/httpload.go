@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// loadConfig is one closed-loop HTTP load: Concurrency workers each send GET URL, wait for
+// the whole answer and send the next, on keep-alive connections.
+type loadConfig struct {
+	URL         string
+	Concurrency int
+	Warmup      time.Duration // requests before this are not measured
+	Duration    time.Duration // the measured window after the warm-up
+	MaxRequests int           // per worker: a bound even if the server answers absurdly fast
+	Timeout     time.Duration // per request
+}
+
+// loadResult is the outcome of one HTTP load.
+type loadResult struct {
+	Requests int           // completed in the measured window
+	Errors   int           // transport errors and non-200 answers, warm-up included
+	FirstErr string        // the first error, to say what went wrong
+	Elapsed  time.Duration // the measured window as it really ran
+	Latency  summary
+}
+
+// rps is the measured throughput.
+func (r loadResult) rps() float64 {
+	if r.Elapsed <= 0 {
+		return 0
+	}
+	return float64(r.Requests) / r.Elapsed.Seconds()
+}
+
+// loadWorker is what one worker measured.
+type loadWorker struct {
+	samples  []time.Duration
+	errors   int
+	firstErr error
+}
+
+// runLoad checks that URL answers 200 with JSON, then runs the load. Every latency sample of
+// the measured window is kept, so the percentiles are exact.
+func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
+	var res loadResult
+	tr := &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		MaxIdleConns:        2 * cfg.Concurrency,
+		MaxIdleConnsPerHost: cfg.Concurrency,
+		IdleConnTimeout:     time.Minute,
+	}
+	defer tr.CloseIdleConnections()
+	// The timeout bounds a hung request; a timed-out request counts as an error.
+	client := &http.Client{Transport: tr, Timeout: cfg.Timeout}
+	if err := checkJSON(ctx, client, cfg.URL); err != nil {
+		return res, err
+	}
+
+	start := time.Now()
+	measureFrom := start.Add(cfg.Warmup)
+	end := measureFrom.Add(cfg.Duration)
+	workers := make([]loadWorker, cfg.Concurrency)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			workers[i] = work(ctx, client, cfg, measureFrom, end)
+		}()
+	}
+	wg.Wait()
+	res.Elapsed = time.Since(measureFrom)
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+
+	var all []time.Duration
+	for _, w := range workers {
+		all = append(all, w.samples...)
+		res.Errors += w.errors
+		if w.firstErr != nil && res.FirstErr == "" {
+			res.FirstErr = w.firstErr.Error()
+		}
+	}
+	res.Requests = len(all)
+	res.Latency = summarize(all)
+	return res, nil
+}
+
+// work is one worker's loop: requests back to back until end, at most cfg.MaxRequests.
+func work(ctx context.Context, client *http.Client, cfg loadConfig, measureFrom, end time.Time) loadWorker {
+	w := loadWorker{samples: make([]time.Duration, 0, 4096)}
+	for range cfg.MaxRequests {
+		t0 := time.Now()
+		if !t0.Before(end) || ctx.Err() != nil {
+			break
+		}
+		err := get(ctx, client, cfg.URL)
+		lat := time.Since(t0)
+		if err != nil {
+			w.errors++
+			if w.firstErr == nil {
+				w.firstErr = err
+			}
+			continue
+		}
+		// Requests that started in the warm-up are not measured, whenever they end.
+		if !t0.Before(measureFrom) {
+			w.samples = append(w.samples, lat)
+		}
+	}
+	return w
+}
+
+// get sends one GET and reads the whole body, so the connection goes back to the pool.
+func get(ctx context.Context, client *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("new request: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return fmt.Errorf("read body of GET %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
+	}
+	return nil
+}
+
+// checkJSON fails unless url answers 200 with a JSON body, so a wrong path is not
+// benchmarked as a fast 404.
+func checkJSON(ctx context.Context, client *http.Client, url string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return fmt.Errorf("new request: %w", err)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("GET %s: %w", url, err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("read body of GET %s: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: status %d: %.200s", url, resp.StatusCode, body)
+	}
+	if !json.Valid(body) {
+		return fmt.Errorf("GET %s: body is not JSON: %.200s", url, body)
+	}
+	return nil
+}

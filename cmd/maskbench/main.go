@@ -1,0 +1,523 @@
+// Command maskbench is the loopback load harness behind make bench. It starts the daemon
+// (bin/maskserviced) on 127.0.0.1 port 0 in a temp dir and measures WebSocket fan-out to many
+// clients against an in-process encode-once baseline server, GET /api/sensors/current under
+// concurrent load, and the idle daemon's RSS and start-to-ready time. It prints a readable
+// report, one "BENCH name value unit" line per figure and a table against the budgets of
+// DESIGN.md §5.
+//
+// With -baseline-proc the baseline runs as a second maskbench process (selected by the
+// MASKBENCH_BASELINE_INTERVAL environment variable) with the daemon's command line, so it is
+// measured exactly like the daemon instead of sharing the harness's Go runtime.
+//
+// It measures and does not gate: figures over budget still exit 0. It exits 1 when the
+// harness itself fails (the daemon does not start, a client cannot connect, frames go
+// missing, requests fail) and 2 on bad flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+)
+
+// measurementNames are the values -only accepts, in the order they run.
+var measurementNames = []string{"ws", "baseline", "current", "idle"}
+
+// config is the parsed command line.
+type config struct {
+	Daemon           string
+	Only             []string
+	Clients          int
+	Frames           int
+	Interval         time.Duration
+	BaselineInterval time.Duration
+	BaselineProc     bool
+	ConnectTimeout   time.Duration
+	Concurrency      int
+	Duration         time.Duration
+	Warmup           time.Duration
+	IdleWait         time.Duration
+	ReadyTimeout     time.Duration
+}
+
+// main serves the baseline when started as -baseline-proc's child, else measures.
+func main() {
+	if os.Getenv(baselineIntervalEnv) != "" {
+		os.Exit(serveBaselineProcess(os.Args[1:], os.Stderr))
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main without the process exit, so the exit code is a return value.
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "maskbench: %v\n", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	b := &bench{cfg: cfg, out: stdout, errw: stderr}
+	b.raiseFileLimit()
+	b.runAll(ctx)
+	b.printSummary()
+	if len(b.failures) > 0 {
+		return 1
+	}
+	return 0
+}
+
+// parseFlags reads the flags and checks their bounds, so every loop stays bounded.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("maskbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.Daemon, "daemon", "bin/maskserviced", "path of the daemon binary to start")
+	only := fs.String("only", strings.Join(measurementNames, ","), "comma-separated measurements to run: "+strings.Join(measurementNames, ", "))
+	fs.IntVar(&cfg.Clients, "clients", 1000, "WebSocket clients for ws and baseline")
+	fs.IntVar(&cfg.Frames, "frames", 20, "frames recorded at every client")
+	fs.DurationVar(&cfg.Interval, "interval", time.Second, "the daemon's frame period (bounds the waits)")
+	fs.DurationVar(&cfg.BaselineInterval, "baseline-interval", time.Second, "the baseline server's frame period")
+	fs.BoolVar(&cfg.BaselineProc, "baseline-proc", false, "run the baseline server as a separate maskbench process, like the daemon, instead of in-process")
+	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", time.Minute, "bound on connecting all clients")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 50, "concurrent workers for current")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time for current")
+	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before current")
+	fs.DurationVar(&cfg.IdleWait, "idle-wait", 5*time.Second, "idle time before reading the idle RSS")
+	fs.DurationVar(&cfg.ReadyTimeout, "ready-timeout", 10*time.Second, "bound on the daemon becoming ready")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	for name := range strings.SplitSeq(*only, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(measurementNames, name) {
+			return cfg, fmt.Errorf("-only: unknown measurement %q (valid: %s)", name, strings.Join(measurementNames, ", "))
+		}
+		if !slices.Contains(cfg.Only, name) {
+			cfg.Only = append(cfg.Only, name)
+		}
+	}
+	if len(cfg.Only) == 0 {
+		return cfg, errors.New("-only: no measurement selected")
+	}
+	checks := []struct {
+		ok  bool
+		msg string
+	}{
+		{cfg.Clients >= 1 && cfg.Clients <= 20000, "-clients must be 1..20000"},
+		{cfg.Frames >= 1 && cfg.Frames <= 3600, "-frames must be 1..3600"},
+		{cfg.Interval > 0 && cfg.Interval <= time.Minute, "-interval must be in (0, 1m]"},
+		{cfg.BaselineInterval >= time.Millisecond && cfg.BaselineInterval <= time.Minute, "-baseline-interval must be in [1ms, 1m]"},
+		{cfg.ConnectTimeout > 0 && cfg.ConnectTimeout <= 10*time.Minute, "-connect-timeout must be in (0, 10m]"},
+		{cfg.Concurrency >= 1 && cfg.Concurrency <= 10000, "-concurrency must be 1..10000"},
+		{cfg.Duration > 0 && cfg.Duration <= time.Hour, "-duration must be in (0, 1h]"},
+		{cfg.Warmup >= 0 && cfg.Warmup <= time.Hour, "-warmup must be in [0, 1h]"},
+		{cfg.IdleWait >= 0 && cfg.IdleWait <= time.Hour, "-idle-wait must be in [0, 1h]"},
+		{cfg.ReadyTimeout > 0 && cfg.ReadyTimeout <= 10*time.Minute, "-ready-timeout must be in (0, 10m]"},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			return cfg, errors.New(c.msg)
+		}
+	}
+	return cfg, nil
+}
+
+// figure is one machine-readable result.
+type figure struct {
+	name  string
+	value float64
+	unit  string
+	prec  int // decimals printed
+}
+
+// bench runs the selected measurements and collects what the report prints.
+type bench struct {
+	cfg  config
+	out  io.Writer // the report
+	errw io.Writer // progress
+
+	ws, base   *wsResult
+	wsRSS      int64 // bytes, 0 when not read
+	current    *loadResult
+	idleRSS    int64
+	ready      time.Duration
+	frameBytes int // the daemon's frame size, for the baseline's frames
+
+	figures  []figure
+	failures []string
+}
+
+// progressf writes a progress line to stderr.
+func (b *bench) progressf(format string, args ...any) {
+	fmt.Fprintf(b.errw, "maskbench: "+format+"\n", args...)
+}
+
+// failf records a harness failure: it is printed at the end and makes the exit code 1.
+func (b *bench) failf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	b.failures = append(b.failures, msg)
+	b.progressf("FAIL: %s", msg)
+}
+
+// fig records a figure for the BENCH lines.
+func (b *bench) fig(name string, value float64, unit string, prec int) {
+	b.figures = append(b.figures, figure{name: name, value: value, unit: unit, prec: prec})
+}
+
+// raiseFileLimit lifts the soft RLIMIT_NOFILE to the hard limit: N clients need N fds here
+// (2N with the in-process baseline) and N in the daemon, which inherits the limit. Calling
+// syscall.Setrlimit also stops os/exec from restoring the original limit in the child.
+func (b *bench) raiseFileLimit() {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		b.progressf("warning: read open files limit: %v", err)
+		return
+	}
+	rl.Cur = rl.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		b.progressf("warning: raise open files limit to %d: %v", rl.Max, err)
+	}
+	if need := uint64(2*b.cfg.Clients + 256); rl.Cur < need {
+		b.progressf("warning: open files limit %d is below the %d that %d clients need", rl.Cur, need, b.cfg.Clients)
+	}
+	fmt.Fprintf(b.out, "maskbench: %s %s/%s GOMAXPROCS=%d, open files limit %d\n",
+		runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0), rl.Cur)
+}
+
+// runAll runs the selected measurements in order; a failed one does not stop the others,
+// an interrupt does.
+func (b *bench) runAll(ctx context.Context) {
+	steps := map[string]func(context.Context) error{
+		"ws":       b.measureWS,
+		"baseline": b.measureBaseline,
+		"current":  b.measureCurrent,
+		"idle":     b.measureIdle,
+	}
+	for _, name := range measurementNames {
+		if !slices.Contains(b.cfg.Only, name) {
+			continue
+		}
+		// Start each measurement from a collected heap, so the garbage of the one before
+		// (a thousand closed clients) does not put a GC cycle into its window.
+		runtime.GC()
+		err := steps[name](ctx)
+		if ctx.Err() != nil {
+			b.failf("%s: interrupted", name)
+			return
+		}
+		if err != nil {
+			b.failf("%s: %v", name, err)
+		}
+	}
+}
+
+// startDaemon starts the daemon for one measurement.
+func (b *bench) startDaemon(ctx context.Context, what string) (*daemon, error) {
+	b.progressf("%s: starting %s", what, b.cfg.Daemon)
+	d, err := startDaemon(ctx, daemonConfig{Bin: b.cfg.Daemon, ReadyTimeout: b.cfg.ReadyTimeout, StopTimeout: 5 * time.Second})
+	if err != nil {
+		return nil, err
+	}
+	b.progressf("%s: daemon pid %d ready on %s in %v", what, d.pid(), d.addr, d.ready.Round(time.Millisecond))
+	return d, nil
+}
+
+// stopDaemon stops d and reports a slow or unclean stop as a warning: it is the daemon's
+// contract, not the harness's.
+func (b *bench) stopDaemon(d *daemon, what string) {
+	d.stop()
+	if d.stopErr != nil {
+		b.progressf("%s: warning: %v", what, d.stopErr)
+		return
+	}
+	b.progressf("%s: daemon stopped in %v after SIGTERM", what, d.stopDur.Round(time.Millisecond))
+}
+
+// measureWS is fan-out from the daemon.
+func (b *bench) measureWS(ctx context.Context) error {
+	d, err := b.startDaemon(ctx, "ws")
+	if err != nil {
+		return err
+	}
+	defer b.stopDaemon(d, "ws")
+	var rssErr error
+	res, err := runWS(ctx, wsConfig{
+		URL:            "ws://" + d.addr + "/api/ws/sensors",
+		Clients:        b.cfg.Clients,
+		Frames:         b.cfg.Frames,
+		Interval:       b.cfg.Interval,
+		ConnectTimeout: b.cfg.ConnectTimeout,
+		DialParallel:   64,
+		BeforeClose:    func() { b.wsRSS, rssErr = d.rss() },
+		Progress:       func(f string, a ...any) { b.progressf("ws: "+f, a...) },
+	})
+	if err != nil {
+		return err
+	}
+	b.ws = &res
+	b.frameBytes = res.FrameBytes
+	b.reportWS("ws", "daemon", res)
+	if rssErr != nil {
+		return rssErr
+	}
+	fmt.Fprintf(b.out, "  daemon RSS with %d clients: %s\n", res.Clients, mb(b.wsRSS))
+	b.fig("ws_rss", float64(b.wsRSS)/1e6, "MB", 1)
+	return nil
+}
+
+// measureBaseline is fan-out from the encode-once baseline server, in-process or, with
+// -baseline-proc, as a child process started like the daemon.
+func (b *bench) measureBaseline(ctx context.Context) error {
+	url, what := "", "encode-once baseline server (in-process)"
+	if b.cfg.BaselineProc {
+		exe, err := os.Executable()
+		if err != nil {
+			return fmt.Errorf("find maskbench binary: %w", err)
+		}
+		b.progressf("baseline: starting %s as the baseline server", exe)
+		d, err := startDaemon(ctx, daemonConfig{
+			Bin:          exe,
+			ReadyTimeout: b.cfg.ReadyTimeout,
+			StopTimeout:  5 * time.Second,
+			Env:          baselineEnv(b.cfg.BaselineInterval, b.frameBytes),
+		})
+		if err != nil {
+			return err
+		}
+		defer b.stopDaemon(d, "baseline")
+		url, what = "ws://"+d.addr+"/api/ws/sensors", "encode-once baseline server (separate process)"
+	} else {
+		srv, err := startBaseline(b.cfg.BaselineInterval, b.frameBytes)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			srv.close()
+			if n := srv.dropped.Load(); n > 0 {
+				b.progressf("baseline: closed %d slow clients (4008)", n)
+			}
+		}()
+		url = srv.url()
+	}
+	b.progressf("baseline: serving on %s", url)
+	res, err := runWS(ctx, wsConfig{
+		URL:            url,
+		Clients:        b.cfg.Clients,
+		Frames:         b.cfg.Frames,
+		Interval:       b.cfg.BaselineInterval,
+		ConnectTimeout: b.cfg.ConnectTimeout,
+		DialParallel:   64,
+		Progress:       func(f string, a ...any) { b.progressf("baseline: "+f, a...) },
+	})
+	if err != nil {
+		return err
+	}
+	b.base = &res
+	b.reportWS("baseline", what, res)
+	if b.ws != nil {
+		r50, r99 := ratio(b.ws.Spread.P50, res.Spread.P50), ratio(b.ws.Spread.P99, res.Spread.P99)
+		fmt.Fprintf(b.out, "  daemon/baseline spread: p50 %.2fx  p99 %.2fx\n", r50, r99)
+		b.fig("ws_spread_ratio_p50", r50, "x", 2)
+		b.fig("ws_spread_ratio_p99", r99, "x", 2)
+	}
+	return nil
+}
+
+// reportWS prints one fan-out result and records its figures and failures.
+func (b *bench) reportWS(name, what string, r wsResult) {
+	fmt.Fprintf(b.out, "\n== %s: %s, %d clients, %d frames (seq %d..%d) ==\n", name, what, r.Clients, r.Frames, r.First, r.Last)
+	fmt.Fprintf(b.out, "  all connected in %v; frame %d bytes\n", r.Connect.Round(time.Millisecond), r.FrameBytes)
+	fmt.Fprintf(b.out, "  frames missing: %d (seqs no client got: %d, clients dropped: %d)\n", r.Stats.Missing, r.Stats.Gaps, r.Dropped)
+	if r.DropErr != "" {
+		fmt.Fprintf(b.out, "  first drop: %s\n", r.DropErr)
+	}
+	fmt.Fprintf(b.out, "  first-to-last spread per frame: p50 %s  p99 %s  max %s\n", ms(r.Spread.P50), ms(r.Spread.P99), ms(r.Spread.Max))
+	fmt.Fprintf(b.out, "  ts-to-receive latency (%d samples): p50 %s  p99 %s  max %s\n", r.Latency.N, ms(r.Latency.P50), ms(r.Latency.P99), ms(r.Latency.Max))
+	b.fig(name+"_missing_frames", float64(r.Stats.Missing), "count", 0)
+	b.fig(name+"_seq_gaps", float64(r.Stats.Gaps), "count", 0)
+	b.fig(name+"_connect", r.Connect.Seconds(), "s", 3)
+	b.fig(name+"_spread_p50", msf(r.Spread.P50), "ms", 3)
+	b.fig(name+"_spread_p99", msf(r.Spread.P99), "ms", 3)
+	b.fig(name+"_spread_max", msf(r.Spread.Max), "ms", 3)
+	b.fig(name+"_latency_p50", msf(r.Latency.P50), "ms", 3)
+	b.fig(name+"_latency_p99", msf(r.Latency.P99), "ms", 3)
+	if r.Stats.Missing > 0 || r.Stats.Gaps > 0 {
+		b.failf("%s: %d frames missing at clients, %d seqs received by no client (of %d frames x %d clients)", name, r.Stats.Missing, r.Stats.Gaps, r.Frames, r.Clients)
+	}
+}
+
+// measureCurrent is the GET /api/sensors/current load.
+func (b *bench) measureCurrent(ctx context.Context) error {
+	d, err := b.startDaemon(ctx, "current")
+	if err != nil {
+		return err
+	}
+	defer b.stopDaemon(d, "current")
+	b.progressf("current: %d workers, %v warm-up, %v measured", b.cfg.Concurrency, b.cfg.Warmup, b.cfg.Duration)
+	res, err := runLoad(ctx, loadConfig{
+		URL:         "http://" + d.addr + "/api/sensors/current",
+		Concurrency: b.cfg.Concurrency,
+		Warmup:      b.cfg.Warmup,
+		Duration:    b.cfg.Duration,
+		MaxRequests: 10_000_000,
+		Timeout:     5 * time.Second,
+	})
+	if err != nil {
+		return err
+	}
+	b.current = &res
+	fmt.Fprintf(b.out, "\n== current: GET /api/sensors/current, %d concurrent, %v ==\n", b.cfg.Concurrency, res.Elapsed.Round(time.Millisecond))
+	fmt.Fprintf(b.out, "  %d requests, %.0f req/s, %d errors\n", res.Requests, res.rps(), res.Errors)
+	fmt.Fprintf(b.out, "  latency: p50 %s  p99 %s  max %s\n", ms(res.Latency.P50), ms(res.Latency.P99), ms(res.Latency.Max))
+	b.fig("current_rps", res.rps(), "req/s", 0)
+	b.fig("current_requests", float64(res.Requests), "count", 0)
+	b.fig("current_p50", msf(res.Latency.P50), "ms", 3)
+	b.fig("current_p99", msf(res.Latency.P99), "ms", 3)
+	b.fig("current_max", msf(res.Latency.Max), "ms", 3)
+	b.fig("current_errors", float64(res.Errors), "count", 0)
+	if res.Errors > 0 {
+		b.failf("current: %d requests failed, first: %s", res.Errors, res.FirstErr)
+	}
+	return nil
+}
+
+// measureIdle is a fresh daemon's start-to-ready time and RSS after it idled.
+func (b *bench) measureIdle(ctx context.Context) error {
+	d, err := b.startDaemon(ctx, "idle")
+	if err != nil {
+		return err
+	}
+	defer b.stopDaemon(d, "idle")
+	b.ready = d.ready
+	b.progressf("idle: waiting %v", b.cfg.IdleWait)
+	t := time.NewTimer(b.cfg.IdleWait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	rss, err := d.rss()
+	if err != nil {
+		return err
+	}
+	b.idleRSS = rss
+	fmt.Fprintf(b.out, "\n== idle: fresh daemon, empty data dir ==\n")
+	fmt.Fprintf(b.out, "  start to ready (exec to /readyz 200): %s\n", ms(d.ready))
+	fmt.Fprintf(b.out, "  RSS after %v idle: %s\n", b.cfg.IdleWait, mb(rss))
+	b.fig("start_to_ready", msf(d.ready), "ms", 1)
+	b.fig("idle_rss", float64(rss)/1e6, "MB", 1)
+	return nil
+}
+
+// budgetRow is one line of the budget table.
+type budgetRow struct {
+	what, measured, budget string
+	pass                   bool
+}
+
+// budgetRows compares what ran with DESIGN.md §5.
+func (b *bench) budgetRows() []budgetRow {
+	var rows []budgetRow
+	if b.ws != nil {
+		p99 := b.ws.Spread.P99
+		row := budgetRow{
+			what:     fmt.Sprintf("WS fan-out spread p99, %d clients", b.ws.Clients),
+			measured: ms(p99),
+			budget:   "<= 25 ms or <= 1.5x baseline",
+			pass:     p99 <= 25*time.Millisecond,
+		}
+		if b.base != nil && b.base.Spread.P99 > 0 {
+			r := ratio(p99, b.base.Spread.P99)
+			row.measured += fmt.Sprintf(" (%.2fx baseline %s)", r, ms(b.base.Spread.P99))
+			row.pass = row.pass || r <= 1.5
+		}
+		rows = append(rows, row, budgetRow{
+			what:     "WS frames delivered to every client",
+			measured: fmt.Sprintf("%d missing", b.ws.Stats.Missing+b.ws.Stats.Gaps),
+			budget:   "0 missing",
+			pass:     b.ws.Stats.Missing+b.ws.Stats.Gaps == 0,
+		})
+		if b.wsRSS > 0 {
+			rows = append(rows, budgetRow{
+				what:     fmt.Sprintf("RSS with %d WS clients", b.ws.Clients),
+				measured: mb(b.wsRSS),
+				budget:   "<= 120 MB (1000 clients)",
+				pass:     b.wsRSS <= 120e6,
+			})
+		}
+	}
+	if c := b.current; c != nil {
+		rows = append(rows,
+			budgetRow{"GET /api/sensors/current throughput", fmt.Sprintf("%.0f req/s", c.rps()), ">= 5000 req/s", c.rps() >= 5000},
+			budgetRow{"GET /api/sensors/current p99", ms(c.Latency.P99), "<= 5 ms", c.Latency.P99 <= 5*time.Millisecond},
+		)
+	}
+	if b.idleRSS > 0 {
+		rows = append(rows,
+			budgetRow{"idle RSS", mb(b.idleRSS), "<= 30 MB", b.idleRSS <= 30e6},
+			budgetRow{"start to ready (empty data dir)", ms(b.ready), "<= 500 ms (30 days of history)", b.ready <= 500*time.Millisecond},
+		)
+	}
+	return rows
+}
+
+// printSummary prints the BENCH lines, the budget table and the failures.
+func (b *bench) printSummary() {
+	fmt.Fprintf(b.out, "\n== figures ==\n")
+	for _, f := range b.figures {
+		fmt.Fprintf(b.out, "BENCH %s %.*f %s\n", f.name, f.prec, f.value, f.unit)
+	}
+	fmt.Fprintf(b.out, "\n== budgets (DESIGN.md §5) ==\n")
+	tw := tabwriter.NewWriter(b.out, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "what\tmeasured\tbudget\tverdict")
+	for _, r := range b.budgetRows() {
+		verdict := "OVER"
+		if r.pass {
+			verdict = "PASS"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.what, r.measured, r.budget, verdict)
+	}
+	_ = tw.Flush()
+	for _, f := range b.failures {
+		fmt.Fprintf(b.out, "FAIL %s\n", f)
+	}
+}
+
+// ms formats d in milliseconds.
+func ms(d time.Duration) string { return fmt.Sprintf("%.3f ms", msf(d)) }
+
+// msf is d in milliseconds as a float.
+func msf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// mb formats a byte count in MB (10^6 bytes, the stricter reading of the budgets).
+func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
+
+// ratio is a/b, or 0 when b is 0 (no meaningful ratio).
+func ratio(a, b time.Duration) float64 {
+	if b <= 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
