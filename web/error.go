@@ -22,14 +22,6 @@ var statusOfCode = map[string]int{
 	maskservice.EINTERNAL:     http.StatusInternalServerError,
 }
 
-// statusOf returns the HTTP status for err's code: 500 for an error without a known code.
-func statusOf(err error) int {
-	if st, ok := statusOfCode[maskservice.ErrorCode(err)]; ok {
-		return st
-	}
-	return http.StatusInternalServerError
-}
-
 // errorBody is the JSON shape of every error answer: {"error": {"code": ..., "message": ...}}.
 type errorBody struct {
 	Error errorDetail `json:"error"`
@@ -44,17 +36,19 @@ type errorDetail struct {
 // anything else is an internal error, logged with its detail and answered with a generic
 // message so that no internals reach the client.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	code := maskservice.ErrorCode(err)
-	if _, ok := statusOfCode[code]; !ok {
-		code = maskservice.EINTERNAL
+	code, msg := maskservice.ErrorCode(err), maskservice.ErrorMessage(err)
+	status, ok := statusOfCode[code]
+	if !ok {
+		// A code missing from the table is a bug, and its message may not be fit for a client.
+		code, status, msg = maskservice.EINTERNAL, http.StatusInternalServerError, "internal error"
 	}
 	if code == maskservice.EINTERNAL {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
-	s.writeJSON(w, r, statusOf(err), errorBody{Error: errorDetail{
+	s.writeJSON(w, r, status, errorBody{Error: errorDetail{
 		Code:    code,
-		Message: maskservice.ErrorMessage(err),
+		Message: msg,
 	}})
 }
 
@@ -80,3 +74,19 @@ func writeJSONBytes(w http.ResponseWriter, status int, body []byte) {
 	// A write error means the client went away; there is no one left to tell.
 	_, _ = w.Write(body)
 }
+
+// maxEcho bounds how much of the client's input an error message repeats: enough to recognise
+// it, never the whole of a long path or query.
+const maxEcho = 100
+
+// clip cuts the client's input v to maxEcho bytes for an error message. A rune cut in two
+// shows as escaped bytes when quoted, or as U+FFFD in the JSON, which is fine in a message.
+func clip(v string) string {
+	if len(v) > maxEcho {
+		return v[:maxEcho] + "…"
+	}
+	return v
+}
+
+// echo quotes the client's input v for an error message, clipped.
+func echo(v string) string { return strconv.Quote(clip(v)) }

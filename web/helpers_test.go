@@ -201,6 +201,12 @@ func (f *fixture) do(tb testing.TB, method, target string, mods ...func(*http.Re
 	for _, m := range mods {
 		m(req)
 	}
+	return f.send(tb, req)
+}
+
+// send serves req and checks the answer against the spec.
+func (f *fixture) send(tb testing.TB, req *http.Request) response {
+	tb.Helper()
 	rec := httptest.NewRecorder()
 	f.handler.ServeHTTP(rec, req)
 	res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}

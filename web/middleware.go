@@ -88,7 +88,7 @@ func setCommonHeaders(h http.Header, path string) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	// API answers are live data: no cache may keep them. The UI sets its own policy.
-	if strings.HasPrefix(path, "/api/") || quiet[path] {
+	if path == "/api" || strings.HasPrefix(path, "/api/") || quiet[path] {
 		h.Set("Cache-Control", "no-store")
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"mask.services/maskservice"
+	"mask.services/maskservice/web/internal/wire"
 )
 
 // Limits of the query parameters.
@@ -25,36 +25,26 @@ const (
 	maxSpan          = 400 * 24 * time.Hour // the retention of the history log
 )
 
-// number is a float64 that encodes a missing value (NaN) as JSON null.
+// minTime and maxTime bound the times of a history range: RFC 3339 years have four digits.
+var (
+	minTime = time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
+)
+
+// number is a float64 that encodes as the WebSocket frames spell numbers: a missing value
+// (NaN) is null.
 type number float64
 
-// MarshalJSON writes null for NaN and infinities, and otherwise the shortest decimal that
-// reads back as the same float64, as encoding/json does.
-func (n number) MarshalJSON() ([]byte, error) {
-	f := float64(n)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return []byte("null"), nil
-	}
-	format := byte('f')
-	if abs := math.Abs(f); abs != 0 && (abs < 1e-6 || abs >= 1e21) {
-		format = 'e'
-	}
-	return strconv.AppendFloat(nil, f, format, -1, 64), nil
-}
+// MarshalJSON implements json.Marshaler.
+func (n number) MarshalJSON() ([]byte, error) { return wire.AppendNumber(nil, float64(n)), nil }
 
-// timestampLayout is RFC 3339 in UTC with exactly three fractional digits, as in the
-// WebSocket frames: every browser's Date parses it.
-const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
-
-// timestamp is a time that encodes in timestampLayout, in UTC.
+// timestamp is a time that encodes as the WebSocket frames spell times: RFC 3339 in UTC with
+// exactly three fractional digits.
 type timestamp time.Time
 
 // MarshalJSON implements json.Marshaler.
 func (t timestamp) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, len(timestampLayout)+2)
-	b = append(b, '"')
-	b = time.Time(t).UTC().AppendFormat(b, timestampLayout)
-	return append(b, '"'), nil
+	return wire.AppendTimestamp(make([]byte, 0, len(wire.TimestampLayout)+2), time.Time(t)), nil
 }
 
 // readingJSON is a Reading as the API spells it, with the field names of the WebSocket frame.
@@ -95,7 +85,7 @@ func (s *Server) handleSensors(w http.ResponseWriter, r *http.Request) {
 	var ids []string
 	if id := q.Get("sensor_id"); id != "" {
 		if _, ok := s.opts.Monitor.Sensor(id); !ok {
-			s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "sensor_id %q: no such sensor", id))
+			s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "sensor_id %s: no such sensor", echo(id)))
 			return
 		}
 		ids = []string{id}
@@ -207,6 +197,9 @@ func parseHistoryQuery(q url.Values, now time.Time) (historyQuery, error) {
 		}
 	}
 	h.start = h.end.Add(-defaultSpan)
+	if h.start.Before(minTime) {
+		h.start = minTime
+	}
 	if v := q.Get("start_time"); v != "" {
 		if h.start, err = timeParam("start_time", v); err != nil {
 			return h, err
@@ -234,7 +227,7 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	}
 	sensor, ok := s.opts.Monitor.Sensor(id)
 	if !ok {
-		s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "sensor %q: no such sensor", id))
+		s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "sensor %s: no such sensor", echo(id)))
 		return
 	}
 	hq, err := parseHistoryQuery(q, s.now())
@@ -277,21 +270,22 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, maskservice.Errorf(maskservice.EINVALID, "%s %q: want an integer from %d to %d", name, v, lo, hi)
+		return 0, maskservice.Errorf(maskservice.EINVALID, "%s %s: want an integer from %d to %d", name, echo(v), lo, hi)
 	}
 	return n, nil
 }
 
-// timeParam parses the RFC 3339 time v of the query parameter name.
+// timeParam parses the RFC 3339 time v of the query parameter name. Its year in UTC must have
+// four digits, as RFC 3339 wants, because the answer spells it back in UTC.
 func timeParam(name, v string) (time.Time, error) {
 	t, err := time.Parse(time.RFC3339Nano, v)
 	if err != nil {
 		// An unencoded "+02:00" offset arrives as " 02:00" after query decoding.
-		if t2, err2 := time.Parse(time.RFC3339Nano, strings.Replace(v, " ", "+", 1)); err2 == nil {
-			return t2, nil
-		}
+		t, err = time.Parse(time.RFC3339Nano, strings.Replace(v, " ", "+", 1))
+	}
+	if err != nil || t.Before(minTime) || t.After(maxTime) {
 		return time.Time{}, maskservice.Errorf(maskservice.EINVALID,
-			"%s %q: want an RFC 3339 time such as 2025-01-02T15:04:05Z", name, v)
+			"%s %s: want an RFC 3339 time from year 0000 to 9999 UTC, such as 2025-01-02T15:04:05Z", name, echo(v))
 	}
 	return t, nil
 }

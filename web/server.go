@@ -205,13 +205,13 @@ func (s *Server) methodNotAllowed(methods []string) http.Handler {
 		w.Header().Set("Allow", allow)
 		s.writeJSON(w, r, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{
 			Code:    maskservice.EINVALID,
-			Message: fmt.Sprintf("method %s not allowed on %s (allowed: %s)", r.Method, r.URL.Path, allow),
+			Message: fmt.Sprintf("method %s not allowed on %s (allowed: %s)", clip(r.Method), clip(r.URL.Path), allow),
 		}})
 	})
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
-	s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "no route for %s %s", r.Method, r.URL.Path))
+	s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "no route for %s %s", clip(r.Method), clip(r.URL.Path)))
 }
 
 func (s *Server) handleSpec(w http.ResponseWriter, r *http.Request) {

@@ -342,6 +342,12 @@ func TestServer_UI(t *testing.T) {
 	t.Run("unknown api path", func(t *testing.T) {
 		wantError(t, f.get(t, "/api/nope"), 404, maskservice.ENOTFOUND, "/api/nope")
 		wantError(t, f.get(t, "/api"), 404, maskservice.ENOTFOUND, "/api")
+		// A long path is not repeated whole in the message.
+		long := f.get(t, "/api/"+strings.Repeat("x", 5000))
+		wantError(t, long, 404, maskservice.ENOTFOUND, "/api/xxx")
+		if len(long.body) > 300 {
+			t.Errorf("404 for a 5000-byte path has a %d-byte body", len(long.body))
+		}
 	})
 	t.Run("wrong method", func(t *testing.T) {
 		for _, target := range []string{"/api/sensors", "/api/sensors/P1/history", "/metrics", "/"} {
@@ -377,6 +383,7 @@ func TestServer_Headers(t *testing.T) {
 	}{
 		{"/api/sensors/current", true},
 		{"/api/nope", true},
+		{"/api", true},
 		{"/healthz", true},
 		{"/", false},
 	} {

@@ -1,17 +1,13 @@
 package hub
 
 import (
-	"math"
 	"strconv"
 	"time"
 	"unicode/utf8"
 
 	"mask.services/maskservice"
+	"mask.services/maskservice/web/internal/wire"
 )
-
-// timestampLayout is RFC 3339 in UTC with exactly three fractional digits: the format that
-// every browser's Date parses, and fine enough for readings taken at most every 10 ms.
-const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // AppendSensorsFrame appends the JSON sensors frame of round r to dst and returns the extended
 // slice:
@@ -20,8 +16,9 @@ const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
 //	"unit":"bar","status":"normal","quality":"good","fault":"","timestamp":"2024-04-05T19:34:38.120Z"},...}
 //
 // ts is the server send time as Unix seconds with microsecond precision. There is one key per
-// sensor of r.Current, in that order. A value or raw value that is NaN or infinite (a failed
-// read) is written as null. Strings are escaped so that the frame is valid JSON whatever text
+// sensor of r.Current, in that order. Timestamps and numbers are spelled as in the REST
+// answers (package wire): a value or raw value that is NaN or infinite (a failed read) is
+// written as null. Strings are escaped so that the frame is valid JSON whatever text
 // they hold (invalid UTF-8 becomes U+FFFD). Sensor ids never collide with "type", "seq" or
 // "ts" because maskservice.ValidateSensors reserves them. A nil r gives a frame with seq 0
 // and no sensors. It allocates only when dst must grow.
@@ -47,9 +44,9 @@ func appendReading(dst []byte, rd *maskservice.Reading) []byte {
 	dst = append(dst, ',')
 	dst = appendString(dst, rd.SensorID)
 	dst = append(dst, `:{"value":`...)
-	dst = appendNumber(dst, rd.Value)
+	dst = wire.AppendNumber(dst, rd.Value)
 	dst = append(dst, `,"raw_value":`...)
-	dst = appendNumber(dst, rd.Raw)
+	dst = wire.AppendNumber(dst, rd.Raw)
 	dst = append(dst, `,"unit":`...)
 	dst = appendString(dst, rd.Unit)
 	dst = append(dst, `,"status":`...)
@@ -58,10 +55,9 @@ func appendReading(dst []byte, rd *maskservice.Reading) []byte {
 	dst = appendString(dst, rd.Quality.String())
 	dst = append(dst, `,"fault":`...)
 	dst = appendString(dst, rd.Fault)
-	dst = append(dst, `,"timestamp":"`...)
-	// The layout yields only digits, '-', ':', '.', 'T', 'Z' and '+': nothing to escape.
-	dst = rd.Time.UTC().AppendFormat(dst, timestampLayout)
-	return append(dst, `"}`...)
+	dst = append(dst, `,"timestamp":`...)
+	dst = wire.AppendTimestamp(dst, rd.Time)
+	return append(dst, '}')
 }
 
 // appendUnixSeconds appends us microseconds as decimal seconds with six decimals. It works in
@@ -80,19 +76,6 @@ func appendUnixSeconds(dst []byte, us int64) []byte {
 		frac /= 10
 	}
 	return dst
-}
-
-// appendNumber appends v as a JSON number, or null when JSON cannot represent it.
-func appendNumber(dst []byte, v float64) []byte {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return append(dst, "null"...)
-	}
-	// Like encoding/json: plain decimals, exponent form only for very small or large values.
-	format := byte('f')
-	if a := math.Abs(v); a != 0 && (a < 1e-6 || a >= 1e21) {
-		format = 'e'
-	}
-	return strconv.AppendFloat(dst, v, format, -1, 64)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -5,7 +5,7 @@
 // A client's first frame is the current sensors frame; after that it gets one frame per poll
 // round, in seq order, plus any frame passed to Broadcast. Clients only listen: the server
 // answers their pings and close frames, and closes a client that sends a data message with
-// 1008 (policy violation). The server closes a client with 4008 "too slow" when its queue
+// 1008 (policy violation), or 1009 (message too big) when the message is over 4 KiB. The server closes a client with 4008 "too slow" when its queue
 // overflows, 1013 "try again later" over the connection limit and 1001 "server shutting down"
 // on Close; it drops without a close handshake a client that does not answer a ping in time
 // or whose frame write times out. The codes 4001 and 4003 belong to authentication, which
@@ -247,8 +247,9 @@ func (h *Hub) remove(c *client) {
 
 // read reads c's connection until it ends, then closes gone. Clients have nothing to say, but
 // pongs and close frames reach Ping and Close only through a reader. A data message has c
-// closed with 1008. This is CloseRead done by hand: in coder/websocket v1.8.15 the CloseRead
-// goroutine answers a data message with Close, which then waits 15 s for that same goroutine.
+// closed with 1008, or with 1009 when it is over readLimit. This is CloseRead done by hand: in
+// coder/websocket v1.8.15 the CloseRead goroutine answers a data message with Close, which
+// then waits 15 s for that same goroutine.
 func (h *Hub) read(ctx context.Context, c *client, gone chan<- struct{}) {
 	defer close(gone)
 	for {
@@ -256,14 +257,16 @@ func (h *Hub) read(ctx context.Context, c *client, gone chan<- struct{}) {
 		if err != nil {
 			return
 		}
+		// The whole message first: over readLimit, the library fails the read and has sent
+		// 1009 itself. Asking for 1008 before that would race it for the one close frame.
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			return
+		}
 		h.mu.Lock()
 		h.dropLocked(c, reasonMessage, websocket.StatusPolicyViolation, "unexpected data message")
 		h.mu.Unlock()
 		h.log.Debug("websocket client sent a message; closing it", "remote", c.addr)
 		// Read on, so that the reply to the close frame is seen.
-		if _, err := io.Copy(io.Discard, r); err != nil {
-			return
-		}
 	}
 }
 

@@ -609,17 +609,33 @@ func TestHub_PingTimeout(t *testing.T) {
 }
 
 func TestHub_ClientDataMessageCloses(t *testing.T) {
-	th := mustHub(t, hub.Options{})
-	c := dial(t, th)
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	if err := c.Write(ctx, websocket.MessageText, []byte(`{"hello":1}`)); err != nil {
-		t.Fatalf("write: %v", err)
+	tests := []struct {
+		name string
+		msg  []byte
+		want websocket.StatusCode
+	}{
+		{"small message", []byte(`{"hello":1}`), websocket.StatusPolicyViolation},
+		{"message at the read limit", []byte(strings.Repeat("x", 4096)), websocket.StatusPolicyViolation},
+		// Always 1009: the two closes once raced, and 1008 won about one time in twenty.
+		{"message over the read limit", []byte(strings.Repeat("x", 5000)), websocket.StatusMessageTooBig},
 	}
-	if code := readClose(t, c); code != websocket.StatusPolicyViolation {
-		t.Errorf("closed with %d, want 1008", code)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			th := mustHub(t, hub.Options{})
+			for i := range 50 {
+				c := dial(t, th)
+				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+				defer cancel()
+				if err := c.Write(ctx, websocket.MessageText, tt.msg); err != nil {
+					t.Fatalf("write: %v", err)
+				}
+				if code := readClose(t, c); code != tt.want {
+					t.Fatalf("client %d closed with %d, want %d", i, code, tt.want)
+				}
+			}
+			waitFor(t, "the clients to be gone", func() bool { return th.Clients() == 0 })
+		})
 	}
-	waitFor(t, "the client to be gone", func() bool { return th.Clients() == 0 })
 }
 
 func TestHub_Origin(t *testing.T) {

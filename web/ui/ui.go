@@ -1,6 +1,7 @@
-// Package ui holds the operator UI as it is served: the Vite build of the Vue sources in
-// web/ui/src, embedded from web/ui/dist. A fresh clone carries a committed placeholder page in
-// dist, so `go build` works before the UI has been built; `make build` replaces it.
+// Package ui holds the operator UI as it is served, embedded from web/ui/dist. For now dist
+// holds a committed placeholder page with links to the API; the UI issue adds the Vue sources
+// (web/ui/src) and the Vite build that writes dist, which the placeholder keeps `go build`
+// working without.
 package ui
 
 import (
