@@ -4,6 +4,7 @@
 // into judged readings and fans them out.
 //
 // The package depends on the standard library only. It declares the small interfaces that
-// the adapters implement: hal/sim and hal/modbus implement Source, store/ring implements
-// RecentReadings, and web consumes them through the interfaces that cmd/maskserviced hands it.
+// the adapters implement: hal/sim implements Source (hal/modbus will, for real transducers),
+// store/ring implements RecentReadings, hal implements Host, and web consumes them through the
+// interfaces that cmd/maskserviced hands it.
 package maskservice

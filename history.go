@@ -7,6 +7,10 @@ import "time"
 // and each bucket keeps its lowest and its highest reading, in time order. A bucket with no
 // measured value keeps its first reading, so a fault stays visible as a gap. If there are no
 // more than maxPoints readings, or maxPoints < 2, readings is returned as it is.
+//
+// Readings out of time order (the ring hands them over in push order after the device clock
+// jumped back) never reopen an earlier bucket: they join the current one, so the result
+// still holds at most maxPoints readings.
 func Downsample(readings []Reading, start, end time.Time, maxPoints int) []Reading {
 	if len(readings) <= maxPoints || maxPoints < 2 {
 		return readings
@@ -34,7 +38,7 @@ func Downsample(readings []Reading, start, end time.Time, maxPoints int) []Readi
 	for i, r := range readings {
 		// In float64: nanoseconds times buckets overflows int64 for spans of months.
 		b := int(float64(r.Time.Sub(start)) / float64(span) * float64(buckets))
-		b = min(max(b, 0), buckets-1)
+		b = min(max(b, bucket, 0), buckets-1)
 		if b != bucket {
 			if bucket >= 0 {
 				flush()

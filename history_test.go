@@ -215,6 +215,28 @@ func TestDownsample_LongSpan(t *testing.T) {
 	}
 }
 
+// TestDownsample_OutOfOrder feeds readings whose times jump back and forth, as the ring hands
+// them over after the device clock was set back: the result must still fit maxPoints.
+func TestDownsample_OutOfOrder(t *testing.T) {
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	// The worst case: every reading steps between the two halves of the span, so each one
+	// lands in another bucket than the reading before.
+	in := series(start, time.Second, 1000, wave)
+	for i := range in {
+		in[i].Time = start.Add(time.Duration(i/2+i%2*500) * time.Second)
+	}
+	const maxPoints = 100
+	out := maskservice.Downsample(in, start, start.Add(999*time.Second), maxPoints)
+	if len(out) == 0 || len(out) > maxPoints {
+		t.Fatalf("%d readings out, want 1 to %d", len(out), maxPoints)
+	}
+	lo, hi := extremes(in)
+	olo, ohi := extremes(out)
+	if out[olo].Value != in[lo].Value || out[ohi].Value != in[hi].Value {
+		t.Errorf("min/max %v/%v out, want %v/%v", out[olo].Value, out[ohi].Value, in[lo].Value, in[hi].Value)
+	}
+}
+
 func TestDownsample_EmptySpan(t *testing.T) {
 	// All readings at one instant: start = end must not divide by zero.
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)

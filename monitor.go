@@ -2,6 +2,7 @@ package maskservice
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -53,7 +54,7 @@ type MonitorStats struct {
 	LastRound   time.Time     // when the newest round started (the heartbeat); zero before the first
 	LastRTT     time.Duration // the newest round's longest round-trip time
 	GoodShare   float64       // share of good reads over the last minute, 0..1; 0 when there were none
-	Overruns    uint64        // times a sensor was read later than a whole interval after it was due
+	Overruns    uint64        // times a read ended more than a whole interval after it was due (slots skipped)
 	Sensors     []SensorStats
 	Subscribers []SubscriberStats
 }
@@ -71,6 +72,7 @@ type Monitor struct {
 	sensors     []Sensor
 	src         Source
 	classifiers []*Classifier // owned by the Run goroutine
+	running     atomic.Bool   // set by the first Run
 
 	mu      sync.RWMutex
 	current *Round
@@ -160,8 +162,11 @@ func (s *Subscription) Close() {
 }
 
 // Run polls until ctx is done, then closes every subscription and returns ctx's error. It
-// must be called once.
+// must be called once; a second call returns an error at once.
 func (m *Monitor) Run(ctx context.Context) error {
+	if !m.running.CompareAndSwap(false, true) {
+		return errors.New("monitor: Run called more than once")
+	}
 	defer m.stop()
 	start := m.Now()
 	next := make([]time.Time, len(m.sensors))
@@ -193,11 +198,14 @@ func (m *Monitor) Run(ctx context.Context) error {
 			}
 			after := m.Now()
 			for _, i := range due {
-				next[i] = next[i].Add(m.sensors[i].Interval)
+				iv := m.sensors[i].Interval
+				next[i] = next[i].Add(iv)
 				if next[i].Before(after) {
 					// The read took longer than the interval: skip the missed slots rather
-					// than read back to back to catch up.
-					next[i] = after.Add(m.sensors[i].Interval)
+					// than read back to back to catch up. The next slot stays on the
+					// sensor's grid, so sensors whose intervals are multiples of each other
+					// keep falling due in one round.
+					next[i] = next[i].Add((after.Sub(next[i])/iv + 1) * iv)
 					m.mu.Lock()
 					m.overrun++
 					m.mu.Unlock()

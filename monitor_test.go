@@ -807,3 +807,50 @@ func TestMonitor_Overrun(t *testing.T) {
 		t.Errorf("Overruns = 0 after %d rounds of 30 ms reads every 10 ms, want > 0", st.Rounds)
 	}
 }
+
+// TestMonitor_OverrunKeepsPhase makes one read of the fast sensor take longer than its
+// interval. The monitor must skip to the next slot on the sensor's own grid, so that the
+// fast sensor (every 20 ms) is again read together with the slow one (every 40 ms); restarting
+// the grid from the end of the late read would keep the two in separate rounds for good.
+func TestMonitor_OverrunKeepsPhase(t *testing.T) {
+	clock := &offsetClock{}
+	src := &scriptSource{value: good}
+	src.readErr = func(call int) error {
+		if call == 1 {
+			// The second Read (P2 alone, 20 ms in) takes 30 ms: the clock jumps instead of
+			// the test sleeping, so the overrun does not depend on the machine's speed.
+			clock.Set(30 * time.Millisecond)
+		}
+		return nil
+	}
+	m := newMonitor(t, sensorsEvery(40*time.Millisecond, 20*time.Millisecond), src)
+	m.Now = clock.Now
+	run(t, context.Background(), m)
+	waitFor(t, "P1 and P2 read together again after the overrun", func() bool {
+		calls := src.Calls()
+		for _, c := range calls[min(2, len(calls)):] {
+			if count(c, "P1") == 1 && count(c, "P2") == 1 {
+				return true
+			}
+		}
+		return false
+	})
+	if st := m.Stats(); st.Overruns == 0 {
+		t.Errorf("Overruns = 0 after a 30 ms read of a sensor read every 20 ms, want > 0")
+	}
+}
+
+// TestMonitor_RunTwice checks that a second Run refuses to start instead of polling the same
+// sensors from a second goroutine.
+func TestMonitor_RunTwice(t *testing.T) {
+	m := newMonitor(t, sensorsEvery(20*time.Millisecond), &scriptSource{value: good})
+	sub := m.Subscribe("test", 4)
+	stop := run(t, context.Background(), m)
+	receive(t, sub)
+	if err := m.Run(context.Background()); err == nil || errors.Is(err, context.Canceled) {
+		t.Errorf("second Run = %v, want an error at once", err)
+	}
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Errorf("first Run returned %v, want context.Canceled", err)
+	}
+}

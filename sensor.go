@@ -21,9 +21,12 @@ func (b Band) Within(outer Band) bool { return b.Low >= outer.Low && b.High <= o
 // Shrink returns b narrowed by d at both ends (an empty band if d exceeds half its width).
 func (b Band) Shrink(d float64) Band { return Band{Low: b.Low + d, High: b.High - d} }
 
+// valid reports whether both ends are finite, Low < High, and the width is finite too: a
+// band such as [-1e308, 1e308] has an infinite width, which turns every computation scaled
+// by it (hysteresis checks, the simulator's profile and quantization) into NaN.
 func (b Band) valid() bool {
 	return !math.IsNaN(b.Low) && !math.IsNaN(b.High) && !math.IsInf(b.Low, 0) &&
-		!math.IsInf(b.High, 0) && b.Low < b.High
+		!math.IsInf(b.High, 0) && b.Low < b.High && !math.IsInf(b.High-b.Low, 0)
 }
 
 // Sensor is the configuration of one pressure transducer as the domain sees it: what it
@@ -57,7 +60,7 @@ func (s Sensor) Validate() error {
 	case s.Unit == "":
 		return FieldErrorf("unit", "sensor %s: unit is empty", s.ID)
 	case !s.Range.valid():
-		return FieldErrorf("range", "sensor %s: range [%g, %g] must be finite with low < high", s.ID, s.Range.Low, s.Range.High)
+		return FieldErrorf("range", "sensor %s: range [%g, %g] must be finite with low < high and a finite width", s.ID, s.Range.Low, s.Range.High)
 	case s.Interval < 10*time.Millisecond || s.Interval > time.Hour:
 		return FieldErrorf("interval", "sensor %s: interval %s must be between 10ms and 1h", s.ID, s.Interval)
 	}

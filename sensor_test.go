@@ -66,6 +66,10 @@ func TestSensor_Validate(t *testing.T) {
 		{name: "range reversed", s: p1(func(s *maskservice.Sensor) { s.Range = maskservice.Band{Low: 10, High: 0} }), field: "range", words: []string{"P1", "range"}},
 		{name: "range NaN", s: p1(func(s *maskservice.Sensor) { s.Range.High = math.NaN() }), field: "range", words: []string{"P1", "range"}},
 		{name: "range infinite", s: p1(func(s *maskservice.Sensor) { s.Range.High = math.Inf(1) }), field: "range", words: []string{"P1", "range"}},
+		{name: "range of infinite width", s: p1(func(s *maskservice.Sensor) { s.Range = maskservice.Band{Low: -math.MaxFloat64, High: math.MaxFloat64} }), field: "range", words: []string{"P1", "range", "finite width"}},
+		{name: "range of the widest finite width", s: p1(func(s *maskservice.Sensor) {
+			s.Range = maskservice.Band{Low: -math.MaxFloat64 / 2, High: math.MaxFloat64 / 2}
+		})},
 		{name: "interval zero", s: p1(func(s *maskservice.Sensor) { s.Interval = 0 }), field: "interval", words: []string{"P1", "interval 0s"}},
 		{name: "interval negative", s: p1(func(s *maskservice.Sensor) { s.Interval = -time.Second }), field: "interval", words: []string{"P1", "interval -1s"}},
 		{name: "interval just below 10ms", s: p1(func(s *maskservice.Sensor) { s.Interval = 10*time.Millisecond - 1 }), field: "interval", words: []string{"P1", "interval", "between 10ms and 1h"}},

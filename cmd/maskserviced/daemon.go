@@ -161,13 +161,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("start monitor: %w", err)
 	}
 
+	// Each ring holds ringSpan of its own sensor's readings, and at least the default count.
 	ids := make([]string, len(sensors))
-	capacity := ring.DefaultCapacity
+	capacity := make(map[string]int, len(sensors))
 	for i, s := range sensors {
 		ids[i] = s.ID
-		capacity = max(capacity, int(ringSpan/s.Interval))
+		capacity[s.ID] = max(ring.DefaultCapacity, int(ringSpan/s.Interval))
 	}
-	recent := ring.NewSet(ids, capacity)
+	recent := ring.NewSetFunc(ids, func(id string) int { return capacity[id] })
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -202,7 +203,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.Listen != "" {
 		listen = m.Listen
 	}
-	m.ln, err = net.Listen("tcp", listen)
+	m.ln, err = new(net.ListenConfig).Listen(ctx, "tcp", listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
@@ -240,6 +241,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.server = &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10, // bounds the query string too; no route needs more
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}

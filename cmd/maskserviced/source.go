@@ -60,11 +60,7 @@ func openSim(cfg *config.Config, bus *config.Bus, idx []int, log *slog.Logger) (
 	scripts := map[string][]sim.ScriptPoint{}
 	for k, i := range idx {
 		sensors[k] = cfg.DomainSensor(i)
-		if pts := cfg.Sensors[i].SimScript; len(pts) > 0 {
-			script := make([]sim.ScriptPoint, len(pts))
-			for j, p := range pts {
-				script[j] = sim.ScriptPoint{At: time.Duration(p[0] * float64(time.Second)), Value: p[1]}
-			}
+		if script := cfg.Script(i); script != nil {
 			scripts[sensors[k].ID] = script
 		}
 	}

@@ -88,5 +88,8 @@ func interpolate(pts []ScriptPoint, elapsed time.Duration) float64 {
 		return pts[len(pts)-1].Value
 	}
 	a, b := pts[j-1], pts[j]
-	return a.Value + (b.Value-a.Value)*float64(elapsed-a.At)/float64(b.At-a.At)
+	// Weighting the two ends, rather than a + (b-a)*frac, cannot overflow for any finite
+	// values: b-a, or b-a times nanoseconds, can.
+	frac := float64(elapsed-a.At) / float64(b.At-a.At)
+	return a.Value*(1-frac) + b.Value*frac
 }

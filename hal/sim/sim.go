@@ -160,7 +160,9 @@ func validateScript(id string, pts []ScriptPoint) error {
 // (SetConnected(false)) fails every sensor with hal.ErrDisconnected, and a fault fails its
 // sensor as Fault describes. Otherwise Raw is the register count, round(value / res) with res
 // = range span / 10000, and Value is Raw * res in the sensor's unit (a fault's value is
-// reported as it is; see Fault).
+// reported as it is; see Fault). Where the counts cannot express a value (a range too narrow
+// to divide into them, a scripted value far outside the range) Value is the value as it is
+// and Raw is NaN, so a finite value never turns into an infinite or NaN one.
 func (s *Source) Read(ctx context.Context, ids []string) ([]maskservice.Sample, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -232,7 +234,8 @@ func (s *Source) read(i int) maskservice.Sample {
 		v = s.value(i, now)
 	}
 	sn.last = v
-	return maskservice.Sample{SensorID: id, Time: now, Raw: math.Round(v * sn.perUnit), Value: v, RTT: s.latency}
+	_, raw := sn.quantize(v)
+	return maskservice.Sample{SensorID: id, Time: now, Raw: raw, Value: v, RTT: s.latency}
 }
 
 // value returns the quantized value of sensor i at now, from its script or the default
@@ -247,9 +250,21 @@ func (s *Source) value(i int, now time.Time) float64 {
 		v = profile(sn.cfg, elapsed.Seconds()+sn.phase) + s.noise(i, elapsed, sn.cfg)
 		v = min(max(v, sn.cfg.Range.Low), sn.cfg.Range.High)
 	}
-	// Quantize like a register. Dividing by the counts per unit (an integer for spans such
-	// as 10 or 1000) gives the shortest decimal, 5.002 rather than 5.0020000000000004.
-	return math.Round(v*sn.perUnit) / sn.perUnit
+	v, _ = sn.quantize(v)
+	return v
+}
+
+// quantize returns v rounded to the nearest register count, and that count. Where the counts
+// cannot express v (a range too narrow to divide into them, or a scripted value far outside
+// the range) v is returned as it is, with a NaN count, rather than an infinite or NaN value.
+func (sn *simSensor) quantize(v float64) (value, raw float64) {
+	raw = math.Round(v * sn.perUnit)
+	if math.IsInf(raw, 0) || math.IsNaN(raw) {
+		return v, math.NaN()
+	}
+	// Dividing by the counts per unit (an integer for spans such as 10 or 1000) gives the
+	// shortest decimal, 5.002 rather than 5.0020000000000004.
+	return raw / sn.perUnit, raw
 }
 
 // failed returns a failed sample.

@@ -571,3 +571,46 @@ func TestSource_ConcurrentFaults(t *testing.T) {
 	close(stop)
 	wg.Wait()
 }
+
+// TestSource_BeyondTheCounts reads values the register counts cannot express: a range too
+// narrow to divide into 10000 counts (the counts per unit overflow), scripted values so far
+// outside the range that their counts overflow, and interpolation between such values. The
+// values must stay finite.
+func TestSource_BeyondTheCounts(t *testing.T) {
+	tiny := maskservice.Sensor{
+		ID: "T1", Unit: "bar", Range: maskservice.Band{Low: 0, High: 1e-306},
+		Thresholds: maskservice.Thresholds{
+			Normal:  maskservice.Band{Low: 2e-307, High: 8e-307},
+			Warning: maskservice.Band{Low: 1e-307, High: 9e-307},
+		},
+		Interval: time.Second,
+	}
+	sensors := append(maskservice.DefaultSensors(), tiny)
+	clk := newClock()
+	s, err := sim.New(sensors, sim.Options{Now: clk.Now, Scripts: map[string][]sim.ScriptPoint{
+		"P1": {{0, 1e308}},
+		// Between these points, b-a overflows, and so does (b-a) times the nanoseconds.
+		"P2": {{0, -1e308}, {time.Second, 1e308}, {2 * time.Second, 0}, {3 * time.Second, 1e300}},
+	}})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	p2 := []float64{-1e308, 0, 1e308, 5e307, 0, 5e299, 1e300}
+	for k := range p2 {
+		got := mustRead(t, s, "P2")
+		if g := got[0]; g.Err != nil || math.Abs(g.Value-p2[k]) > 1e-9*math.Abs(p2[k]) {
+			t.Errorf("P2 at %gs: value %v err %v, want %v", float64(k)/2, g.Value, g.Err, p2[k])
+		}
+		clk.Advance(500 * time.Millisecond)
+	}
+	for range 3 {
+		got := mustRead(t, s, "P1", "T1")
+		if g := got[0]; g.Err != nil || g.Value != 1e308 || !math.IsNaN(g.Raw) {
+			t.Errorf("P1 scripted 1e308: value %v raw %v err %v, want 1e308 with a NaN raw count", g.Value, g.Raw, g.Err)
+		}
+		if g := got[1]; g.Err != nil || !tiny.Range.Contains(g.Value) {
+			t.Errorf("T1 with range [0, 1e-306]: value %v err %v, want a finite value in the range", g.Value, g.Err)
+		}
+		clk.Advance(7 * time.Second)
+	}
+}

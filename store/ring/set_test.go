@@ -20,6 +20,19 @@ func of(id string, sec int) maskservice.Reading {
 	return rd
 }
 
+func TestNewSetFunc(t *testing.T) {
+	caps := map[string]int{"P1": 5, "P2": 360000}
+	s := ring.NewSetFunc([]string{"P1", "P2", "P3", "P1"}, func(id string) int { return caps[id] })
+	if got, want := s.IDs(), []string{"P1", "P2", "P3"}; !slices.Equal(got, want) {
+		t.Errorf("IDs() = %v, want %v", got, want)
+	}
+	for id, want := range map[string]int{"P1": 5, "P2": 360000, "P3": ring.DefaultCapacity} {
+		if got := s.Ring(id).Cap(); got != want {
+			t.Errorf("%s: Cap() = %d, want %d", id, got, want)
+		}
+	}
+}
+
 func TestSet_Push(t *testing.T) {
 	s := ring.NewSet([]string{"P1", "P2", "P3"}, 3)
 	for _, tc := range []struct {

@@ -7,16 +7,23 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
+	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/pelletier/go-toml/v2"
+	"github.com/pelletier/go-toml/v2/unstable"
 
 	"mask.services/maskservice"
+	"mask.services/maskservice/hal/sim"
 )
 
 // Config is the whole configuration file.
@@ -132,19 +139,75 @@ func Load(path string) (*Config, error) {
 // Parse decodes and validates a configuration; name is used in error messages.
 func Parse(name string, data []byte) (*Config, error) {
 	c := &Config{file: name}
+	// Index the keys before decoding: go-toml would store a bare number where a duration
+	// belongs as nanoseconds, so that must be refused first. A document that does not parse
+	// gets its error, with the line, from the decoder.
+	lines, ixErr := indexLines(data)
+	c.lines = lines
+	if ixErr == nil {
+		if err := c.checkDurationKinds(); err != nil {
+			return nil, err
+		}
+	}
 	dec := toml.NewDecoder(bytes.NewReader(data)).DisallowUnknownFields()
 	if err := dec.Decode(c); err != nil {
 		return nil, decodeError(name, err)
 	}
-	lines, err := indexLines(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	if ixErr != nil {
+		return nil, fmt.Errorf("%s: %w", name, ixErr)
 	}
-	c.lines = lines
 	if err := c.finish(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// durationKeys are the keys, without array indexes ("sensor.on_delay"), whose values are a
+// Duration. Derived from the types, so a new Duration key is covered without a list to keep.
+var durationKeys = func() map[string]bool {
+	keys := map[string]bool{}
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+			ft := f.Type
+			if ft.Kind() == reflect.Slice {
+				ft = ft.Elem()
+			}
+			switch {
+			case !f.IsExported() || name == "":
+			case ft == reflect.TypeFor[Duration]():
+				keys[prefix+name] = true
+			case ft.Kind() == reflect.Struct:
+				walk(ft, prefix+name+".")
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	return keys
+}()
+
+// arrayIndex matches the "[n]" of a key path such as "sensor[2].interval".
+var arrayIndex = regexp.MustCompile(`\[\d+\]`)
+
+// checkDurationKinds refuses a duration written as anything but a string. go-toml would
+// store on_delay = 5 as 5ns, silently, where the writer meant 5 s. Of several, the first in
+// the file is reported.
+func (c *Config) checkDurationKinds() error {
+	bad := ""
+	for key, e := range c.lines {
+		if e.kind == unstable.String || !durationKeys[arrayIndex.ReplaceAllString(key, "")] {
+			continue
+		}
+		if bad == "" || e.line < c.lines[bad].line || (e.line == c.lines[bad].line && key < bad) {
+			bad = key
+		}
+	}
+	if bad == "" {
+		return nil
+	}
+	return c.fieldError(bad, "want a quoted duration with its unit, such as \"300ms\", \"5s\" or \"400d\" (a bare number would mean nanoseconds)")
 }
 
 // decodeError rewrites go-toml's errors as "file:line: key: problem".
@@ -184,8 +247,8 @@ func (c *Config) finish() error {
 	if c.DeviceID == "" {
 		c.DeviceID = DefaultDeviceID
 	}
-	if len(c.DeviceID) > 64 || strings.ContainsAny(c.DeviceID, "\"\\\n\r\t") {
-		return c.fieldError("device_id", "must be at most 64 printable characters")
+	if len(c.DeviceID) > 64 || !printable(c.DeviceID) || strings.ContainsAny(c.DeviceID, "\"\\") {
+		return c.fieldError("device_id", "%q: must be at most 64 printable characters, without quotes or backslashes", c.DeviceID)
 	}
 	if err := c.finishHTTP(); err != nil {
 		return err
@@ -229,13 +292,11 @@ func (c *Config) finishHTTP() error {
 	if h.Listen == "" {
 		h.Listen = DefaultListen
 	}
-	if _, _, err := net.SplitHostPort(h.Listen); err != nil {
-		return c.fieldError("http.listen", "%q is not host:port", h.Listen)
+	if !hostPort(h.Listen) {
+		return c.fieldError("http.listen", "%q is not host:port with a port number", h.Listen)
 	}
-	if h.TLSListen != "" {
-		if _, _, err := net.SplitHostPort(h.TLSListen); err != nil {
-			return c.fieldError("http.tls_listen", "%q is not host:port", h.TLSListen)
-		}
+	if h.TLSListen != "" && !hostPort(h.TLSListen) {
+		return c.fieldError("http.tls_listen", "%q is not host:port with a port number", h.TLSListen)
 	}
 	switch {
 	case h.MaxWSClients == 0:
@@ -306,8 +367,8 @@ func (c *Config) finishBus(i int) error {
 	case "modbus-rtu":
 		return c.finishSerial(i)
 	case "modbus-tcp":
-		if _, _, err := net.SplitHostPort(b.Device); err != nil {
-			return c.fieldError(key("device"), "%q is not host:port", b.Device)
+		if !hostPort(b.Device) {
+			return c.fieldError(key("device"), "%q is not host:port with a port number", b.Device)
 		}
 	}
 	return nil
@@ -402,7 +463,10 @@ func (c *Config) finishSensor(i int) error {
 		s.Interval = Duration(DefaultInterval)
 	}
 	bus := c.bus(s.Bus)
-	if bus == nil {
+	switch {
+	case s.Bus == "":
+		return c.fieldError(key("bus"), "missing: name the [[bus]] the sensor is read on")
+	case bus == nil:
 		names := make([]string, len(c.Buses))
 		for k, b := range c.Buses {
 			names[k] = strconv.Quote(b.Name)
@@ -415,13 +479,8 @@ func (c *Config) finishSensor(i int) error {
 	if len(s.SimScript) > 0 && bus.Driver != "sim" {
 		return c.fieldError(key("sim_script"), "only sensors on a bus with driver \"sim\" can have a script")
 	}
-	for k, p := range s.SimScript {
-		if len(p) != 2 {
-			return c.fieldError(key("sim_script"), "point %d: want [seconds, value]", k)
-		}
-		if p[0] < 0 || (k > 0 && p[0] <= s.SimScript[k-1][0]) {
-			return c.fieldError(key("sim_script"), "point %d: seconds must be >= 0 and ascending", k)
-		}
+	if err := c.checkScript(i); err != nil {
+		return err
 	}
 	if err := c.DomainSensor(i).Validate(); err != nil {
 		k := fmt.Sprintf("sensor[%d]", i)
@@ -440,8 +499,11 @@ func (c *Config) finishRegister(i int, bus *Bus) error {
 		s.Scale = new(float64)
 		*s.Scale = 1
 	}
-	if *s.Scale == 0 {
-		return c.fieldError(key("scale"), "must not be 0")
+	if *s.Scale == 0 || !finite(*s.Scale) {
+		return c.fieldError(key("scale"), "%g: must be a finite number other than 0", *s.Scale)
+	}
+	if !finite(s.Offset) {
+		return c.fieldError(key("offset"), "%g: must be a finite number", s.Offset)
 	}
 	if bus.Driver == "sim" {
 		return nil
@@ -475,6 +537,76 @@ func (c *Config) finishRegister(i int, bus *Bus) error {
 		return c.fieldError(key("word_order"), "applies only to 32-bit types, not %s", s.Type)
 	}
 	return nil
+}
+
+// maxScriptSeconds bounds a script point's time, far below where seconds overflow a
+// time.Duration (about 292 years).
+const maxScriptSeconds float64 = 100 * 365 * 24 * 3600
+
+// checkScript validates the sim_script of sensor i: [seconds, value] points, the seconds
+// ascending from 0, every number finite. The times are compared as the simulator will see
+// them (whole nanoseconds), so two points a rounding apart are refused here, with the line,
+// rather than by the simulator at start.
+func (c *Config) checkScript(i int) error {
+	s := &c.Sensors[i]
+	key := fmt.Sprintf("sensor[%d].sim_script", i)
+	for k, p := range s.SimScript {
+		switch {
+		case len(p) != 2:
+			return c.fieldError(key, "point %d: want [seconds, value]", k)
+		case !finite(p[0]) || p[0] < 0 || p[0] > maxScriptSeconds:
+			return c.fieldError(key, "point %d: seconds %g must be between 0 and %.0f (100 years)", k, p[0], maxScriptSeconds)
+		case !finite(p[1]):
+			return c.fieldError(key, "point %d: value %g is not a finite number", k, p[1])
+		case k > 0 && scriptAt(p[0]) <= scriptAt(s.SimScript[k-1][0]):
+			return c.fieldError(key, "point %d: seconds must be >= 0 and ascending", k)
+		}
+	}
+	return nil
+}
+
+// scriptAt converts a script point's seconds to the time since the simulation's start.
+func scriptAt(sec float64) time.Duration { return time.Duration(sec * float64(time.Second)) }
+
+// Script returns the sim_script of sensor i as the simulator takes it, nil if it has none.
+// Call it only on a validated Config.
+func (c *Config) Script(i int) []sim.ScriptPoint {
+	pts := c.Sensors[i].SimScript
+	if len(pts) == 0 {
+		return nil
+	}
+	out := make([]sim.ScriptPoint, len(pts))
+	for j, p := range pts {
+		out[j] = sim.ScriptPoint{At: scriptAt(p[0]), Value: p[1]}
+	}
+	return out
+}
+
+func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
+
+// printable reports whether s is valid UTF-8 made of printable characters only.
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			return false
+		}
+	}
+	return true
+}
+
+// hostPort reports whether s is host:port with a numeric port (the host may be empty, for
+// every interface). net.Listen would also take a service name, but a port that is not a
+// number is far more likely a typo that should fail validation than at start.
+func hostPort(s string) bool {
+	_, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	_, err = strconv.ParseUint(port, 10, 16)
+	return err == nil
 }
 
 func (c *Config) bus(name string) *Bus {

@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"mask.services/maskservice/cmd/internal/config"
+	"mask.services/maskservice/hal/sim"
 )
 
 const good = `device_id = "C15.25.1010"
@@ -81,6 +83,45 @@ func TestParse_Good(t *testing.T) {
 	}
 }
 
+// readmeExample returns the TOML example of README.md's "Configuration" section.
+func readmeExample(tb testing.TB) string {
+	tb.Helper()
+	data, err := os.ReadFile("../../../README.md")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(data), "\n## Configuration\n")
+	_, block, ok := strings.Cut(section, "```toml\n")
+	block, _, closed := strings.Cut(block, "```")
+	if !ok || !closed {
+		tb.Fatal("README.md: no ```toml block in the Configuration section")
+	}
+	return block
+}
+
+// TestParse_READMEExample checks the promise of README.md: its example configuration is valid
+// and means what its comments say.
+func TestParse_READMEExample(t *testing.T) {
+	c, err := config.Parse("README.md", []byte(readmeExample(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Buses) != 1 || c.Buses[0].Driver != "sim" || time.Duration(c.Buses[0].SimLatency) != 10*time.Millisecond {
+		t.Errorf("buses: %+v", c.Buses)
+	}
+	s := c.DomainSensors()
+	if len(s) != 1 || s[0].ID != "P1" || s[0].Thresholds.Hysteresis != 0.05 || s[0].Interval != time.Second {
+		t.Fatalf("sensors: %+v", s)
+	}
+	var want []sim.ScriptPoint
+	for _, p := range [][2]float64{{0, 5}, {5, 5}, {6, 9.5}, {20, 9.5}, {21, 5}} {
+		want = append(want, sim.ScriptPoint{At: time.Duration(p[0]) * time.Second, Value: p[1]})
+	}
+	if got := c.Script(0); !slices.Equal(got, want) {
+		t.Errorf("Script(0) = %v, want %v", got, want)
+	}
+}
+
 func TestDefault(t *testing.T) {
 	c := config.Default()
 	if len(c.Sensors) != 3 || c.Buses[0].Driver != "sim" || c.HTTP.Listen != config.DefaultListen {
@@ -126,6 +167,21 @@ func TestParse_Errors(t *testing.T) {
 		{"reserved id", "id = \"P2\"\nbus = \"sim\"", strings.Replace(custom, "X9", "seq", 1) + "\nunit = \"bar\"", "", 0, `sensor[1].id: sensor id "seq": reserved word`},
 		{"missing unit", "id = \"P2\"\nbus = \"sim\"", custom, `id = "X9"`, -1, `sensor[1].unit: sensor X9: unit is empty`},
 		{"missing bands", "id = \"P2\"", `id = "X9"`, "", -1, `sensor[1].range: want [low, high], got 0 numbers`},
+		{"duration as an integer", `on_delay = "0s"`, `on_delay = 5`, "", 0, `sensor[0].on_delay: want a quoted duration with its unit`},
+		{"duration as a float", "\ninterval = \"1s\"", "\ninterval = 1.5", "", 0, `sensor[0].interval: want a quoted duration with its unit`},
+		{"retention as an integer", `retention = "400d"`, `retention = 3600`, "", 0, `storage.retention: want a quoted duration`},
+		{"scale NaN", `scale = 0.001`, `scale = nan`, "", 0, `sensor[0].scale: NaN: must be a finite number other than 0`},
+		{"offset infinite", `offset = 0.0`, `offset = -inf`, "", 0, `sensor[0].offset: -Inf: must be a finite number`},
+		{"range of infinite width", `range = [0.0, 10.0]`, `range = [-1e308, 1e308]`, "", 0, `sensor[0].range: sensor P1: range [-1e+308, 1e+308] must be finite with low < high and a finite width`},
+		{"script time NaN", `[5.0, 2.0], [6.0, 4.7]`, `[nan, 2.0], [6.0, 4.7]`, "sim_script", 0, `sensor[1].sim_script: point 1: seconds NaN must be between 0 and`},
+		{"script time huge", `[5.0, 2.0], [6.0, 4.7]`, `[5.0, 2.0], [1e300, 4.7]`, "sim_script", 0, `sensor[1].sim_script: point 2: seconds 1e+300 must be between 0 and`},
+		{"script value infinite", `[6.0, 4.7]`, `[6.0, inf]`, "sim_script", 0, `sensor[1].sim_script: point 2: value +Inf is not a finite number`},
+		{"script times a nanosecond apart", `[5.0, 2.0], [6.0, 4.7]`, `[5.0, 2.0], [5.000000000000001, 4.7]`, "sim_script", 0, `sensor[1].sim_script: point 2: seconds must be >= 0 and ascending`},
+		{"size NaN", `max_size = "1GiB"`, `max_size = "NaN MiB"`, "", 0, `storage.max_size: `},
+		{"device id with a control character", `device_id = "C15.25.1010"`, `device_id = "C15\u0007"`, "", 0, `device_id: "C15\a": must be at most 64 printable characters`},
+		{"listen port out of range", `listen = "127.0.0.1:8000"`, `listen = "127.0.0.1:80000"`, "", 0, `http.listen: "127.0.0.1:80000" is not host:port with a port number`},
+		{"listen port a name", `listen = "127.0.0.1:8000"`, `listen = "127.0.0.1:http"`, "", 0, `http.listen: "127.0.0.1:http" is not host:port with a port number`},
+		{"missing bus", `bus = "rs485"`, `bus = ""`, "", 0, `sensor[0].bus: missing`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -146,6 +202,36 @@ func TestParse_Errors(t *testing.T) {
 				t.Errorf("error\n  %v\nwant it to contain\n  %s", err, want)
 			}
 		})
+	}
+}
+
+// TestParse_InlineTables checks that keys inside inline tables, and inside arrays of them, are
+// checked and named like keys under a table header.
+func TestParse_InlineTables(t *testing.T) {
+	const sensors = "bus = [{name = \"sim\", driver = \"sim\"}]\n" +
+		"sensor = [\n  {id = \"P1\", bus = \"sim\"},\n  {id = \"P2\", bus = \"sim\", on_delay = %s},\n]\n"
+	for _, tc := range []struct {
+		name, doc, want string
+	}{
+		{"duration in an inline table", "storage = {commit_interval = \"1s\", retention = 400}\n" + fmt.Sprintf(sensors, `"1s"`),
+			`inline.toml:1: storage.retention: want a quoted duration`},
+		{"duration in an array of inline tables", fmt.Sprintf(sensors, "2"), `inline.toml:4: sensor[1].on_delay: want a quoted duration`},
+		{"error in an array of inline tables", strings.Replace(fmt.Sprintf(sensors, `"2s"`), `id = "P2"`, `id = "P1"`, 1),
+			`inline.toml:4: sensor[1].id: "P1" is used by another sensor`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Parse("inline.toml", []byte(tc.doc))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error\n  %v\nwant it to contain\n  %s", err, tc.want)
+			}
+		})
+	}
+	c, err := config.Parse("inline.toml", []byte(fmt.Sprintf(sensors, `"2s"`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.DomainSensors()[1].Thresholds.OnDelay; got != 2*time.Second {
+		t.Errorf("sensor[1] on_delay = %s, want 2s", got)
 	}
 }
 

@@ -8,16 +8,23 @@ import (
 )
 
 // lineIndex maps key paths such as "http.listen", "sensor[1].normal" or "bus[0]" (the table
-// header) to the line they are written on, so that errors found after decoding can still name
-// a line.
-type lineIndex map[string]int
+// header) to where they are written and what kind of value they hold, so that errors found
+// after decoding can still name a line.
+type lineIndex map[string]indexEntry
+
+// indexEntry is one key of the document: its line, and the kind of its value (Table or
+// ArrayTable for a table header).
+type indexEntry struct {
+	line int
+	kind unstable.Kind
+}
 
 // line returns the line of key; for a key left out of the file, the line of its table's
 // header (so "sensor[1].unit" falls back to "sensor[1]"); 0 if neither is known.
 func (ix lineIndex) line(key string) int {
 	for {
-		if n, ok := ix[key]; ok {
-			return n
+		if e, ok := ix[key]; ok {
+			return e.line
 		}
 		cut := strings.LastIndexAny(key, ".")
 		if cut < 0 {
@@ -27,7 +34,9 @@ func (ix lineIndex) line(key string) int {
 	}
 }
 
-// indexLines walks the TOML document and records the line of every table header and key.
+// indexLines walks the TOML document and records the line of every table header and key,
+// also inside inline tables (http = {listen = "..."}) and arrays of them
+// (sensor = [{id = "P1"}, ...]).
 func indexLines(data []byte) (lineIndex, error) {
 	ix := lineIndex{}
 	arrays := map[string]int{} // array table name -> number of entries so far
@@ -44,19 +53,40 @@ func indexLines(data []byte) (lineIndex, error) {
 				prefix = fmt.Sprintf("%s[%d]", name, arrays[name])
 				arrays[name]++
 			}
-			ix[prefix] = lineOf(&p, e)
+			ix[prefix] = indexEntry{line: lineOf(&p, e), kind: e.Kind}
 		case unstable.KeyValue:
-			key := joinKey(e.Key())
-			if prefix != "" {
-				key = prefix + "." + key
-			}
-			ix[key] = lineOf(&p, e)
+			ix.addKeyValue(&p, prefix, e)
 		}
 	}
 	if err := p.Error(); err != nil {
 		return nil, fmt.Errorf("parse: %w", err)
 	}
 	return ix, nil
+}
+
+// addKeyValue records the key-value e under prefix, and the keys of the inline tables it
+// holds.
+func (ix lineIndex) addKeyValue(p *unstable.Parser, prefix string, e *unstable.Node) {
+	key := joinKey(e.Key())
+	if prefix != "" {
+		key = prefix + "." + key
+	}
+	v := e.Value()
+	ix[key] = indexEntry{line: lineOf(p, e), kind: v.Kind}
+	switch v.Kind {
+	case unstable.InlineTable:
+		for it := v.Children(); it.Next(); {
+			ix.addKeyValue(p, key, it.Node())
+		}
+	case unstable.Array:
+		for j, it := 0, v.Children(); it.Next(); j++ {
+			if t := it.Node(); t.Kind == unstable.InlineTable {
+				for kv := t.Children(); kv.Next(); {
+					ix.addKeyValue(p, fmt.Sprintf("%s[%d]", key, j), kv.Node())
+				}
+			}
+		}
+	}
 }
 
 func joinKey(it unstable.Iterator) string {

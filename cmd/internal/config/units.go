@@ -8,7 +8,8 @@ import (
 )
 
 // Duration is a time.Duration written as a Go duration string ("300ms", "1h30m"), with one
-// addition for retention periods: a whole number of days ("400d").
+// addition for retention periods: a whole number of days ("400d"). Parse refuses a bare
+// number, which go-toml would otherwise store as nanoseconds.
 type Duration time.Duration
 
 // UnmarshalText parses a Go duration or "<n>d".
@@ -57,7 +58,8 @@ func (z *Size) UnmarshalText(b []byte) error {
 		}
 	}
 	n, err := strconv.ParseFloat(num, 64)
-	if err != nil || n < 0 || n*float64(factor) > 1<<50 {
+	// !(n >= 0) also refuses NaN, which converts to an int64 differently on each architecture.
+	if err != nil || !(n >= 0) || n*float64(factor) > 1<<50 {
 		return fmt.Errorf("invalid size %q: want bytes with a unit such as \"512MiB\" or \"1GiB\"", s)
 	}
 	*z = Size(n * float64(factor))
