@@ -11,11 +11,15 @@ import (
 	"time"
 )
 
-// loadConfig is one closed-loop HTTP load: Concurrency workers each send GET URL, wait for
-// the whole answer and send the next, on keep-alive connections.
+// loadConfig is one HTTP load on keep-alive connections: Concurrency workers each send GET
+// URL and wait for the whole answer. With Rate 0 the load is closed-loop (each worker sends
+// the next request at once: the most the server can do). With Rate > 0 the workers together
+// send Rate requests per second on a fixed schedule, and latency counts from the scheduled
+// send time, so a stall also delays (and is charged to) the requests queued behind it.
 type loadConfig struct {
 	URL         string
 	Concurrency int
+	Rate        float64       // total requests per second; 0: closed loop
 	Warmup      time.Duration // requests before this are not measured
 	Duration    time.Duration // the measured window after the warm-up
 	MaxRequests int           // per worker: a bound even if the server answers absurdly fast
@@ -73,7 +77,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			workers[i] = work(ctx, client, cfg, measureFrom, end)
+			workers[i] = work(ctx, client, cfg, i, start, measureFrom, end)
 		}()
 	}
 	wg.Wait()
@@ -95,11 +99,24 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 	return res, nil
 }
 
-// work is one worker's loop: requests back to back until end, at most cfg.MaxRequests.
-func work(ctx context.Context, client *http.Client, cfg loadConfig, measureFrom, end time.Time) loadWorker {
+// work is worker i's loop until end, at most cfg.MaxRequests: back to back, or on the
+// schedule of cfg.Rate (the workers' slots interleaved evenly).
+func work(ctx context.Context, client *http.Client, cfg loadConfig, i int, start, measureFrom, end time.Time) loadWorker {
 	w := loadWorker{samples: make([]time.Duration, 0, 4096)}
+	var every time.Duration
+	next := start
+	if cfg.Rate > 0 {
+		every = time.Duration(float64(cfg.Concurrency) / cfg.Rate * float64(time.Second))
+		next = start.Add(every * time.Duration(i) / time.Duration(cfg.Concurrency))
+	}
 	for range cfg.MaxRequests {
 		t0 := time.Now()
+		if every > 0 {
+			if d := time.Until(next); d > 0 {
+				time.Sleep(d)
+			}
+			t0, next = next, next.Add(every)
+		}
 		if !t0.Before(end) || ctx.Err() != nil {
 			break
 		}

@@ -31,6 +31,10 @@ import (
 )
 
 // measurementNames are the values -only accepts, in the order they run.
+// budgetRPS is the throughput DESIGN.md §5 asks of GET /api/sensors/current; its p99 budget
+// is checked at this rate.
+const budgetRPS = 5000.0
+
 var measurementNames = []string{"ws", "baseline", "current", "idle"}
 
 // config is the parsed command line.
@@ -160,6 +164,7 @@ type bench struct {
 	ws, base   *wsResult
 	wsRSS      int64 // bytes, 0 when not read
 	current    *loadResult
+	paced      *loadResult // current at the budget's rate
 	idleRSS    int64
 	ready      time.Duration
 	frameBytes int // the daemon's frame size, for the baseline's frames
@@ -374,30 +379,45 @@ func (b *bench) measureCurrent(ctx context.Context) error {
 		return err
 	}
 	defer b.stopDaemon(d, "current")
-	b.progressf("current: %d workers, %v warm-up, %v measured", b.cfg.Concurrency, b.cfg.Warmup, b.cfg.Duration)
-	res, err := runLoad(ctx, loadConfig{
-		URL:         "http://" + d.addr + "/api/sensors/current",
-		Concurrency: b.cfg.Concurrency,
-		Warmup:      b.cfg.Warmup,
-		Duration:    b.cfg.Duration,
-		MaxRequests: 10_000_000,
-		Timeout:     5 * time.Second,
-	})
-	if err != nil {
-		return err
-	}
-	b.current = &res
-	fmt.Fprintf(b.out, "\n== current: GET /api/sensors/current, %d concurrent, %v ==\n", b.cfg.Concurrency, res.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(b.out, "  %d requests, %.0f req/s, %d errors\n", res.Requests, res.rps(), res.Errors)
-	fmt.Fprintf(b.out, "  latency: p50 %s  p99 %s  max %s\n", ms(res.Latency.P50), ms(res.Latency.P99), ms(res.Latency.Max))
-	b.fig("current_rps", res.rps(), "req/s", 0)
-	b.fig("current_requests", float64(res.Requests), "count", 0)
-	b.fig("current_p50", msf(res.Latency.P50), "ms", 3)
-	b.fig("current_p99", msf(res.Latency.P99), "ms", 3)
-	b.fig("current_max", msf(res.Latency.Max), "ms", 3)
-	b.fig("current_errors", float64(res.Errors), "count", 0)
-	if res.Errors > 0 {
-		b.failf("current: %d requests failed, first: %s", res.Errors, res.FirstErr)
+	url := "http://" + d.addr + "/api/sensors/current"
+	// Twice: closed-loop for the most the daemon can serve, then at the budget's rate for the
+	// latency a client sees at that load (closed-loop latency at 8x the budgeted rate is mostly
+	// the queue of 50 workers on 2 shared cores).
+	for _, run := range []struct {
+		name string
+		rate float64
+		dst  **loadResult
+	}{{"current", 0, &b.current}, {"current_paced", budgetRPS, &b.paced}} {
+		mode := "closed loop"
+		if run.rate > 0 {
+			mode = fmt.Sprintf("paced at %.0f req/s", run.rate)
+		}
+		b.progressf("%s: %d workers, %s, %v warm-up, %v measured", run.name, b.cfg.Concurrency, mode, b.cfg.Warmup, b.cfg.Duration)
+		res, err := runLoad(ctx, loadConfig{
+			URL:         url,
+			Concurrency: b.cfg.Concurrency,
+			Rate:        run.rate,
+			Warmup:      b.cfg.Warmup,
+			Duration:    b.cfg.Duration,
+			MaxRequests: 10_000_000,
+			Timeout:     5 * time.Second,
+		})
+		if err != nil {
+			return err
+		}
+		*run.dst = &res
+		fmt.Fprintf(b.out, "\n== %s: GET /api/sensors/current, %d concurrent, %s, %v ==\n", run.name, b.cfg.Concurrency, mode, res.Elapsed.Round(time.Millisecond))
+		fmt.Fprintf(b.out, "  %d requests, %.0f req/s, %d errors\n", res.Requests, res.rps(), res.Errors)
+		fmt.Fprintf(b.out, "  latency: p50 %s  p99 %s  max %s\n", ms(res.Latency.P50), ms(res.Latency.P99), ms(res.Latency.Max))
+		b.fig(run.name+"_rps", res.rps(), "req/s", 0)
+		b.fig(run.name+"_requests", float64(res.Requests), "count", 0)
+		b.fig(run.name+"_p50", msf(res.Latency.P50), "ms", 3)
+		b.fig(run.name+"_p99", msf(res.Latency.P99), "ms", 3)
+		b.fig(run.name+"_max", msf(res.Latency.Max), "ms", 3)
+		b.fig(run.name+"_errors", float64(res.Errors), "count", 0)
+		if res.Errors > 0 {
+			b.failf("%s: %d requests failed, first: %s", run.name, res.Errors, res.FirstErr)
+		}
 	}
 	return nil
 }
@@ -433,7 +453,7 @@ func (b *bench) measureIdle(ctx context.Context) error {
 
 // budgetRow is one line of the budget table.
 type budgetRow struct {
-	what, measured, budget string
+	what, measured, budget string // an empty budget: a figure shown for context only
 	pass                   bool
 }
 
@@ -471,8 +491,12 @@ func (b *bench) budgetRows() []budgetRow {
 	if c := b.current; c != nil {
 		rows = append(rows,
 			budgetRow{"GET /api/sensors/current throughput", fmt.Sprintf("%.0f req/s", c.rps()), ">= 5000 req/s", c.rps() >= 5000},
-			budgetRow{"GET /api/sensors/current p99", ms(c.Latency.P99), "<= 5 ms", c.Latency.P99 <= 5*time.Millisecond},
+			budgetRow{"GET /api/sensors/current p99, closed loop", ms(c.Latency.P99), "", true},
 		)
+	}
+	if p := b.paced; p != nil {
+		rows = append(rows,
+			budgetRow{fmt.Sprintf("GET /api/sensors/current p99 at %.0f req/s", budgetRPS), ms(p.Latency.P99), "<= 5 ms", p.Latency.P99 <= 5*time.Millisecond})
 	}
 	if b.idleRSS > 0 {
 		rows = append(rows,
@@ -494,7 +518,10 @@ func (b *bench) printSummary() {
 	fmt.Fprintln(tw, "what\tmeasured\tbudget\tverdict")
 	for _, r := range b.budgetRows() {
 		verdict := "OVER"
-		if r.pass {
+		switch {
+		case r.budget == "":
+			verdict, r.budget = "-", "(no budget)"
+		case r.pass:
 			verdict = "PASS"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", r.what, r.measured, r.budget, verdict)
