@@ -120,7 +120,7 @@ func work(ctx context.Context, client *http.Client, cfg loadConfig, i int, start
 		if !t0.Before(end) || ctx.Err() != nil {
 			break
 		}
-		err := get(ctx, client, cfg.URL)
+		err := getOK(ctx, client, cfg.URL)
 		lat := time.Since(t0)
 		if err != nil {
 			w.errors++
@@ -137,19 +137,33 @@ func work(ctx context.Context, client *http.Client, cfg loadConfig, i int, start
 	return w
 }
 
-// get sends one GET and reads the whole body, so the connection goes back to the pool.
-func get(ctx context.Context, client *http.Client, url string) error {
+// get sends one GET and reads the whole body (so the connection goes back to the pool),
+// keeping at most limit bytes of it.
+func get(ctx context.Context, client *http.Client, url string, limit int64) (*http.Response, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return fmt.Errorf("new request: %w", err)
+		return nil, nil, fmt.Errorf("new request: %w", err)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
+		return nil, nil, fmt.Errorf("GET %s: %w", url, err)
 	}
 	defer func() { _ = resp.Body.Close() }()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		return fmt.Errorf("read body of GET %s: %w", url, err)
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	if err == nil {
+		_, err = io.Copy(io.Discard, resp.Body)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("read body of GET %s: %w", url, err)
+	}
+	return resp, body, nil
+}
+
+// getOK is one request of the load: it fails unless the answer is 200.
+func getOK(ctx context.Context, client *http.Client, url string) error {
+	resp, _, err := get(ctx, client, url, 0)
+	if err != nil {
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: status %d", url, resp.StatusCode)
@@ -160,18 +174,9 @@ func get(ctx context.Context, client *http.Client, url string) error {
 // checkJSON fails unless url answers 200 with a JSON body, so a wrong path is not
 // benchmarked as a fast 404.
 func checkJSON(ctx context.Context, client *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	resp, body, err := get(ctx, client, url, 1<<20)
 	if err != nil {
-		return fmt.Errorf("new request: %w", err)
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("GET %s: %w", url, err)
-	}
-	defer func() { _ = resp.Body.Close() }()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("read body of GET %s: %w", url, err)
+		return err
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: status %d: %.200s", url, resp.StatusCode, body)
