@@ -100,8 +100,11 @@ func ValidateUsername(name string) error {
 // MaxPasswordBytes bytes. DemoPassword is allowed only when demo is true.
 func ValidatePassword(password string, demo bool) error {
 	switch {
-	case demo && password == DemoPassword:
-		return nil
+	case password == DemoPassword:
+		if demo {
+			return nil
+		}
+		return FieldErrorf("password", "password: the demo password is allowed only for the demo users")
 	case utf8.RuneCountInString(password) < MinPasswordLength:
 		return FieldErrorf("password", "password: at least %d characters", MinPasswordLength)
 	case len(password) > MaxPasswordBytes:
