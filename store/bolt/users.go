@@ -1,0 +1,179 @@
+package bolt
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"mask.services/maskservice"
+)
+
+// userRecordVersion is the version of userRecord; a change of fields gets a new version and
+// a migration.
+const userRecordVersion = 1
+
+// userRecord is a user as stored: the domain type stays free of storage tags.
+type userRecord struct {
+	V                  int       `json:"v"`
+	Username           string    `json:"username"`
+	PasswordHash       []byte    `json:"password_hash"`
+	Role               string    `json:"role"`
+	Active             bool      `json:"active"`
+	Demo               bool      `json:"demo,omitempty"`
+	MustChangePassword bool      `json:"must_change_password,omitempty"`
+	Created            time.Time `json:"created"`
+	LastLogin          time.Time `json:"last_login,omitzero"`
+	Lockouts           [2]struct {
+		FailedAttempts int       `json:"failed_attempts,omitempty"`
+		LockedUntil    time.Time `json:"locked_until,omitzero"`
+	} `json:"lockouts"` // indexed by maskservice.Origin: local, remote
+}
+
+func encodeUser(u *maskservice.User) ([]byte, error) {
+	r := userRecord{V: userRecordVersion, Username: u.Username, PasswordHash: u.PasswordHash,
+		Role: string(u.Role), Active: u.Active, Demo: u.Demo, MustChangePassword: u.MustChangePassword,
+		Created: u.Created, LastLogin: u.LastLogin}
+	for i, l := range u.Lockouts {
+		r.Lockouts[i].FailedAttempts, r.Lockouts[i].LockedUntil = l.FailedAttempts, l.LockedUntil
+	}
+	return json.Marshal(r)
+}
+
+func decodeUser(b []byte) (*maskservice.User, error) {
+	var r userRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode user record: %w", err)
+	}
+	if r.V != userRecordVersion {
+		return nil, fmt.Errorf("decode user record %q: version %d, want %d", r.Username, r.V, userRecordVersion)
+	}
+	u := &maskservice.User{Username: r.Username, PasswordHash: r.PasswordHash, Role: maskservice.Role(r.Role),
+		Active: r.Active, Demo: r.Demo, MustChangePassword: r.MustChangePassword, Created: r.Created, LastLogin: r.LastLogin}
+	for i, l := range r.Lockouts {
+		u.Lockouts[i] = maskservice.Lockout{FailedAttempts: l.FailedAttempts, LockedUntil: l.LockedUntil}
+	}
+	return u, nil
+}
+
+// User implements maskservice.UserStore.
+func (db *DB) User(ctx context.Context, username string) (*maskservice.User, error) {
+	var u *maskservice.User
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketUsers).Get([]byte(username))
+		if b == nil {
+			return maskservice.Errorf(maskservice.ENOTFOUND, "user %q: no such user", username)
+		}
+		var err error
+		u, err = decodeUser(b)
+		return err
+	})
+	return u, err
+}
+
+// Users implements maskservice.UserStore.
+func (db *DB) Users(ctx context.Context) ([]*maskservice.User, error) {
+	var users []*maskservice.User
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketUsers).ForEach(func(_, v []byte) error {
+			u, err := decodeUser(v)
+			if err != nil {
+				return err
+			}
+			users = append(users, u)
+			return nil
+		})
+	})
+	return users, err
+}
+
+// CountUsers returns how many users there are.
+func (db *DB) CountUsers(ctx context.Context) (int, error) {
+	n := 0
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		n = tx.Bucket(bucketUsers).Stats().KeyN
+		return nil
+	})
+	return n, err
+}
+
+// CreateUser implements maskservice.UserStore.
+func (db *DB) CreateUser(ctx context.Context, u *maskservice.User) error {
+	if err := u.Validate(); err != nil {
+		return err
+	}
+	val, err := encodeUser(u)
+	if err != nil {
+		return err
+	}
+	return db.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketUsers)
+		if b.Get([]byte(u.Username)) != nil {
+			return maskservice.Errorf(maskservice.ECONFLICT, "user %q already exists", u.Username)
+		}
+		return b.Put([]byte(u.Username), val)
+	})
+}
+
+// UpdateUser implements maskservice.UserStore.
+func (db *DB) UpdateUser(ctx context.Context, username string, fn func(*maskservice.User) error) (*maskservice.User, error) {
+	var out *maskservice.User
+	err := db.update(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketUsers)
+		old := b.Get([]byte(username))
+		if old == nil {
+			return maskservice.Errorf(maskservice.ENOTFOUND, "user %q: no such user", username)
+		}
+		before, err := decodeUser(old)
+		if err != nil {
+			return err
+		}
+		u, _ := decodeUser(old) // a copy for fn to change
+		if err := fn(u); err != nil {
+			return err
+		}
+		if u.Username != username {
+			return maskservice.Errorf(maskservice.EINVALID, "user %q: a username cannot be changed", username)
+		}
+		if err := u.Validate(); err != nil {
+			return err
+		}
+		if activeSuperuser(before) && !activeSuperuser(u) {
+			n, err := countActiveSuperusers(b)
+			if err != nil {
+				return err
+			}
+			if n <= 1 {
+				return maskservice.Errorf(maskservice.ECONFLICT, "user %q: the last active SUPERUSER cannot be disabled or given another role", username)
+			}
+		}
+		val, err := encodeUser(u)
+		if err != nil {
+			return err
+		}
+		out = u
+		return b.Put([]byte(username), val)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func activeSuperuser(u *maskservice.User) bool {
+	return u.Active && u.Role == maskservice.RoleSuperuser
+}
+
+func countActiveSuperusers(b *bbolt.Bucket) (int, error) {
+	n := 0
+	err := b.ForEach(func(_, v []byte) error {
+		u, err := decodeUser(v)
+		if err == nil && activeSuperuser(u) {
+			n++
+		}
+		return err
+	})
+	return n, err
+}
