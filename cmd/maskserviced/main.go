@@ -6,6 +6,7 @@
 //
 //	maskserviced serve [--config FILE] [--data DIR] [--listen ADDR] [--demo] [--ui-dir DIR]
 //	maskserviced config check --config FILE
+//	maskserviced user add|passwd|list|unlock|disable|enable [NAME] [--role ROLE] [--data DIR]
 //	maskserviced version
 //
 // With no config file, serve runs the three sensors of the specification on the simulator.
@@ -33,7 +34,7 @@ const (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // cliError is an error in the command line or the configuration file: nothing was started,
@@ -54,7 +55,7 @@ func usageErrorf(format string, args ...any) error {
 // configError reports a bad configuration file.
 func configError(err error) error { return &cliError{err: err} }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return exitUsage
@@ -65,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(args[1:], stderr)
 	case "config":
 		err = configCmd(args[1:], stdout)
+	case "user":
+		err = userCmd(args[1:], stdin, stdout)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "maskserviced %s\n", version)
 	case "help", "--help", "-h", "-help":
@@ -93,6 +96,8 @@ const usage = `Usage:
       run the daemon; with no --config, the three specification sensors on the simulator
   maskserviced config check --config FILE
       validate a configuration file and exit
+  maskserviced user add|passwd|list|unlock|disable|enable [NAME] [--role ROLE] [--data DIR]
+      manage users in the data directory while the daemon is stopped (passwords on stdin)
   maskserviced version
       print the version
 `

@@ -274,7 +274,7 @@ func TestRun_BadConfig(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			if code := run(tt.args, &stdout, &stderr); code != tt.code {
+			if code := run(tt.args, strings.NewReader(""), &stdout, &stderr); code != tt.code {
 				t.Errorf("exit code %d, want %d; stderr: %s", code, tt.code, stderr.String())
 			}
 			if !strings.Contains(stderr.String(), tt.want) {
@@ -287,7 +287,7 @@ func TestRun_BadConfig(t *testing.T) {
 	if err := os.WriteFile(good, []byte(fastConfig("")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if code := run([]string{"config", "check", "--config", good}, &stdout, io.Discard); code != exitOK ||
+	if code := run([]string{"config", "check", "--config", good}, strings.NewReader(""), &stdout, io.Discard); code != exitOK ||
 		!strings.Contains(stdout.String(), "ok (device "+config.DefaultDeviceID+", 1 buses, 3 sensors)") {
 		t.Errorf("config check of a good file: %d %q", code, stdout.String())
 	}

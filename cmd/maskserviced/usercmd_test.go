@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"mask.services/maskservice"
+	"mask.services/maskservice/store/bolt"
+)
+
+// TestUserCmd walks the first setup of a device through the CLI: every step's exit code and
+// output, then the stored result.
+func TestUserCmd(t *testing.T) {
+	dir := t.TempDir()
+	steps := []struct {
+		name  string
+		args  []string
+		stdin string
+		code  int
+		want  string // in stdout on success, in stderr otherwise
+	}{
+		{"add superuser", []string{"user", "add", "anna", "--role", "superuser", "--data", dir}, "correct horse battery\n", exitOK, "added anna (SUPERUSER)"},
+		{"add operator, flags first", []string{"user", "add", "--data", dir, "--role", "OPERATOR", "jan.k"}, "another long one\n", exitOK, "added jan.k (OPERATOR)"},
+		{"duplicate", []string{"user", "add", "anna", "--role", "ADMIN", "--data", dir}, "correct horse battery\n", exitError, `user "anna" already exists`},
+		{"bad role", []string{"user", "add", "ewa", "--role", "ROOT", "--data", dir}, "correct horse battery\n", exitUsage, "--role must be OPERATOR, ADMIN, SUPERUSER or SERWISANT"},
+		{"bad name", []string{"user", "add", "Ewa Nowak", "--role", "ADMIN", "--data", dir}, "correct horse battery\n", exitUsage, "use 3 to 32 lowercase letters"},
+		{"short password", []string{"user", "add", "ewa", "--role", "ADMIN", "--data", dir}, "short\n", exitUsage, "at least 10 characters"},
+		{"demo password", []string{"user", "add", "ewa", "--role", "ADMIN", "--data", dir}, "password123\n", exitUsage, "only for the demo users"},
+		{"no password", []string{"user", "add", "ewa", "--role", "ADMIN", "--data", dir}, "", exitUsage, "read the password from stdin"},
+		{"last superuser", []string{"user", "disable", "anna", "--data", dir}, "", exitError, "last active SUPERUSER"},
+		{"disable operator", []string{"user", "disable", "jan.k", "--data", dir}, "", exitOK, "disabled jan.k"},
+		{"enable operator", []string{"user", "enable", "jan.k", "--data", dir}, "", exitOK, "enabled jan.k"},
+		{"unlock", []string{"user", "unlock", "jan.k", "--data", dir}, "", exitOK, "unlocked jan.k"},
+		{"passwd", []string{"user", "passwd", "jan.k", "--data", dir}, "a new long password\n", exitOK, "password of jan.k set"},
+		{"unknown user", []string{"user", "unlock", "nobody", "--data", dir}, "", exitError, `user "nobody": no such user`},
+		{"list", []string{"user", "list", "--data", dir}, "", exitOK, "jan.k     OPERATOR   true    -       never"},
+		{"no name", []string{"user", "unlock", "--data", dir}, "", exitUsage, "name the user"},
+		{"unknown subcommand", []string{"user", "frob", "x", "--data", dir}, "", exitUsage, `unknown subcommand "frob"`},
+	}
+	for _, st := range steps {
+		var stdout, stderr bytes.Buffer
+		code := run(st.args, strings.NewReader(st.stdin), &stdout, &stderr)
+		out := stdout.String()
+		if st.code != exitOK {
+			out = stderr.String()
+		}
+		if code != st.code || !strings.Contains(out, st.want) {
+			t.Errorf("%s: exit %d, want %d; output %q, want it to contain %q", st.name, code, st.code, out, st.want)
+		}
+	}
+
+	db, err := bolt.Open(context.Background(), dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	u, err := db.User(context.Background(), "jan.k")
+	if err != nil || !u.Active || u.Role != maskservice.RoleOperator {
+		t.Fatalf("jan.k: %v %+v", err, u)
+	}
+	if bcrypt.CompareHashAndPassword(u.PasswordHash, []byte("a new long password")) != nil {
+		t.Error("passwd did not store the new password")
+	}
+	if cost, _ := bcrypt.Cost(u.PasswordHash); cost != 12 {
+		t.Errorf("bcrypt cost %d, want 12", cost)
+	}
+	if n, _ := db.CountUsers(context.Background()); n != 2 {
+		t.Errorf("%d users, want 2 (the refused adds changed nothing)", n)
+	}
+}
+
+// TestUserCmd_DaemonRunning checks that the CLI refuses a data directory in use, quickly and
+// saying why.
+func TestUserCmd_DaemonRunning(t *testing.T) {
+	dir := t.TempDir()
+	db, err := bolt.Open(context.Background(), dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stderr bytes.Buffer
+	start := time.Now()
+	code := run([]string{"user", "list", "--data", dir}, strings.NewReader(""), &bytes.Buffer{}, &stderr)
+	if code != exitError || !strings.Contains(stderr.String(), "in use by another maskserviced") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %s", d)
+	}
+}
