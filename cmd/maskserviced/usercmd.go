@@ -77,14 +77,7 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		if _, err := db.User(ctx, name); err == nil {
 			return fmt.Errorf("add: user %q already exists", name)
 		}
-		password, err := readPassword(stdin)
-		if err != nil {
-			return err
-		}
-		if err := maskservice.ValidatePassword(password, false); err != nil {
-			return configError(err)
-		}
-		hash, err := auth.HashPassword(password, auth.DefaultBcryptCost)
+		hash, err := readPasswordHash(stdin)
 		if err != nil {
 			return err
 		}
@@ -95,14 +88,7 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "added %s (%s)\n", name, r)
 	case "passwd":
-		password, err := readPassword(stdin)
-		if err != nil {
-			return err
-		}
-		if err := maskservice.ValidatePassword(password, false); err != nil {
-			return configError(err)
-		}
-		hash, err := auth.HashPassword(password, auth.DefaultBcryptCost)
+		hash, err := readPasswordHash(stdin)
 		if err != nil {
 			return err
 		}
@@ -162,6 +148,19 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// readPasswordHash reads a new password from stdin, checks it against the password rules and
+// hashes it at the production cost.
+func readPasswordHash(stdin io.Reader) ([]byte, error) {
+	password, err := readPassword(stdin)
+	if err != nil {
+		return nil, err
+	}
+	if err := maskservice.ValidatePassword(password, false); err != nil {
+		return nil, configError(err)
+	}
+	return auth.HashPassword(password, auth.DefaultBcryptCost)
 }
 
 // readPassword reads one line from stdin.
