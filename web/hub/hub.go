@@ -33,8 +33,12 @@ import (
 	"mask.services/maskservice"
 )
 
-// StatusTooSlow is the close code of a client whose queue overflowed.
-const StatusTooSlow websocket.StatusCode = 4008
+// Close codes of our own (DESIGN.md "WebSocket frames").
+const (
+	StatusUnauthorized websocket.StatusCode = 4001 // no valid token, or the session ended
+	StatusForbidden    websocket.StatusCode = 4003 // signed in without view_sensors
+	StatusTooSlow      websocket.StatusCode = 4008 // the client's queue overflowed
+)
 
 // The defaults of Options.
 const (
@@ -83,10 +87,16 @@ type Options struct {
 	Logger *slog.Logger
 	// Registerer, if not nil, gets the hub's metrics: websocket_connections_active,
 	// websocket_message_duration_seconds, websocket_frames_total and
-	// websocket_dropped_clients_total{reason} with reason slow, ping, write or limit.
+	// websocket_dropped_clients_total{reason} with reason slow, ping, write, limit or
+	// signed_out.
 	Registerer prometheus.Registerer
 	// Now returns the time written as a frame's ts; nil means time.Now.
 	Now func() time.Time
+	// Authorize decides on a connecting client from its upgrade request: it returns the
+	// client's session id, or a close code (StatusUnauthorized, StatusForbidden) and reason.
+	// A refused client is upgraded and then closed with that code, so that a browser sees why.
+	// Nil admits everyone without a session (the API has no sign-in yet).
+	Authorize func(r *http.Request) (sessionID string, code websocket.StatusCode, reason string)
 }
 
 // Hub is the WebSocket endpoint for live sensor frames. Create it with New, mount it as an
@@ -114,6 +124,8 @@ type client struct {
 	queue chan []byte   // frames waiting to be written, shared with every other client
 	kick  chan struct{} // closed when the hub decides to close the client with code and text
 	kill  context.CancelFunc
+
+	session string // the session the client signed in with ("" without sign-in)
 
 	idx    int    // position in Hub.clients
 	minSeq uint64 // the seq of the client's first frame: older rounds are not sent
@@ -162,6 +174,12 @@ func New(opts Options) (*Hub, error) {
 // is closed. Requests with an Origin header from another host are refused with 403 (requests
 // without one, from non-browser clients, are accepted).
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var session string
+	var refuse websocket.StatusCode
+	var refusal string
+	if h.opts.Authorize != nil {
+		session, refuse, refusal = h.opts.Authorize(r)
+	}
 	// Compression off: the shared frame bytes go out as they are, with no per-client work.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
@@ -177,6 +195,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		queue: make(chan []byte, h.opts.QueueLen),
 		kick:  make(chan struct{}),
 		kill:  kill,
+
+		session: session,
 	}
 	conn.SetReadLimit(readLimit)
 	gone := make(chan struct{})
@@ -186,6 +206,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = conn.CloseNow()
 		<-gone
 	}()
+	if refuse != 0 {
+		h.log.Info("websocket client refused", "remote", c.addr, "code", int(refuse), "reason", refusal)
+		closeConn(c, refuse, refusal)
+		return
+	}
 	if code, text := h.add(c); code != 0 {
 		closeConn(c, code, text)
 		return
@@ -448,6 +473,25 @@ func (h *Hub) Broadcast(frame []byte) {
 func (h *Hub) logSlow(slow []*client) {
 	for _, c := range slow {
 		h.log.Info("websocket client dropped", "remote", c.addr, "reason", reasonSlow)
+	}
+}
+
+// CloseSession closes every client of the session with 4001 "signed out": the sign-in service
+// calls it when a session is revoked (logout, a reused refresh token).
+func (h *Hub) CloseSession(sessionID string) {
+	if sessionID == "" {
+		return
+	}
+	h.mu.Lock()
+	n := 0
+	for _, c := range h.clients {
+		if c.session == sessionID && h.dropLocked(c, reasonSignedOut, StatusUnauthorized, "signed out") {
+			n++
+		}
+	}
+	h.mu.Unlock()
+	if n > 0 {
+		h.log.Info("websocket clients of an ended session closed", "clients", n)
 	}
 }
 

@@ -748,3 +748,55 @@ func TestHub_ServerTimeoutsDoNotCutClients(t *testing.T) {
 		t.Errorf("Clients() = %d, want 1", got)
 	}
 }
+
+// TestHub_Authorize checks that a refused client is upgraded and closed with the code that
+// Authorize gives, and that CloseSession closes exactly the clients of that session with 4001.
+func TestHub_Authorize(t *testing.T) {
+	th := mustHub(t, hub.Options{Authorize: func(r *http.Request) (string, websocket.StatusCode, string) {
+		switch tok := r.URL.Query().Get("token"); tok {
+		case "":
+			return "", hub.StatusUnauthorized, "sign in first"
+		case "no-view":
+			return "", hub.StatusForbidden, "view_sensors needed"
+		default:
+			return "session-" + tok, 0, ""
+		}
+	}})
+	th.feed.cur.Store(makeRound(1, ""))
+	dialURL := func(query string) *websocket.Conn {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, th.srv.URL+query, nil)
+		if err != nil {
+			t.Fatalf("dial %s: %v", query, err)
+		}
+		t.Cleanup(func() { _ = c.CloseNow() })
+		return c
+	}
+	for query, want := range map[string]websocket.StatusCode{"": hub.StatusUnauthorized, "?token=no-view": hub.StatusForbidden} {
+		if code := readClose(t, dialURL(query)); code != want {
+			t.Errorf("dial %q closed with %d, want %d", query, code, want)
+		}
+	}
+	a1, a2, b := dialURL("?token=a"), dialURL("?token=a"), dialURL("?token=b")
+	for _, c := range []*websocket.Conn{a1, a2, b} {
+		if f := readFrame(t, c); f.Seq != 1 {
+			t.Fatalf("first frame seq %d", f.Seq)
+		}
+	}
+	th.CloseSession("session-a")
+	for _, c := range []*websocket.Conn{a1, a2} {
+		if code := readClose(t, c); code != hub.StatusUnauthorized {
+			t.Errorf("client of the ended session closed with %d, want 4001", code)
+		}
+	}
+	th.feed.publish(makeRound(2, ""))
+	if f := readFrame(t, b); f.Seq != 2 {
+		t.Errorf("the other session's client got seq %d, want 2", f.Seq)
+	}
+	waitFor(t, "one client left", func() bool { return th.Clients() == 1 })
+	if got := dropped(t, th, "signed_out"); got != 2 {
+		t.Errorf("dropped{signed_out} = %v, want 2", got)
+	}
+}

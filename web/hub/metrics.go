@@ -12,6 +12,8 @@ const (
 	reasonPing  = "ping"  // it did not answer a ping in time
 	reasonWrite = "write" // a frame write timed out
 	reasonLimit = "limit" // it came over the connection limit
+	// its session ended (CloseSession)
+	reasonSignedOut = "signed_out"
 )
 
 // metrics are the hub's Prometheus collectors. They exist even without a registerer, so the
@@ -46,7 +48,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 	}
 	// Every reason is present from the start, so rate() and alerts see zeros, not gaps.
-	for _, r := range []string{reasonSlow, reasonPing, reasonWrite, reasonLimit} {
+	for _, r := range []string{reasonSlow, reasonPing, reasonWrite, reasonLimit, reasonSignedOut} {
 		m.dropped.WithLabelValues(r)
 	}
 	if reg == nil {
