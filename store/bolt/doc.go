@@ -1,28 +1,42 @@
 // Package bolt keeps the daemon's state in one bbolt file, maskservice.db, in the data
-// directory. It implements the domain's UserStore and SessionStore.
+// directory. It implements the domain's UserStore and SessionStore, and is where history,
+// alerts, audit and settings will live too: one file, one lock, one backup.
 //
 // # Layout
 //
-// Top-level buckets, one per kind of record:
+// Top-level buckets, one per kind of record. Keys are chosen so that bbolt's byte order is the
+// order the daemon reads them in.
 //
-//	meta      schema_version (uint32, big-endian), created (RFC 3339)
-//	users     username -> user record (JSON, with a record version "v")
-//	sessions  session id -> session record (JSON, with "v")
+//	meta      schema_version: uint32 big-endian; created: RFC 3339 UTC, when the file was made
+//	users     username -> user record (JSON with "v"), so a scan is ordered by name
+//	sessions  session id -> session record (JSON with "v")
 //
-// Later parts of the daemon add their own buckets beside these, each through a migration:
-// history (per-sensor chunks keyed by sensor and start time), alerts, audit (keyed by time),
-// settings, calibration and uplink cursors.
+// Buckets that later issues add, each through its own migration (none exists yet):
+//
+//	history   one nested bucket per sensor id; key: chunk start as uint64 big-endian Unix
+//	          nanoseconds; value: a version byte and a compressed chunk of readings, so a time
+//	          range is one Seek and a walk, and retention deletes from the front
+//	alerts    key: uint64 big-endian from NextSequence (creation order); value: alert record
+//	audit     key: uint64 big-endian Unix nanoseconds + uint64 sequence; value: audit record,
+//	          so the log reads in time order and is trimmed from the front
+//	settings  key: setting name (config, calibration per sensor); value: versioned record
+//	uplink    key: uplink name; value: the history/alert/audit key last confirmed upstream
+//
+// Each record value carries its format version (a "v" field in JSON, a leading byte in binary
+// values), so that a migration can find and rewrite the records of an older format.
 //
 // # Durability
 //
-// Every write is one bbolt transaction that is committed, and so fsynced, before the method
-// returns: what a method has answered survives a power cut. bbolt writes copy-on-write pages
-// and switches the meta page last, so a power cut in the middle of a commit leaves the file
-// as it was before that transaction; nothing half-written is ever read back.
+// Every write is one bbolt transaction, committed with fdatasync (NoSync is never set)
+// before the method returns: what a method has answered survives a power cut, and a power cut
+// loses only writes that were not yet answered. bbolt writes copy-on-write pages and switches
+// its meta page last, so a cut in the middle of a commit leaves the file as it was before that
+// transaction; nothing half-written is ever read back.
 //
 // # Migrations
 //
 // Open runs, in order, every migration newer than the file's schema version, each in its own
 // write transaction that also records the new version, so a crash between two migrations
-// resumes at the next one. A file written by a newer binary is refused rather than guessed at.
+// resumes at the next one. A file written by a newer binary is refused rather than guessed at;
+// a bbolt file with buckets but no meta bucket belongs to another program and is refused too.
 package bolt

@@ -11,9 +11,10 @@ import (
 	"mask.services/maskservice"
 )
 
+// sessionRecordVersion is the version of sessionRecord, like userRecordVersion.
 const sessionRecordVersion = 1
 
-// sessionRecord is a session as stored.
+// sessionRecord is a session as stored: the domain type stays free of storage tags.
 type sessionRecord struct {
 	V            int       `json:"v"`
 	ID           string    `json:"id"`
@@ -50,7 +51,9 @@ func decodeSession(b []byte) (*maskservice.Session, error) {
 		RevokeReason: r.RevokeReason}, nil
 }
 
-// CreateSession implements maskservice.SessionStore.
+// CreateSession implements maskservice.SessionStore: ECONFLICT if the id exists. The session
+// is on disk when CreateSession returns nil; a power cut before that loses only this sign-in,
+// whose tokens were never handed out.
 func (db *DB) CreateSession(ctx context.Context, s *maskservice.Session) error {
 	if s.ID == "" {
 		return maskservice.Errorf(maskservice.EINVALID, "session without an id")
@@ -68,7 +71,7 @@ func (db *DB) CreateSession(ctx context.Context, s *maskservice.Session) error {
 	})
 }
 
-// Session implements maskservice.SessionStore.
+// Session implements maskservice.SessionStore: the session with that id, or ENOTFOUND.
 func (db *DB) Session(ctx context.Context, id string) (*maskservice.Session, error) {
 	var s *maskservice.Session
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
@@ -80,12 +83,17 @@ func (db *DB) Session(ctx context.Context, id string) (*maskservice.Session, err
 		s, err = decodeSession(b)
 		return err
 	})
-	return s, err
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
-// Sessions implements maskservice.SessionStore.
+// Sessions implements maskservice.SessionStore: the sessions of username, or of everyone if
+// username is "", ordered by id. It reads every session: there are a few per user and
+// DeleteSessionsBefore keeps the bucket small, so no index by user is worth its upkeep.
 func (db *DB) Sessions(ctx context.Context, username string) ([]*maskservice.Session, error) {
-	var out []*maskservice.Session
+	out := []*maskservice.Session{}
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketSessions).ForEach(func(_, v []byte) error {
 			s, err := decodeSession(v)
@@ -98,10 +106,17 @@ func (db *DB) Sessions(ctx context.Context, username string) ([]*maskservice.Ses
 			return nil
 		})
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// UpdateSession implements maskservice.SessionStore.
+// UpdateSession implements maskservice.SessionStore: in one write transaction it reads the
+// session, applies fn and stores the result; ENOTFOUND if there is none, EINVALID if fn
+// changed the id, and fn's own error (with nothing changed) if fn fails. The result is on
+// disk when UpdateSession returns: a rotated refresh token or a revocation that was answered
+// survives a power cut.
 func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*maskservice.Session) error) (*maskservice.Session, error) {
 	var out *maskservice.Session
 	err := db.update(ctx, func(tx *bbolt.Tx) error {
@@ -134,32 +149,42 @@ func (db *DB) UpdateSession(ctx context.Context, id string, fn func(*maskservice
 }
 
 // DeleteSessionsBefore implements maskservice.SessionStore: it deletes the sessions that were
-// revoked, or whose hard end passed, before t.
+// revoked, or whose hard end (Expires) passed, before t, in one write transaction. A session
+// that merely went idle is already refused (Session.Alive) but is kept until its Expires
+// passes, at most MaxSessionAge after sign-in, so the bucket stays bounded all the same.
 func (db *DB) DeleteSessionsBefore(ctx context.Context, t time.Time) (int, error) {
 	n := 0
 	err := db.update(ctx, func(tx *bbolt.Tx) error {
-		c := tx.Bucket(bucketSessions).Cursor()
-		for k, v := c.First(); k != nil; {
+		b := tx.Bucket(bucketSessions)
+		// Collect first, delete after: deleting under a bbolt cursor makes Next skip a key.
+		var ended [][]byte
+		err := b.ForEach(func(k, v []byte) error {
 			s, err := decodeSession(v)
 			if err != nil {
 				return err
 			}
-			ended := s.Expires
-			if !s.Revoked.IsZero() && s.Revoked.Before(ended) {
-				ended = s.Revoked
+			end := s.Expires
+			if !s.Revoked.IsZero() && s.Revoked.Before(end) {
+				end = s.Revoked
 			}
-			if ended.Before(t) {
-				key := append([]byte(nil), k...) // k is invalid after Delete
-				if err := c.Delete(); err != nil {
-					return err
-				}
-				n++
-				k, v = c.Seek(key) // Delete leaves the cursor where Next would skip a key
-				continue
+			if end.Before(t) {
+				ended = append(ended, append([]byte(nil), k...)) // copied: k points into pages the deletes change
 			}
-			k, v = c.Next()
+			return nil
+		})
+		if err != nil {
+			return err
 		}
+		for _, k := range ended {
+			if err := b.Delete(k); err != nil {
+				return fmt.Errorf("delete session: %w", err)
+			}
+		}
+		n = len(ended)
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
 }

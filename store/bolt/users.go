@@ -58,7 +58,7 @@ func decodeUser(b []byte) (*maskservice.User, error) {
 	return u, nil
 }
 
-// User implements maskservice.UserStore.
+// User implements maskservice.UserStore: the user with that name, or ENOTFOUND.
 func (db *DB) User(ctx context.Context, username string) (*maskservice.User, error) {
 	var u *maskservice.User
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
@@ -70,12 +70,16 @@ func (db *DB) User(ctx context.Context, username string) (*maskservice.User, err
 		u, err = decodeUser(b)
 		return err
 	})
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
 }
 
-// Users implements maskservice.UserStore.
+// Users implements maskservice.UserStore: every user, ordered by username (bbolt keeps keys
+// in byte order, which for the lowercase ASCII names ValidateUsername allows is that order).
 func (db *DB) Users(ctx context.Context) ([]*maskservice.User, error) {
-	var users []*maskservice.User
+	users := []*maskservice.User{}
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
 		return tx.Bucket(bucketUsers).ForEach(func(_, v []byte) error {
 			u, err := decodeUser(v)
@@ -86,10 +90,14 @@ func (db *DB) Users(ctx context.Context) ([]*maskservice.User, error) {
 			return nil
 		})
 	})
-	return users, err
+	if err != nil {
+		return nil, err
+	}
+	return users, nil
 }
 
-// CountUsers returns how many users there are.
+// CountUsers returns how many users there are, active or not. The daemon uses it to tell a
+// fresh device (no users: run "maskserviced user add" or --demo) from a configured one.
 func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	n := 0
 	err := db.view(ctx, func(tx *bbolt.Tx) error {
@@ -99,7 +107,9 @@ func (db *DB) CountUsers(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// CreateUser implements maskservice.UserStore.
+// CreateUser implements maskservice.UserStore: it validates u and stores it, or answers
+// ECONFLICT if the name is taken. The user is on disk when CreateUser returns nil; a power
+// cut before that loses only this user.
 func (db *DB) CreateUser(ctx context.Context, u *maskservice.User) error {
 	if err := u.Validate(); err != nil {
 		return err
@@ -117,7 +127,11 @@ func (db *DB) CreateUser(ctx context.Context, u *maskservice.User) error {
 	})
 }
 
-// UpdateUser implements maskservice.UserStore.
+// UpdateUser implements maskservice.UserStore. In one write transaction it reads the user,
+// applies fn, checks that the name is unchanged (EINVALID) and that the result passes
+// Validate, and refuses with ECONFLICT a change that would leave no active SUPERUSER: the
+// count is taken in the same transaction, so two concurrent demotions cannot both pass.
+// The result is on disk when UpdateUser returns; a power cut before that loses the change.
 func (db *DB) UpdateUser(ctx context.Context, username string, fn func(*maskservice.User) error) (*maskservice.User, error) {
 	var out *maskservice.User
 	err := db.update(ctx, func(tx *bbolt.Tx) error {
@@ -126,11 +140,11 @@ func (db *DB) UpdateUser(ctx context.Context, username string, fn func(*maskserv
 		if old == nil {
 			return maskservice.Errorf(maskservice.ENOTFOUND, "user %q: no such user", username)
 		}
-		before, err := decodeUser(old)
+		u, err := decodeUser(old)
 		if err != nil {
 			return err
 		}
-		u, _ := decodeUser(old) // a copy for fn to change
+		wasActiveSuperuser := activeSuperuser(u)
 		if err := fn(u); err != nil {
 			return err
 		}
@@ -140,13 +154,15 @@ func (db *DB) UpdateUser(ctx context.Context, username string, fn func(*maskserv
 		if err := u.Validate(); err != nil {
 			return err
 		}
-		if activeSuperuser(before) && !activeSuperuser(u) {
+		if wasActiveSuperuser && !activeSuperuser(u) {
+			// Only this record changes, so the count after the change is the count now
+			// minus one; the count now includes this user.
 			n, err := countActiveSuperusers(b)
 			if err != nil {
 				return err
 			}
 			if n <= 1 {
-				return maskservice.Errorf(maskservice.ECONFLICT, "user %q: the last active SUPERUSER cannot be disabled or given another role", username)
+				return maskservice.Errorf(maskservice.ECONFLICT, "user %q: the last active SUPERUSER cannot be removed (disabled or given another role)", username)
 			}
 		}
 		val, err := encodeUser(u)
@@ -166,14 +182,18 @@ func activeSuperuser(u *maskservice.User) bool {
 	return u.Active && u.Role == maskservice.RoleSuperuser
 }
 
+// countActiveSuperusers counts in b, which must be read in the caller's transaction.
 func countActiveSuperusers(b *bbolt.Bucket) (int, error) {
 	n := 0
 	err := b.ForEach(func(_, v []byte) error {
 		u, err := decodeUser(v)
-		if err == nil && activeSuperuser(u) {
+		if err != nil {
+			return err
+		}
+		if activeSuperuser(u) {
 			n++
 		}
-		return err
+		return nil
 	})
 	return n, err
 }
