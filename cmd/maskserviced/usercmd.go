@@ -99,7 +99,11 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		}); err != nil {
 			return fmt.Errorf("passwd: %w", err)
 		}
-		fmt.Fprintf(stdout, "password of %s set; its sign-in locks are cleared\n", name)
+		n, err := revokeSessions(ctx, db, name, "password changed")
+		if err != nil {
+			return fmt.Errorf("passwd: %w", err)
+		}
+		fmt.Fprintf(stdout, "password of %s set; its sign-in locks are cleared and %d sessions ended\n", name, n)
 	case "unlock", "disable", "enable":
 		if _, err := db.UpdateUser(ctx, name, func(u *maskservice.User) error {
 			switch sub {
@@ -113,6 +117,12 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 			return nil
 		}); err != nil {
 			return fmt.Errorf("%s: %w", sub, err)
+		}
+		if sub == "disable" {
+			// A disabled user's sessions end too, not only its future sign-ins.
+			if _, err := revokeSessions(ctx, db, name, "user disabled"); err != nil {
+				return fmt.Errorf("disable: %w", err)
+			}
 		}
 		fmt.Fprintf(stdout, "%s %s\n", map[string]string{"unlock": "unlocked", "disable": "disabled", "enable": "enabled"}[sub], name)
 	case "list":
@@ -141,6 +151,30 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		return usageErrorf("user: unknown subcommand %q\n\n%s", sub, userUsage)
 	}
 	return nil
+}
+
+// revokeSessions ends every live session of username, so that a reset password or a disabled
+// account also shuts out whoever is signed in with it, and returns how many it ended.
+func revokeSessions(ctx context.Context, db *bolt.DB, username, reason string) (int, error) {
+	sessions, err := db.Sessions(ctx, username)
+	if err != nil {
+		return 0, fmt.Errorf("end the sessions of %s: %w", username, err)
+	}
+	n := 0
+	now := time.Now().UTC()
+	for _, s := range sessions {
+		if !s.Revoked.IsZero() {
+			continue
+		}
+		if _, err := db.UpdateSession(ctx, s.ID, func(s *maskservice.Session) error {
+			s.Revoked, s.RevokeReason = now, reason
+			return nil
+		}); err != nil {
+			return n, fmt.Errorf("end session of %s: %w", username, err)
+		}
+		n++
+	}
+	return n, nil
 }
 
 func orDash(s string) string {

@@ -13,35 +13,17 @@ import (
 	"mask.services/maskservice/store/bolt"
 )
 
-// TestUserCmd walks the first setup of a device through the CLI: every step's exit code and
-// output, then the stored result.
-func TestUserCmd(t *testing.T) {
-	dir := t.TempDir()
-	steps := []struct {
-		name  string
-		args  []string
-		stdin string
-		code  int
-		want  string // in stdout on success, in stderr otherwise
-	}{
-		{"add superuser", []string{"user", "add", "anna", "--role", "superuser", "--data", dir}, "correct horse battery\n", exitOK, "added anna (SUPERUSER)"},
-		{"add operator, flags first", []string{"user", "add", "--data", dir, "--role", "OPERATOR", "jan.k"}, "another long one\n", exitOK, "added jan.k (OPERATOR)"},
-		{"duplicate", []string{"user", "add", "anna", "--role", "ADMIN", "--data", dir}, "correct horse battery\n", exitError, `user "anna" already exists`},
-		{"bad role", []string{"user", "add", "ewa", "--role", "ROOT", "--data", dir}, "correct horse battery\n", exitUsage, "--role must be OPERATOR, ADMIN, SUPERUSER or SERWISANT"},
-		{"bad name", []string{"user", "add", "Ewa Nowak", "--role", "ADMIN", "--data", dir}, "correct horse battery\n", exitUsage, "use 3 to 32 lowercase letters"},
-		{"short password", []string{"user", "add", "ewa", "--role", "ADMIN", "--data", dir}, "short\n", exitUsage, "at least 10 characters"},
-		{"demo password", []string{"user", "add", "ewa", "--role", "ADMIN", "--data", dir}, "password123\n", exitUsage, "only for the demo users"},
-		{"no password", []string{"user", "add", "ewa", "--role", "ADMIN", "--data", dir}, "", exitUsage, "read the password from stdin"},
-		{"last superuser", []string{"user", "disable", "anna", "--data", dir}, "", exitError, "last active SUPERUSER"},
-		{"disable operator", []string{"user", "disable", "jan.k", "--data", dir}, "", exitOK, "disabled jan.k"},
-		{"enable operator", []string{"user", "enable", "jan.k", "--data", dir}, "", exitOK, "enabled jan.k"},
-		{"unlock", []string{"user", "unlock", "jan.k", "--data", dir}, "", exitOK, "unlocked jan.k"},
-		{"passwd", []string{"user", "passwd", "jan.k", "--data", dir}, "a new long password\n", exitOK, "password of jan.k set"},
-		{"unknown user", []string{"user", "unlock", "nobody", "--data", dir}, "", exitError, `user "nobody": no such user`},
-		{"list", []string{"user", "list", "--data", dir}, "", exitOK, "jan.k     OPERATOR   true    -       never"},
-		{"no name", []string{"user", "unlock", "--data", dir}, "", exitUsage, "name the user"},
-		{"unknown subcommand", []string{"user", "frob", "x", "--data", dir}, "", exitUsage, `unknown subcommand "frob"`},
-	}
+// userStep is one CLI call and what it must answer.
+type userStep struct {
+	name  string
+	args  []string
+	stdin string
+	code  int
+	want  string // in stdout on success, in stderr otherwise
+}
+
+func runSteps(t *testing.T, steps []userStep) {
+	t.Helper()
 	for _, st := range steps {
 		var stdout, stderr bytes.Buffer
 		code := run(st.args, strings.NewReader(st.stdin), &stdout, &stderr)
@@ -53,6 +35,54 @@ func TestUserCmd(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d; output %q, want it to contain %q", st.name, code, st.code, out, st.want)
 		}
 	}
+}
+
+// openSession stores a live session of username, as a sign-in would.
+func openSession(t *testing.T, dir, id, username string) {
+	t.Helper()
+	db, err := bolt.Open(context.Background(), dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	now := time.Now()
+	if err := db.CreateSession(context.Background(), &maskservice.Session{ID: id, Username: username,
+		Role: maskservice.RoleOperator, Created: now, LastSeen: now, Expires: now.Add(maskservice.MaxSessionAge)}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUserCmd walks the first setup of a device through the CLI: every step's exit code and
+// output, then the stored result.
+func TestUserCmd(t *testing.T) {
+	dir := t.TempDir()
+	runSteps(t, []userStep{
+		{"add superuser", []string{"user", "add", "anna", "--role", "superuser", "--data", dir}, "correct horse battery\n", exitOK, "added anna (SUPERUSER)"},
+		{"add operator, flags first", []string{"user", "add", "--data", dir, "--role", "OPERATOR", "jan.k"}, "another long one\n", exitOK, "added jan.k (OPERATOR)"},
+	})
+	// jan.k is signed in somewhere: disabling the account must end that session.
+	openSession(t, dir, "s1", "jan.k")
+	runSteps(t, []userStep{
+		{"duplicate", []string{"user", "add", "anna", "--role", "ADMIN", "--data", dir}, "correct horse battery\n", exitError, `user "anna" already exists`},
+		{"bad role", []string{"user", "add", "ewa", "--role", "ROOT", "--data", dir}, "correct horse battery\n", exitUsage, "--role must be OPERATOR, ADMIN, SUPERUSER or SERWISANT"},
+		{"bad name", []string{"user", "add", "Ewa Nowak", "--role", "ADMIN", "--data", dir}, "correct horse battery\n", exitUsage, "use 3 to 32 lowercase letters"},
+		{"short password", []string{"user", "add", "ewa", "--role", "ADMIN", "--data", dir}, "short\n", exitUsage, "at least 10 characters"},
+		{"demo password", []string{"user", "add", "ewa", "--role", "ADMIN", "--data", dir}, "password123\n", exitUsage, "only for the demo users"},
+		{"no password", []string{"user", "add", "ewa", "--role", "ADMIN", "--data", dir}, "", exitUsage, "read the password from stdin"},
+		{"last superuser", []string{"user", "disable", "anna", "--data", dir}, "", exitError, "last active SUPERUSER"},
+		{"disable operator", []string{"user", "disable", "jan.k", "--data", dir}, "", exitOK, "disabled jan.k"},
+		{"enable operator", []string{"user", "enable", "jan.k", "--data", dir}, "", exitOK, "enabled jan.k"},
+		{"unlock", []string{"user", "unlock", "jan.k", "--data", dir}, "", exitOK, "unlocked jan.k"},
+	})
+	// Signed in again: a new password must end that session too.
+	openSession(t, dir, "s2", "jan.k")
+	runSteps(t, []userStep{
+		{"passwd", []string{"user", "passwd", "jan.k", "--data", dir}, "a new long password\n", exitOK, "password of jan.k set; its sign-in locks are cleared and 1 sessions ended"},
+		{"unknown user", []string{"user", "unlock", "nobody", "--data", dir}, "", exitError, `user "nobody": no such user`},
+		{"list", []string{"user", "list", "--data", dir}, "", exitOK, "jan.k     OPERATOR   true    -       never"},
+		{"no name", []string{"user", "unlock", "--data", dir}, "", exitUsage, "name the user"},
+		{"unknown subcommand", []string{"user", "frob", "x", "--data", dir}, "", exitUsage, `unknown subcommand "frob"`},
+	})
 
 	db, err := bolt.Open(context.Background(), dir, bolt.Options{})
 	if err != nil {
@@ -68,6 +98,11 @@ func TestUserCmd(t *testing.T) {
 	}
 	if cost, _ := bcrypt.Cost(u.PasswordHash); cost != 12 {
 		t.Errorf("bcrypt cost %d, want 12", cost)
+	}
+	for id, reason := range map[string]string{"s1": "user disabled", "s2": "password changed"} {
+		if s, err := db.Session(context.Background(), id); err != nil || s.RevokeReason != reason {
+			t.Errorf("session %s: %v %+v, want revoked for %q", id, err, s, reason)
+		}
 	}
 	if n, _ := db.CountUsers(context.Background()); n != 2 {
 		t.Errorf("%d users, want 2 (the refused adds changed nothing)", n)
