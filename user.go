@@ -165,13 +165,19 @@ type Session struct {
 	Expires  time.Time // Created + MaxSessionAge: the hard end, whatever the activity
 
 	// The refresh token is "<ID>.<RefreshGen>.<secret>"; RefreshHash is SHA-256 of the secret
-	// of generation RefreshGen. A token of an older generation is a reused one.
-	RefreshGen  uint64
-	RefreshHash []byte
+	// of generation RefreshGen. UsedRefreshHashes keeps the hashes of the latest earlier
+	// generations (at most MaxUsedRefreshHashes), so that a token presented again is
+	// recognized as a real reuse, not confused with a guess that merely names the session.
+	RefreshGen        uint64
+	RefreshHash       []byte
+	UsedRefreshHashes [][]byte
 
 	Revoked      time.Time // zero while the session is alive
 	RevokeReason string    // "logout", "refresh token reused", "idle", "expired", "user disabled", ...
 }
+
+// MaxUsedRefreshHashes bounds Session.UsedRefreshHashes.
+const MaxUsedRefreshHashes = 8
 
 // MaxSessionAge is how long a session lasts at most, however active.
 const MaxSessionAge = 7 * 24 * time.Hour

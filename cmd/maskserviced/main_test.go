@@ -202,7 +202,8 @@ func TestMain_WebSocketScript(t *testing.T) {
 	}
 	statuses := []string{first.P1.Status}
 	last := first.Seq
-	for len(statuses) < 200 && statuses[len(statuses)-1] != "normal" || len(statuses) < 3 {
+	seenCritical := false
+	for n := 0; n < 200 && !(seenCritical && statuses[len(statuses)-1] == "normal"); n++ {
 		f := readFrame(t, ctx, c)
 		if f.Seq != last+1 {
 			t.Fatalf("seq %d after %d: a frame was lost or repeated", f.Seq, last)
@@ -210,14 +211,14 @@ func TestMain_WebSocketScript(t *testing.T) {
 		last = f.Seq
 		if s := f.P1.Status; s != statuses[len(statuses)-1] {
 			statuses = append(statuses, s)
-		}
-		if len(statuses) == 4 {
-			break
+			seenCritical = seenCritical || s == "critical"
 		}
 	}
-	want := []string{"normal", "warning", "critical", "normal"}
-	if fmt.Sprint(statuses) != fmt.Sprint(want) {
-		t.Errorf("P1 statuses = %v, want %v", statuses, want)
+	// The way down from 9.6 to 5.0 takes 100 ms, one poll: a read may land in the warning
+	// band on the way, which is right too.
+	got := fmt.Sprint(statuses)
+	if got != "[normal warning critical normal]" && got != "[normal warning critical warning normal]" {
+		t.Errorf("P1 statuses = %v, want normal, warning, critical, (warning,) normal", statuses)
 	}
 }
 

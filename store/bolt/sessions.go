@@ -27,6 +27,7 @@ type sessionRecord struct {
 	Expires      time.Time `json:"expires"`
 	RefreshGen   uint64    `json:"refresh_gen"`
 	RefreshHash  []byte    `json:"refresh_hash"`
+	UsedHashes   [][]byte  `json:"used_refresh_hashes,omitempty"` // added in record v1; absent means none
 	Revoked      time.Time `json:"revoked,omitzero"`
 	RevokeReason string    `json:"revoke_reason,omitempty"`
 }
@@ -34,7 +35,7 @@ type sessionRecord struct {
 func encodeSession(s *maskservice.Session) ([]byte, error) {
 	return json.Marshal(sessionRecord{V: sessionRecordVersion, ID: s.ID, Username: s.Username, Role: string(s.Role),
 		Origin: uint8(s.Origin), Remote: s.Remote, Created: s.Created, LastSeen: s.LastSeen, Expires: s.Expires,
-		RefreshGen: s.RefreshGen, RefreshHash: s.RefreshHash, Revoked: s.Revoked, RevokeReason: s.RevokeReason})
+		RefreshGen: s.RefreshGen, RefreshHash: s.RefreshHash, UsedHashes: s.UsedRefreshHashes, Revoked: s.Revoked, RevokeReason: s.RevokeReason})
 }
 
 func decodeSession(b []byte) (*maskservice.Session, error) {
@@ -47,7 +48,7 @@ func decodeSession(b []byte) (*maskservice.Session, error) {
 	}
 	return &maskservice.Session{ID: r.ID, Username: r.Username, Role: maskservice.Role(r.Role),
 		Origin: maskservice.Origin(r.Origin), Remote: r.Remote, Created: r.Created, LastSeen: r.LastSeen,
-		Expires: r.Expires, RefreshGen: r.RefreshGen, RefreshHash: r.RefreshHash, Revoked: r.Revoked,
+		Expires: r.Expires, RefreshGen: r.RefreshGen, RefreshHash: r.RefreshHash, UsedRefreshHashes: r.UsedHashes, Revoked: r.Revoked,
 		RevokeReason: r.RevokeReason}, nil
 }
 

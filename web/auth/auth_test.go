@@ -432,3 +432,72 @@ func BenchmarkLogin(b *testing.B) {
 		f.login(b, "operator1", maskservice.RoleOperator)
 	}
 }
+
+// TestLogin_LockedAnswersAlike checks that a locked account answers the same whatever the
+// password, so guessing cannot go on through the lock, and that an odd origin value is
+// treated as remote rather than crashing.
+func TestLogin_LockedAnswersAlike(t *testing.T) {
+	f := MustService(t)
+	for range 3 {
+		_, _ = f.svc.Login(ctx, auth.LoginRequest{Username: "admin1", Password: "wrong horse!", Role: maskservice.RoleAdmin, Origin: 7})
+	}
+	var msgs []string
+	for _, pw := range []string{"wrong horse!", "correct horse"} {
+		_, err := f.svc.Login(ctx, auth.LoginRequest{Username: "admin1", Password: pw, Role: maskservice.RoleAdmin, Origin: maskservice.OriginRemote})
+		if code(err) != maskservice.ELOCKED {
+			t.Fatalf("password %q while locked: %v", pw, err)
+		}
+		msgs = append(msgs, err.Error())
+	}
+	if msgs[0] != msgs[1] {
+		t.Errorf("locked answers differ: %q", msgs)
+	}
+}
+
+// TestRefresh_GuessCannotRevoke checks that a token that only names the session (an old
+// generation with a made-up secret) is refused without ending the session, while a real old
+// token, even two rotations back, does end it.
+func TestRefresh_GuessCannotRevoke(t *testing.T) {
+	f := MustService(t)
+	first := f.login(t, "operator1", maskservice.RoleOperator)
+	second, err := f.svc.Refresh(ctx, first.Refresh, maskservice.OriginLocal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := f.svc.Refresh(ctx, second.Refresh, maskservice.OriginLocal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := first.Session.ID
+	for _, guess := range []string{id + ".1.made-up-secret", id + ".0.x", id + ".2.also-made-up"} {
+		if _, err := f.svc.Refresh(ctx, guess, maskservice.OriginRemote); code(err) != maskservice.EUNAUTHORIZED {
+			t.Errorf("guess %q: %v", guess, err)
+		}
+	}
+	if _, err := f.svc.Authenticate(ctx, third.Access); err != nil {
+		t.Fatalf("session ended by a guess: %v", err)
+	}
+	if _, err := f.svc.Refresh(ctx, first.Refresh, maskservice.OriginRemote); code(err) != maskservice.EUNAUTHORIZED {
+		t.Fatalf("real reuse: %v", err)
+	}
+	if _, err := f.svc.Authenticate(ctx, third.Access); code(err) != maskservice.EUNAUTHORIZED {
+		t.Errorf("session still alive after a real reuse: %v", err)
+	}
+}
+
+// TestRefresh_DisabledUser checks that a refresh for a disabled user ends the session and
+// leaves nothing rotated.
+func TestRefresh_DisabledUser(t *testing.T) {
+	f := MustService(t)
+	res := f.login(t, "serwis1", maskservice.RoleServiceTech)
+	if _, err := f.db.UpdateUser(ctx, "serwis1", func(u *maskservice.User) error { u.Active = false; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.svc.Refresh(ctx, res.Refresh, maskservice.OriginLocal); code(err) != maskservice.EUNAUTHORIZED {
+		t.Fatalf("disabled user refreshed: %v", err)
+	}
+	s, err := f.db.Session(ctx, res.Session.ID)
+	if err != nil || s.Revoked.IsZero() || s.RefreshGen != 1 {
+		t.Errorf("session after refusal: %v %+v", err, s)
+	}
+}

@@ -192,6 +192,9 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if !req.Role.Valid() {
 		roleLabel = "unknown"
 	}
+	if req.Origin != maskservice.OriginLocal {
+		req.Origin = maskservice.OriginRemote
+	}
 	log := s.log.With("username", req.Username, "role", roleLabel, "origin", req.Origin.String(), "remote", req.Remote)
 	u, err := s.users.User(ctx, req.Username)
 	if err != nil && maskservice.ErrorCode(err) != maskservice.ENOTFOUND {
@@ -203,8 +206,17 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	}
 	passwordOK := bcrypt.CompareHashAndPassword(hash, []byte(req.Password)) == nil && u != nil
 	now := s.now()
+	if u != nil && u.Locked(req.Origin, now) {
+		// Whatever the password: answering differently for the right one would let a guesser
+		// go on through the lock and learn when a guess is right.
+		left := u.Lockouts[req.Origin].LockedUntil.Sub(now)
+		log.Info("login refused: account locked")
+		s.attempts.WithLabelValues(roleLabel, "locked").Inc()
+		return nil, maskservice.Errorf(maskservice.ELOCKED, "account locked after %d failed sign-ins; try again in %d min",
+			maskservice.MaxFailedLogins, int(math.Ceil(left.Minutes())))
+	}
 	if !passwordOK || !u.Active || u.Role != req.Role {
-		if u != nil && !u.Locked(req.Origin, now) {
+		if u != nil {
 			var locked bool
 			if _, err := s.users.UpdateUser(ctx, u.Username, func(u *maskservice.User) error {
 				locked = u.RecordFailure(req.Origin, now)
@@ -221,13 +233,6 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		log.Info("login failed")
 		s.attempts.WithLabelValues(roleLabel, "failure").Inc()
 		return nil, errBadLogin
-	}
-	if u.Locked(req.Origin, now) {
-		left := u.Lockouts[req.Origin].LockedUntil.Sub(now)
-		log.Info("login refused: account locked")
-		s.attempts.WithLabelValues(roleLabel, "locked").Inc()
-		return nil, maskservice.Errorf(maskservice.ELOCKED, "account locked after %d failed sign-ins; try again in %d min",
-			maskservice.MaxFailedLogins, int(math.Ceil(left.Minutes())))
 	}
 	u, err = s.users.UpdateUser(ctx, u.Username, func(u *maskservice.User) error {
 		u.RecordSuccess(req.Origin, now)
@@ -256,13 +261,23 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 func (s *Service) rotate(sess *maskservice.Session) string {
 	secret := randomString(32)
 	sum := sha256.Sum256([]byte(secret))
+	if len(sess.RefreshHash) > 0 {
+		sess.UsedRefreshHashes = append(sess.UsedRefreshHashes, sess.RefreshHash)
+		if n := len(sess.UsedRefreshHashes); n > maskservice.MaxUsedRefreshHashes {
+			sess.UsedRefreshHashes = sess.UsedRefreshHashes[n-maskservice.MaxUsedRefreshHashes:]
+		}
+	}
 	sess.RefreshGen++
 	sess.RefreshHash = sum[:]
 	return sess.ID + "." + strconv.FormatUint(sess.RefreshGen, 10) + "." + secret
 }
 
-// Refresh trades a refresh token for new tokens, rotating it. A token of an older generation
-// is one that was used already: someone holds a copy, so the whole session is revoked.
+// Refresh trades a refresh token for new tokens, rotating it. A token of an earlier
+// generation whose secret checks out is one that was used already: someone holds a copy, so
+// the whole session is revoked. A token that merely names the session is refused and changes
+// nothing, so knowing a session id (it is in every access token) cannot end the session.
+// Everything that can fail is done before the rotation is committed, so a failed refresh
+// leaves the presented token valid for a retry.
 func (s *Service) Refresh(ctx context.Context, refreshToken string, origin maskservice.Origin) (*LoginResult, error) {
 	parts := strings.Split(refreshToken, ".")
 	if len(parts) != 3 || len(refreshToken) > 256 {
@@ -273,6 +288,27 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, origin masks
 		return nil, unauthorized("invalid refresh token")
 	}
 	sum := sha256.Sum256([]byte(parts[2]))
+	current, err := s.sessions.Session(ctx, parts[0])
+	if maskservice.ErrorCode(err) == maskservice.ENOTFOUND {
+		return nil, unauthorized("invalid refresh token")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("refresh: %w", err)
+	}
+	u, err := s.users.User(ctx, current.Username)
+	if err != nil && maskservice.ErrorCode(err) != maskservice.ENOTFOUND {
+		return nil, fmt.Errorf("refresh: %w", err)
+	}
+	if u == nil || !u.Active || u.Role != current.Role {
+		if current.Revoked.IsZero() {
+			_ = s.Revoke(ctx, current.ID, "user disabled or changed")
+		}
+		return nil, unauthorized("session ended")
+	}
+	access, exp, err := s.tokens.IssueAccess(current)
+	if err != nil {
+		return nil, err
+	}
 	now := s.now()
 	var reused bool
 	var refresh string
@@ -285,7 +321,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, origin masks
 		switch {
 		case !sess.Alive(now):
 			return unauthorized("session ended")
-		case gen < sess.RefreshGen:
+		case gen < sess.RefreshGen && usedBefore(sess, sum[:]):
 			reused = true
 			sess.Revoked, sess.RevokeReason = now, "refresh token reused"
 			return nil
@@ -307,17 +343,17 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, origin masks
 		s.revoked(sess.ID)
 		return nil, unauthorized("refresh token already used; session revoked")
 	}
-	u, err := s.users.User(ctx, sess.Username)
-	if err != nil || !u.Active || u.Role != sess.Role {
-		_ = s.Revoke(ctx, sess.ID, "user disabled or changed")
-		return nil, unauthorized("session ended")
-	}
 	s.remember(sess)
-	access, exp, err := s.tokens.IssueAccess(sess)
-	if err != nil {
-		return nil, err
-	}
 	return &LoginResult{Access: access, AccessExpires: exp, Refresh: refresh, Session: sess, User: u}, nil
+}
+
+// usedBefore reports whether hash is the hash of one of the session's earlier refresh secrets.
+func usedBefore(sess *maskservice.Session, hash []byte) bool {
+	found := 0
+	for _, h := range sess.UsedRefreshHashes {
+		found |= subtle.ConstantTimeCompare(h, hash)
+	}
+	return found == 1
 }
 
 // Logout revokes the session at once: its access tokens stop working on the next request.
@@ -347,8 +383,11 @@ func (s *Service) revoked(sessionID string) {
 	s.mu.Lock()
 	if live := s.cache[sessionID]; live != nil {
 		live.revoked = true
+	} else {
+		// A marker, so that an Authenticate that read the session from the store just before
+		// the revoke cannot put it back as alive.
+		s.cache[sessionID] = &liveSession{revoked: true, expires: s.now().Add(maskservice.MaxSessionAge)}
 	}
-	// A session not in the cache is read from the store, which already says it is revoked.
 	callbacks := append([]func(string){}, s.onRevoke...)
 	s.mu.Unlock()
 	for _, fn := range callbacks {
@@ -368,19 +407,28 @@ func (s *Service) sweep() {
 	now := s.now()
 	for id, live := range s.cache {
 		info, _ := live.role.Info()
-		if live.revoked || !now.Before(live.expires) || now.Sub(live.lastSeen) >= info.IdleTimeout {
+		switch {
+		case !now.Before(live.expires):
+			delete(s.cache, id) // ended for good, revoked or not
+		case !live.revoked && now.Sub(live.lastSeen) >= info.IdleTimeout:
 			delete(s.cache, id)
 		}
 	}
 }
 
-// remember puts a session in the cache.
-func (s *Service) remember(sess *maskservice.Session) {
+// remember puts a session in the cache and returns its entry. An entry already marked
+// revoked stays revoked.
+func (s *Service) remember(sess *maskservice.Session) *liveSession {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.sweep()
-	s.cache[sess.ID] = &liveSession{role: sess.Role, expires: sess.Expires, lastSeen: sess.LastSeen,
+	live := &liveSession{role: sess.Role, expires: sess.Expires, lastSeen: sess.LastSeen,
 		persisted: sess.LastSeen, revoked: !sess.Revoked.IsZero()}
+	if old := s.cache[sess.ID]; old != nil && old.revoked {
+		live.revoked = true
+	}
+	s.cache[sess.ID] = live
+	return live
 }
 
 // Authenticate checks an access token and its session: signature and expiry first, then that
@@ -402,11 +450,10 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*Princi
 		if err != nil {
 			return nil, fmt.Errorf("check session: %w", err)
 		}
-		s.remember(sess)
+		live = s.remember(sess)
 	}
 	now := s.now()
 	s.mu.Lock()
-	live = s.cache[claims.SessionID]
 	info, _ := live.role.Info()
 	alive := !live.revoked && now.Before(live.expires) && now.Sub(live.lastSeen) < info.IdleTimeout &&
 		live.role == claims.Role
