@@ -7,11 +7,13 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"mask.services/maskservice"
 	"mask.services/maskservice/web"
 )
 
 // BenchmarkSensorsCurrent measures GET /api/sensors/current, the LCD's and every client's
-// poll: "handler" is the server alone, "loopback" adds a real HTTP client and connection.
+// poll, with the access token checked on every request: "handler" is the server alone,
+// "loopback" adds a real HTTP client and connection.
 func BenchmarkSensorsCurrent(b *testing.B) {
 	f := newFixture(b, fixtureConfig{opts: func(o *web.Options) {
 		// Info level, as in production: every request is logged.
@@ -21,6 +23,7 @@ func BenchmarkSensorsCurrent(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			req := httptest.NewRequest(http.MethodGet, "/api/sensors/current", nil)
+			f.authorize(req, maskservice.RoleOperator)
 			for pb.Next() {
 				rec := httptest.NewRecorder()
 				f.handler.ServeHTTP(rec, req)
@@ -39,7 +42,12 @@ func BenchmarkSensorsCurrent(b *testing.B) {
 		b.ReportAllocs()
 		b.RunParallel(func(pb *testing.PB) {
 			for pb.Next() {
-				res, err := client.Get(url)
+				req, err := http.NewRequest(http.MethodGet, url, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				f.authorize(req, maskservice.RoleOperator)
+				res, err := client.Do(req)
 				if err != nil {
 					b.Fatal(err)
 				}

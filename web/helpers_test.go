@@ -24,11 +24,14 @@ import (
 	"mask.services/maskservice"
 	"mask.services/maskservice/store/ring"
 	"mask.services/maskservice/web"
+	"mask.services/maskservice/web/auth"
+	"mask.services/maskservice/web/hub"
 )
 
 func TestMain(m *testing.M) {
 	// kin-openapi decodes only the content types it knows; the docs page is text/html.
 	openapi3filter.RegisterBodyDecoder("text/html", openapi3filter.PlainBodyDecoder)
+	openapi3filter.RegisterBodyDecoder("text/javascript", openapi3filter.PlainBodyDecoder)
 	os.Exit(m.Run())
 }
 
@@ -69,6 +72,9 @@ func (c *clock) Now() time.Time {
 
 func (c *clock) Freeze() { t := time.Now(); c.frozen.Store(&t) }
 
+// Advance moves a frozen clock on by d.
+func (c *clock) Advance(d time.Duration) { t := c.Now().Add(d); c.frozen.Store(&t) }
+
 // syncBuffer is a bytes.Buffer that the server's logger may write from many goroutines.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -102,6 +108,9 @@ type fixtureConfig struct {
 	noRun  bool             // never run the monitor: the state before the first round
 	faults map[string]error // read errors per sensor
 	opts   func(*web.Options)
+	// hub wires a real WebSocket hub as the daemon does: Authorize is web.AuthorizeWebSocket
+	// and the sign-in service's OnRevoke closes the session's clients.
+	hub bool
 	// duringRun, if set, is called once the ring is filled, before the monitor stops.
 	duringRun func(testing.TB, *fixture)
 }
@@ -117,6 +126,12 @@ type fixture struct {
 	logs    *syncBuffer
 	clock   *clock
 	spec    *spec
+	auth    *auth.Service
+	store   *memStore
+	hub     *hub.Hub
+	// sessions holds one signed-in session per role, made when the fixture is built; do
+	// sends the OPERATOR's access token unless told otherwise.
+	sessions map[maskservice.Role]*auth.LoginResult
 }
 
 const minReads = 20
@@ -136,10 +151,23 @@ func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
 	}
 	f := &fixture{mon: mon, ring: ring.NewSet(ids, 3600), reg: prometheus.NewRegistry(), logs: &syncBuffer{}, clock: &clock{}}
 	mon.Now = f.clock.Now
+	f.auth, f.store = newAuth(tb, f.clock.Now, f.reg)
+	f.sessions = make(map[maskservice.Role]*auth.LoginResult)
+	for _, role := range roles {
+		f.sessions[role] = f.login(tb, role)
+	}
 	opts := web.Options{
 		DeviceID: "C15.25.1010", Version: "test", Monitor: mon, Recent: f.ring, Host: fakeHost{},
-		Registry: f.reg, Now: f.clock.Now, StartTime: time.Now().Add(-time.Minute),
+		Registry: f.reg, Now: f.clock.Now, StartTime: time.Now().Add(-time.Minute), Auth: f.auth,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	}
+	if cfg.hub {
+		if f.hub, err = hub.New(hub.Options{Current: mon.Current, Authorize: web.AuthorizeWebSocket}); err != nil {
+			tb.Fatal(err)
+		}
+		tb.Cleanup(f.hub.Close)
+		f.auth.OnRevoke(f.hub.CloseSession)
+		opts.WebSocket = f.hub
 	}
 	if cfg.opts != nil {
 		cfg.opts(&opts)
@@ -194,10 +222,12 @@ type response struct {
 	body   []byte
 }
 
-// do sends a request from a non-loopback address and checks the answer against the spec.
+// do sends a request from a non-loopback address, signed in as the fixture's OPERATOR unless
+// a mod changes that, and checks the answer against the spec.
 func (f *fixture) do(tb testing.TB, method, target string, mods ...func(*http.Request)) response {
 	tb.Helper()
 	req := httptest.NewRequest(method, target, nil)
+	f.authorize(req, maskservice.RoleOperator)
 	for _, m := range mods {
 		m(req)
 	}
@@ -212,6 +242,34 @@ func (f *fixture) send(tb testing.TB, req *http.Request) response {
 	res := response{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
 	// The metrics are Prometheus text, not a schema the spec can describe.
 	f.spec.check(tb, req, res, req.URL.Path == "/metrics" && res.status == http.StatusOK)
+	return res
+}
+
+// authorize makes req carry the access token of the fixture's session of role.
+func (f *fixture) authorize(req *http.Request, role maskservice.Role) {
+	req.Header.Set("Authorization", "Bearer "+f.sessions[role].Access)
+}
+
+// as is a mod of do that signs the request in as role; "" sends it without a token.
+func (f *fixture) as(role maskservice.Role) func(*http.Request) {
+	return func(r *http.Request) {
+		r.Header.Del("Authorization")
+		if role != "" {
+			f.authorize(r, role)
+		}
+	}
+}
+
+// login signs the user of role in through the service (not the API, which limits the rate)
+// and returns a new session.
+func (f *fixture) login(tb testing.TB, role maskservice.Role) *auth.LoginResult {
+	tb.Helper()
+	res, err := f.auth.Login(context.Background(), auth.LoginRequest{
+		Username: userOf[role], Password: testPassword, Role: role, Origin: maskservice.OriginLocal, Remote: "127.0.0.1:1",
+	})
+	if err != nil {
+		tb.Fatalf("sign in as %s: %v", role, err)
+	}
 	return res
 }
 

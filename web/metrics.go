@@ -3,7 +3,6 @@ package web
 import (
 	"crypto/subtle"
 	"fmt"
-	"net"
 	"net/http"
 	"strings"
 
@@ -106,10 +105,5 @@ func (s *Server) metricsAllowed(r *http.Request) bool {
 			return true
 		}
 	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return isLoopback(r.RemoteAddr)
 }

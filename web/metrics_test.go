@@ -94,13 +94,14 @@ func TestServer_Metrics(t *testing.T) {
 	})
 }
 
-// gauge returns the value of the counter or gauge name whose label has value, 0 if absent.
+// gauge returns the sum of the counters or gauges name whose label has value, 0 if absent.
 func gauge(tb testing.TB, f *fixture, name, label, value string) float64 {
 	tb.Helper()
 	families, err := f.reg.Gather()
 	if err != nil {
 		tb.Fatal(err)
 	}
+	var sum float64
 	for _, fam := range families {
 		if fam.GetName() != name {
 			continue
@@ -108,10 +109,10 @@ func gauge(tb testing.TB, f *fixture, name, label, value string) float64 {
 		for _, m := range fam.GetMetric() {
 			for _, l := range m.GetLabel() {
 				if l.GetName() == label && l.GetValue() == value {
-					return m.GetCounter().GetValue() + m.GetGauge().GetValue()
+					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
 				}
 			}
 		}
 	}
-	return 0
+	return sum
 }

@@ -71,26 +71,37 @@ var knownMethods = map[string]bool{
 	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
 }
 
-// serve is the server's outermost handler: common headers, panic recovery, then the router;
-// afterwards the request is logged and measured.
+// serve is the server's outermost handler: common headers, the CORS preflight, panic
+// recovery, then the router; afterwards the request is logged and measured.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rec := &recorder{ResponseWriter: w}
-	setCommonHeaders(w.Header(), r.URL.Path)
 	// Deferred, so that a request whose handler aborts (http.ErrAbortHandler) is logged too.
 	defer s.finish(rec, r, start)
+	if s.setHeaders(w.Header(), r) {
+		rec.WriteHeader(http.StatusNoContent)
+		return
+	}
 	s.serveRecovered(rec, r)
 }
 
-// setCommonHeaders sets the headers every answer carries.
-func setCommonHeaders(h http.Header, path string) {
+// contentSecurityPolicy allows the page's own scripts and nothing inline: an injected script
+// cannot run, and no other site may frame the pages.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; " +
+	"img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+
+// setHeaders sets the headers every answer carries, and the CORS headers for an allowed
+// origin. It reports whether the request is a CORS preflight to answer with 204 alone.
+func (s *Server) setHeaders(h http.Header, r *http.Request) (preflight bool) {
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Frame-Options", "DENY")
 	// API answers are live data: no cache may keep them. The UI sets its own policy.
-	if path == "/api" || strings.HasPrefix(path, "/api/") || quiet[path] {
+	if path := r.URL.Path; path == "/api" || strings.HasPrefix(path, "/api/") || quiet[path] {
 		h.Set("Cache-Control", "no-store")
 	}
+	return s.setCORS(h, r)
 }
 
 // serveRecovered runs the router and turns a panic into a logged 500 JSON error.
@@ -115,7 +126,7 @@ func (s *Server) serveRecovered(w *recorder, r *http.Request) {
 		for k := range h {
 			delete(h, k)
 		}
-		setCommonHeaders(h, r.URL.Path)
+		s.setHeaders(h, r)
 		h.Set("Cache-Control", "no-store")
 		s.writeJSON(w, r, http.StatusInternalServerError, errorBody{Error: errorDetail{
 			Code: maskservice.EINTERNAL, Message: "internal error",

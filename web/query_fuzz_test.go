@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"mask.services/maskservice"
 )
 
 // FuzzQuery drives the routes that parse query parameters with arbitrary query strings. The
@@ -35,6 +37,7 @@ func FuzzQuery(f *testing.F) {
 	f.Fuzz(func(t *testing.T, route uint8, query string) {
 		req := httptest.NewRequest(http.MethodGet, paths[int(route)%len(paths)], nil)
 		req.URL.RawQuery = query
+		fx.authorize(req, maskservice.RoleOperator)
 		res := fx.send(t, req) // checks the body against the spec
 		switch {
 		case res.status == http.StatusOK:

@@ -6,7 +6,11 @@
 // in Options; it never imports hal or store, and the WebSocket hub (web/hub) arrives as a
 // plain http.Handler.
 //
-// Authentication arrives in a later issue: until then every route is open.
+// Every route of the table names what it needs (Route.Access): "public", "signed_in" or one
+// permission. One guard, applied from the table, checks the access token (a bearer header or
+// the ms_access cookie) and its session through web/auth, answers 401 or 403, and asks a
+// request authenticated by cookie that changes something for the CSRF header. The sign-in
+// routes under /api/auth hand out the tokens and the cookies.
 package web
 
 import (
@@ -27,16 +31,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"mask.services/maskservice"
+	"mask.services/maskservice/web/auth"
 	"mask.services/maskservice/web/ui"
 )
 
-// assets holds the hand-written OpenAPI spec and the docs page that reads it.
+// assets holds the hand-written OpenAPI spec and the docs page that reads it, with its script.
 //
-//go:embed openapi.json docs.html
+//go:embed openapi.json docs.html docs.js
 var assets embed.FS
 
-// Options are what the server needs from the rest of the daemon. Monitor and Recent are
-// required; every other field has a usable zero value.
+// Options are what the server needs from the rest of the daemon. Monitor, Recent and Auth
+// are required; every other field has a usable zero value.
 type Options struct {
 	DeviceID string // reported by /api/device/status
 	Version  string // reported by /api/device/status
@@ -47,7 +52,13 @@ type Options struct {
 	Recent maskservice.RecentReadings
 	// Host gives memory and uptime facts; nil leaves them out of the device status.
 	Host maskservice.Host
-	// WebSocket serves GET /api/ws/sensors (the hub); nil answers 503.
+	// Auth signs users in and checks every request's access token and session.
+	Auth *auth.Service
+	// WebSocket serves GET /api/ws/sensors (the hub); nil answers 503. The server checks the
+	// client's token before the handler runs and closes a refused client with 4001 or 4003
+	// itself; the handler gets the admitted client's Principal in the request context. A hub
+	// learns the client's session through hub.Options.Authorize = AuthorizeWebSocket, which
+	// Hub.CloseSession needs to close the sockets of a session that ended.
 	WebSocket http.Handler
 	// Registry receives the server's collectors and is what /metrics serves; nil uses a
 	// registry of the server's own.
@@ -62,6 +73,13 @@ type Options struct {
 	// MetricsToken, when set, lets any client that sends "Authorization: Bearer <token>" read
 	// /metrics; without it only loopback clients may.
 	MetricsToken string
+	// CORSOrigins are the origins ("https://host:port", exactly as a browser sends them) that
+	// may call the API from another origin, with credentials. Empty: same origin only.
+	CORSOrigins []string
+	// SecureCookies marks the sign-in cookies Secure. Set it for TLS listeners; answers to a
+	// request that came over TLS are marked Secure anyway. Leave it off for the plain HTTP
+	// loopback listener of the LCD, or the browser would drop the cookies.
+	SecureCookies bool
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// StartTime is when the process started, for the uptime; zero means when New was called.
@@ -69,12 +87,20 @@ type Options struct {
 }
 
 // Route is one entry of the route table: a method and a path pattern of the standard library
-// router (with {name} wildcards, as the OpenAPI spec spells paths), its handler and a summary.
+// router (with {name} wildcards, as the OpenAPI spec spells paths), its handler, a summary,
+// and the access it needs.
 type Route struct {
 	Method  string
 	Pattern string
 	Handler http.Handler
 	Summary string
+	// Access is AccessPublic, AccessSignedIn or the name of the one maskservice.Permission the
+	// route needs. New refuses a route without a valid one, so no route is open by mistake.
+	Access string
+
+	// upgrade marks the WebSocket route: a refused client is upgraded and closed with 4001
+	// or 4003 instead of getting a 401 or 403, which a browser's WebSocket cannot read.
+	upgrade bool
 }
 
 // Server is the HTTP server's handler tree. Create it with New; it is safe for concurrent use.
@@ -90,6 +116,10 @@ type Server struct {
 	ui      fs.FS
 	metrics http.Handler // promhttp over Options.Registry
 
+	docsJS  []byte // the docs page's script
+	cors    map[string]bool
+	limiter *limiter // sign-in attempts per client address
+
 	requestDuration *prometheus.HistogramVec
 	current         atomic.Pointer[currentBody] // /api/sensors/current of the newest round, encoded once
 }
@@ -102,6 +132,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if opts.Recent == nil {
 		return nil, errors.New("new web server: recent readings are nil")
+	}
+	if opts.Auth == nil {
+		return nil, errors.New("new web server: auth service is nil")
 	}
 	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, start: opts.StartTime}
 	if s.log == nil {
@@ -123,6 +156,13 @@ func New(opts Options) (*Server, error) {
 	if s.docs, err = assets.ReadFile("docs.html"); err != nil {
 		return nil, fmt.Errorf("new web server: read docs page: %w", err)
 	}
+	if s.docsJS, err = assets.ReadFile("docs.js"); err != nil {
+		return nil, fmt.Errorf("new web server: read docs script: %w", err)
+	}
+	if s.cors, err = corsOrigins(opts.CORSOrigins); err != nil {
+		return nil, fmt.Errorf("new web server: %w", err)
+	}
+	s.limiter = newLimiter(loginBurst, loginEvery, maxLimited, s.now)
 	s.ui = ui.FS()
 	if opts.UIDir != "" {
 		s.ui = os.DirFS(opts.UIDir)
@@ -139,6 +179,9 @@ func New(opts Options) (*Server, error) {
 		ErrorHandling: promhttp.ContinueOnError,
 	})
 	s.routes = s.routeTable()
+	if err := checkRoutes(s.routes); err != nil {
+		return nil, fmt.Errorf("new web server: %w", err)
+	}
 	s.mux = s.newMux()
 	return s, nil
 }
@@ -153,18 +196,29 @@ func (s *Server) routeTable() []Route {
 		})
 	}
 	h := func(f http.HandlerFunc) http.Handler { return f }
+	const (
+		public   = AccessPublic
+		signedIn = AccessSignedIn
+		view     = string(maskservice.PermViewSensors)
+	)
 	return []Route{
-		{"GET", "/api/sensors", h(s.handleSensors), "Recent readings, newest first"},
-		{"GET", "/api/sensors/current", h(s.handleCurrent), "The newest reading of every sensor"},
-		{"GET", "/api/sensors/{id}/history", h(s.handleHistory), "Readings of one sensor over a time range"},
-		{"GET", "/api/sensors/history", h(s.handleHistory), "Readings of one sensor over a time range (sensor_id in the query)"},
-		{"GET", "/api/device/status", h(s.handleDeviceStatus), "State and health of the device"},
-		{"GET", "/api/ws/sensors", ws, "Live sensor frames over a WebSocket"},
-		{"GET", "/api/openapi.json", h(s.handleSpec), "This OpenAPI document"},
-		{"GET", "/api/docs", h(s.handleDocs), "Interactive API documentation"},
-		{"GET", "/healthz", h(s.handleHealthz), "Liveness: the process answers"},
-		{"GET", "/readyz", h(s.handleReadyz), "Readiness: the daemon can serve"},
-		{"GET", "/metrics", h(s.handleMetrics), "Prometheus metrics"},
+		{Method: "POST", Pattern: "/api/auth/login", Handler: h(s.handleLogin), Summary: "Sign in", Access: public},
+		{Method: "POST", Pattern: "/api/auth/refresh", Handler: h(s.handleRefresh), Summary: "Trade a refresh token for new tokens", Access: public},
+		{Method: "POST", Pattern: "/api/auth/logout", Handler: h(s.handleLogout), Summary: "Sign out: end the session", Access: signedIn},
+		{Method: "GET", Pattern: "/api/auth/me", Handler: h(s.handleMe), Summary: "Who is signed in", Access: signedIn},
+		{Method: "GET", Pattern: "/api/sensors", Handler: h(s.handleSensors), Summary: "Recent readings, newest first", Access: view},
+		{Method: "GET", Pattern: "/api/sensors/current", Handler: h(s.handleCurrent), Summary: "The newest reading of every sensor", Access: view},
+		{Method: "GET", Pattern: "/api/sensors/{id}/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range", Access: view},
+		{Method: "GET", Pattern: "/api/sensors/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range (sensor_id in the query)", Access: view},
+		{Method: "GET", Pattern: "/api/device/status", Handler: h(s.handleDeviceStatus), Summary: "State and health of the device", Access: view},
+		{Method: "GET", Pattern: "/api/ws/sensors", Handler: ws, Summary: "Live sensor frames over a WebSocket", Access: view, upgrade: true},
+		{Method: "GET", Pattern: "/api/openapi.json", Handler: h(s.handleSpec), Summary: "This OpenAPI document", Access: public},
+		{Method: "GET", Pattern: "/api/docs", Handler: h(s.handleDocs), Summary: "Interactive API documentation", Access: public},
+		{Method: "GET", Pattern: "/api/docs.js", Handler: h(s.handleDocsJS), Summary: "The script of the documentation page", Access: public},
+		{Method: "GET", Pattern: "/healthz", Handler: h(s.handleHealthz), Summary: "Liveness: the process answers", Access: public},
+		{Method: "GET", Pattern: "/readyz", Handler: h(s.handleReadyz), Summary: "Readiness: the daemon can serve", Access: public},
+		// Public for the sign-in guard: /metrics has its own rule, loopback or the scrape token.
+		{Method: "GET", Pattern: "/metrics", Handler: h(s.handleMetrics), Summary: "Prometheus metrics", Access: public},
 	}
 }
 
@@ -180,7 +234,7 @@ func (s *Server) newMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	allowed := make(map[string][]string)
 	for _, rt := range s.routes {
-		mux.Handle(rt.Method+" "+rt.Pattern, rt.Handler)
+		mux.Handle(rt.Method+" "+rt.Pattern, s.guard(rt))
 		allowed[rt.Pattern] = append(allowed[rt.Pattern], rt.Method)
 	}
 	// The router's own 405 is plain text; a method-less pattern for each path answers in JSON.
@@ -221,6 +275,13 @@ func (s *Server) handleSpec(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleDocs(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	_, _ = w.Write(s.docs)
+}
+
+// handleDocsJS serves the docs page's script: the Content-Security-Policy allows no inline
+// script, so the page loads it from here.
+func (s *Server) handleDocsJS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
+	_, _ = w.Write(s.docsJS)
 }
 
 // handleUI serves the UI's files, and index.html for any other path so that the UI's own

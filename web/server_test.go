@@ -320,9 +320,10 @@ func TestServer_Docs(t *testing.T) {
 	if docs.status != 200 || !strings.HasPrefix(docs.header.Get("Content-Type"), "text/html") || !strings.Contains(body, "/api/openapi.json") {
 		t.Errorf("GET /api/docs: %d %q", docs.status, docs.header.Get("Content-Type"))
 	}
-	// Offline: the page may load nothing from elsewhere.
+	// Offline: the page and its script may load nothing from elsewhere.
+	script := f.get(t, "/api/docs.js")
 	for _, external := range []string{"http://", "https://", "//cdn", "@import"} {
-		if strings.Contains(body, external) {
+		if strings.Contains(body, external) || strings.Contains(string(script.body), external) {
 			t.Errorf("the docs page refers to %q: it must work without internet access", external)
 		}
 	}
@@ -439,7 +440,8 @@ func TestNew(t *testing.T) {
 	}
 	recent := ring.NewSet([]string{"P1", "P2", "P3"}, 10)
 	reg := prometheus.NewRegistry()
-	if _, err := web.New(web.Options{Monitor: mon, Recent: recent, Registry: reg}); err != nil {
+	svc, _ := newAuth(t, time.Now, nil)
+	if _, err := web.New(web.Options{Monitor: mon, Recent: recent, Auth: svc, Registry: reg}); err != nil {
 		t.Fatalf("valid options: %v", err)
 	}
 	for _, tc := range []struct {
@@ -447,10 +449,13 @@ func TestNew(t *testing.T) {
 		opts web.Options
 		want string
 	}{
-		{"no monitor", web.Options{Recent: recent}, "monitor"},
-		{"no recent readings", web.Options{Monitor: mon}, "recent"},
-		{"registered twice", web.Options{Monitor: mon, Recent: recent, Registry: reg}, "register"},
-		{"ui dir without index.html", web.Options{Monitor: mon, Recent: recent, UIDir: t.TempDir()}, "index.html"},
+		{"no monitor", web.Options{Recent: recent, Auth: svc}, "monitor"},
+		{"no recent readings", web.Options{Monitor: mon, Auth: svc}, "recent"},
+		{"no auth", web.Options{Monitor: mon, Recent: recent}, "auth"},
+		{"registered twice", web.Options{Monitor: mon, Recent: recent, Auth: svc, Registry: reg}, "register"},
+		{"ui dir without index.html", web.Options{Monitor: mon, Recent: recent, Auth: svc, UIDir: t.TempDir()}, "index.html"},
+		{"cors origin with a path", web.Options{Monitor: mon, Recent: recent, Auth: svc, CORSOrigins: []string{"https://ui.example/"}}, "cors"},
+		{"cors wildcard", web.Options{Monitor: mon, Recent: recent, Auth: svc, CORSOrigins: []string{"*"}}, "cors"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := web.New(tc.opts)
@@ -460,7 +465,7 @@ func TestNew(t *testing.T) {
 		})
 	}
 	// A server works with only the required options.
-	srv, err := web.New(web.Options{Monitor: mon, Recent: recent, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := web.New(web.Options{Monitor: mon, Recent: recent, Auth: svc, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

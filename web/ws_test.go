@@ -10,6 +10,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"mask.services/maskservice"
 	"mask.services/maskservice/web"
 )
 
@@ -39,7 +40,7 @@ func TestServer_WebSocketUpgrade(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws/sensors", nil)
+	c, res, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws/sensors?token="+f.sessions[maskservice.RoleOperator].Access, nil)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -65,4 +66,8 @@ func TestServer_WebSocketUpgrade(t *testing.T) {
 func TestServer_WebSocketMissing(t *testing.T) {
 	f := newFixture(t, fixtureConfig{noRun: true})
 	wantError(t, f.get(t, "/api/ws/sensors"), 503, "unavailable", "hub")
+	// Refusals are told after an upgrade; a request that is no handshake gets no 401.
+	if res := f.do(t, http.MethodGet, "/api/ws/sensors", f.as("")); res.status != http.StatusUpgradeRequired {
+		t.Errorf("anonymous GET without an upgrade: %d, want 426", res.status)
+	}
 }

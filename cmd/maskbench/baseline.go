@@ -259,6 +259,7 @@ func serveBaselineProcess(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	listen := fs.String("listen", "127.0.0.1:0", "listen address")
+	fs.Bool("demo", false, "accepted like the daemon's; the baseline has no users")
 	fs.String("data", "", "ignored: the baseline keeps no state")
 	if len(args) == 0 || args[0] != "serve" || fs.Parse(args[1:]) != nil {
 		log.Error("usage: serve --data DIR --listen ADDR", "args", args)
@@ -277,6 +278,12 @@ func serveBaselineProcess(args []string, stderr io.Writer) int {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /api/ws/sensors", b.serveWS)
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "ok") })
+	// Like the daemon's sign-in, so the harness runs unchanged against the stand-in; the
+	// baseline checks no tokens.
+	mux.HandleFunc("POST /api/auth/login", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"access_token":"baseline"}`)
+	})
 	mux.HandleFunc("GET /api/sensors/current", func(w http.ResponseWriter, _ *http.Request) {
 		b.mu.Lock()
 		frame := b.current

@@ -25,6 +25,7 @@ type daemonConfig struct {
 	ReadyTimeout time.Duration // bound on exec to /readyz 200
 	StopTimeout  time.Duration // grace after SIGTERM before SIGKILL
 	Env          []string      // added to this process's environment
+	Demo         bool          // start with --demo, so the harness can sign in as operator1
 }
 
 // daemon is one running maskserviced child in its own process group with a temporary data
@@ -57,7 +58,11 @@ func startDaemon(ctx context.Context, cfg daemonConfig) (*daemon, error) {
 	}
 	d := &daemon{dir: dir, done: make(chan struct{}), cfg: cfg}
 	d.log = newLogTail(30)
-	cmd := exec.CommandContext(ctx, cfg.Bin, "serve", "--data", dir, "--listen", "127.0.0.1:0")
+	args := []string{"serve", "--data", dir, "--listen", "127.0.0.1:0"}
+	if cfg.Demo {
+		args = append(args, "--demo")
+	}
+	cmd := exec.CommandContext(ctx, cfg.Bin, args...)
 	// Own process group so the whole tree can be killed at once; Pdeathsig so even a
 	// SIGKILLed maskbench leaves no daemon behind.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -297,4 +302,28 @@ func (t *logTail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return strings.Join(t.lines, "\n")
+}
+
+// signIn signs in to the daemon as the demo operator (it must run with --demo) and returns
+// the access token, as the LCD does.
+func (d *daemon) signIn(ctx context.Context) (string, error) {
+	body := strings.NewReader(`{"username":"operator1","password":"password123","role":"OPERATOR"}`)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.addr+"/api/auth/login", body)
+	if err != nil {
+		return "", fmt.Errorf("sign in: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("sign in: %w", err)
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil || out.AccessToken == "" {
+		return "", fmt.Errorf("sign in as operator1: %d %.200s", resp.StatusCode, raw)
+	}
+	return out.AccessToken, nil
 }

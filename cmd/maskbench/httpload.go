@@ -20,6 +20,7 @@ type loadConfig struct {
 	URL         string
 	Concurrency int
 	Rate        float64       // total requests per second; 0: closed loop
+	Token       string        // sent as "Authorization: Bearer"; "" sends none
 	Warmup      time.Duration // requests before this are not measured
 	Duration    time.Duration // the measured window after the warm-up
 	MaxRequests int           // per worker: a bound even if the server answers absurdly fast
@@ -64,7 +65,7 @@ func runLoad(ctx context.Context, cfg loadConfig) (loadResult, error) {
 	defer tr.CloseIdleConnections()
 	// The timeout bounds a hung request; a timed-out request counts as an error.
 	client := &http.Client{Transport: tr, Timeout: cfg.Timeout}
-	if err := checkJSON(ctx, client, cfg.URL); err != nil {
+	if err := checkJSON(ctx, client, cfg.URL, cfg.Token); err != nil {
 		return res, err
 	}
 
@@ -120,7 +121,7 @@ func work(ctx context.Context, client *http.Client, cfg loadConfig, i int, start
 		if !t0.Before(end) || ctx.Err() != nil {
 			break
 		}
-		err := getOK(ctx, client, cfg.URL)
+		err := getOK(ctx, client, cfg.URL, cfg.Token)
 		lat := time.Since(t0)
 		if err != nil {
 			w.errors++
@@ -139,10 +140,13 @@ func work(ctx context.Context, client *http.Client, cfg loadConfig, i int, start
 
 // get sends one GET and reads the whole body (so the connection goes back to the pool),
 // keeping at most limit bytes of it.
-func get(ctx context.Context, client *http.Client, url string, limit int64) (*http.Response, []byte, error) {
+func get(ctx context.Context, client *http.Client, url, token string, limit int64) (*http.Response, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, nil, fmt.Errorf("new request: %w", err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -160,8 +164,8 @@ func get(ctx context.Context, client *http.Client, url string, limit int64) (*ht
 }
 
 // getOK is one request of the load: it fails unless the answer is 200.
-func getOK(ctx context.Context, client *http.Client, url string) error {
-	resp, _, err := get(ctx, client, url, 0)
+func getOK(ctx context.Context, client *http.Client, url, token string) error {
+	resp, _, err := get(ctx, client, url, token, 0)
 	if err != nil {
 		return err
 	}
@@ -173,8 +177,8 @@ func getOK(ctx context.Context, client *http.Client, url string) error {
 
 // checkJSON fails unless url answers 200 with a JSON body, so a wrong path is not
 // benchmarked as a fast 404.
-func checkJSON(ctx context.Context, client *http.Client, url string) error {
-	resp, body, err := get(ctx, client, url, 1<<20)
+func checkJSON(ctx context.Context, client *http.Client, url, token string) error {
+	resp, body, err := get(ctx, client, url, token, 1<<20)
 	if err != nil {
 		return err
 	}

@@ -238,9 +238,11 @@ func (b *bench) runAll(ctx context.Context) {
 }
 
 // startDaemon starts the daemon for one measurement.
-func (b *bench) startDaemon(ctx context.Context, what string) (*daemon, error) {
+// With demo it runs with --demo so that the load can sign in; the idle measurement runs
+// without, since creating the demo users (bcrypt) is no part of a production start.
+func (b *bench) startDaemon(ctx context.Context, what string, demo bool) (*daemon, error) {
 	b.progressf("%s: starting %s", what, b.cfg.Daemon)
-	d, err := startDaemon(ctx, daemonConfig{Bin: b.cfg.Daemon, ReadyTimeout: b.cfg.ReadyTimeout, StopTimeout: 5 * time.Second})
+	d, err := startDaemon(ctx, daemonConfig{Bin: b.cfg.Daemon, ReadyTimeout: b.cfg.ReadyTimeout, StopTimeout: 5 * time.Second, Demo: demo})
 	if err != nil {
 		return nil, err
 	}
@@ -261,14 +263,18 @@ func (b *bench) stopDaemon(d *daemon, what string) {
 
 // measureWS is fan-out from the daemon.
 func (b *bench) measureWS(ctx context.Context) error {
-	d, err := b.startDaemon(ctx, "ws")
+	d, err := b.startDaemon(ctx, "ws", true)
 	if err != nil {
 		return err
 	}
 	defer b.stopDaemon(d, "ws")
+	token, err := d.signIn(ctx)
+	if err != nil {
+		return err
+	}
 	var rssErr error
 	res, err := runWS(ctx, wsConfig{
-		URL:            "ws://" + d.addr + "/api/ws/sensors",
+		URL:            "ws://" + d.addr + "/api/ws/sensors?token=" + token,
 		Clients:        b.cfg.Clients,
 		Frames:         b.cfg.Frames,
 		Interval:       b.cfg.Interval,
@@ -374,11 +380,16 @@ func (b *bench) reportWS(name, what string, r wsResult) {
 
 // measureCurrent is the GET /api/sensors/current load.
 func (b *bench) measureCurrent(ctx context.Context) error {
-	d, err := b.startDaemon(ctx, "current")
+	d, err := b.startDaemon(ctx, "current", true)
 	if err != nil {
 		return err
 	}
 	defer b.stopDaemon(d, "current")
+	// Every request carries the token and is checked (signature and session), as in use.
+	token, err := d.signIn(ctx)
+	if err != nil {
+		return err
+	}
 	url := "http://" + d.addr + "/api/sensors/current"
 	// Twice: closed-loop for the most the daemon can serve, then at the budget's rate for the
 	// latency a client sees at that load (closed-loop latency at 8x the budgeted rate is mostly
@@ -395,6 +406,7 @@ func (b *bench) measureCurrent(ctx context.Context) error {
 		b.progressf("%s: %d workers, %s, %v warm-up, %v measured", run.name, b.cfg.Concurrency, mode, b.cfg.Warmup, b.cfg.Duration)
 		res, err := runLoad(ctx, loadConfig{
 			URL:         url,
+			Token:       token,
 			Concurrency: b.cfg.Concurrency,
 			Rate:        run.rate,
 			Warmup:      b.cfg.Warmup,
@@ -424,7 +436,7 @@ func (b *bench) measureCurrent(ctx context.Context) error {
 
 // measureIdle is a fresh daemon's start-to-ready time and RSS after it idled.
 func (b *bench) measureIdle(ctx context.Context) error {
-	d, err := b.startDaemon(ctx, "idle")
+	d, err := b.startDaemon(ctx, "idle", false)
 	if err != nil {
 		return err
 	}

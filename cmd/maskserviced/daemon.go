@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,8 +21,10 @@ import (
 	"mask.services/maskservice"
 	"mask.services/maskservice/cmd/internal/config"
 	"mask.services/maskservice/hal"
+	"mask.services/maskservice/store/bolt"
 	"mask.services/maskservice/store/ring"
 	"mask.services/maskservice/web"
+	"mask.services/maskservice/web/auth"
 	"mask.services/maskservice/web/hub"
 )
 
@@ -38,12 +41,17 @@ type Main struct {
 	Config  *config.Config // nil: config.Default()
 	DataDir string
 	Listen  string // overrides Config.HTTP.Listen when set
-	Demo    bool   // create the demo users (arrives with sign-in)
+	Demo    bool   // create the demo users (operator1, admin1, super1, serwis1; never in production)
 	UIDir   string // serve the UI from this directory instead of the embedded build
 	Stderr  io.Writer
 	Logger  *slog.Logger // set by Run from Config.Log.Level unless already set
+	// BcryptCost hashes the demo users' passwords; 0 means auth.DefaultBcryptCost. Tests
+	// lower it.
+	BcryptCost int
 
 	monitor *maskservice.Monitor
+	db      *bolt.DB
+	auth    *auth.Service
 	hub     *hub.Hub
 	server  *http.Server
 	ln      net.Listener
@@ -151,6 +159,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
+	m.db, err = bolt.Open(ctx, m.DataDir, bolt.Options{})
+	if err != nil {
+		return err
+	}
 	sensors := cfg.DomainSensors()
 	src, err := openSources(cfg, log)
 	if err != nil {
@@ -172,20 +184,29 @@ func (m *Main) Run(ctx context.Context) (err error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if err := m.startAuth(ctx, reg); err != nil {
+		return err
+	}
 	m.hub, err = hub.New(hub.Options{
 		MaxClients: cfg.HTTP.MaxWSClients,
 		Current:    m.monitor.Current,
 		Logger:     log,
 		Registerer: reg,
+		// web checks the token before the upgrade; the hub learns the verdict from it.
+		Authorize: web.AuthorizeWebSocket,
 	})
 	if err != nil {
 		return fmt.Errorf("start websocket hub: %w", err)
 	}
+	// A revoked session (logout, a reused refresh token) loses its live sockets at once.
+	m.auth.OnRevoke(m.hub.CloseSession)
 	srv, err := web.New(web.Options{
 		DeviceID:     cfg.DeviceID,
 		Version:      version,
 		Monitor:      m.monitor,
 		Recent:       recent,
+		Auth:         m.auth,
+		CORSOrigins:  cfg.HTTP.CORSOrigins,
 		Host:         hal.Host{},
 		WebSocket:    m.hub,
 		Registry:     reg,
@@ -208,7 +229,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
 	if !isLoopback(m.ln.Addr()) {
-		log.Warn("the API listens beyond loopback without sign-in: anyone who reaches this address can read it",
+		log.Warn("plain HTTP beyond loopback: passwords and tokens cross the network unencrypted (HTTPS for the hotspot comes with the device issue)",
 			"addr", m.ln.Addr().String())
 	}
 
@@ -252,9 +273,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
-	if m.Demo {
-		log.Info("demo mode: sign-in is not built yet, so there are no users to create; every API route is open")
-	}
 	log.Info("http listening", "addr", m.ln.Addr().String(), "device_id", cfg.DeviceID,
 		"sensors", len(sensors), "config", configName(cfg), "data", m.DataDir, "version", version,
 		"start_ms", time.Since(start).Milliseconds())
@@ -317,8 +335,61 @@ func (m *Main) Close() error {
 		case <-ctx.Done():
 			err = errors.Join(err, errors.New("shutdown timed out waiting for the poll loop"))
 		}
+		if m.db != nil {
+			// Every answered write is committed already; closing releases the file lock.
+			if e := m.db.Close(); e != nil {
+				err = errors.Join(err, fmt.Errorf("close database: %w", e))
+			}
+		}
 	})
 	return err
+}
+
+// startAuth loads (or creates) the token signing key, starts the sign-in service and, with
+// --demo, creates the demo users that do not exist yet.
+func (m *Main) startAuth(ctx context.Context, reg prometheus.Registerer) error {
+	keyPath := m.Config.Auth.KeyFile
+	if keyPath == "" {
+		keyPath = filepath.Join(m.DataDir, "jwt-key.pem")
+	}
+	keys, err := auth.LoadOrCreateKey(keyPath)
+	if err != nil {
+		return err
+	}
+	tokens := auth.NewTokens(keys, "maskserviced", m.Config.DeviceID, nil)
+	m.auth, err = auth.NewService(auth.Options{Users: m.db, Sessions: m.db, Tokens: tokens,
+		Logger: m.Logger, BcryptCost: m.BcryptCost, Registerer: reg})
+	if err != nil {
+		return fmt.Errorf("start sign-in: %w", err)
+	}
+	if !m.Demo {
+		if n, err := m.db.CountUsers(ctx); err == nil && n == 0 {
+			m.Logger.Warn("no users yet: create the first with 'maskserviced user add NAME --role SUPERUSER' (daemon stopped)")
+		}
+		return nil
+	}
+	for _, d := range demoUsers {
+		if _, err := m.db.User(ctx, d.name); err == nil {
+			continue
+		}
+		if _, err := m.auth.CreateUser(ctx, d.name, maskservice.DemoPassword, d.role, true); err != nil {
+			return fmt.Errorf("create demo user %s: %w", d.name, err)
+		}
+	}
+	m.Logger.Warn("DEMO USERS ENABLED: operator1, admin1, super1, serwis1 with password " + maskservice.DemoPassword +
+		"; never run --demo on a production device")
+	return nil
+}
+
+// demoUsers are the accounts --demo creates, one per role.
+var demoUsers = []struct {
+	name string
+	role maskservice.Role
+}{
+	{"operator1", maskservice.RoleOperator},
+	{"admin1", maskservice.RoleAdmin},
+	{"super1", maskservice.RoleSuperuser},
+	{"serwis1", maskservice.RoleServiceTech},
 }
 
 func isLoopback(a net.Addr) bool {

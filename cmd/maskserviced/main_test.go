@@ -29,6 +29,7 @@ func MustRunMain(tb testing.TB, configText string) *Main {
 	m.DataDir = filepath.Join(tb.TempDir(), "data")
 	m.Listen = "127.0.0.1:0"
 	m.Stderr = io.Discard
+	m.Demo, m.BcryptCost = true, 4
 	if configText != "" {
 		c, err := config.Parse("test.toml", []byte(configText))
 		if err != nil {
@@ -47,10 +48,37 @@ func MustRunMain(tb testing.TB, configText string) *Main {
 
 func baseURL(m *Main) string { return "http://" + m.Addr().String() }
 
-// getJSON fetches url and decodes the JSON body into v, failing on any non-200 status.
-func getJSON(tb testing.TB, url string, v any) {
+// signIn signs in as the demo operator at addr and returns the access token.
+func signIn(tb testing.TB, addr string) string {
 	tb.Helper()
-	resp, err := http.Get(url)
+	body := `{"username":"operator1","password":"password123","role":"OPERATOR"}`
+	resp, err := http.Post("http://"+addr+"/api/auth/login", "application/json", strings.NewReader(body))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		AccessToken string `json:"access_token"`
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil || out.AccessToken == "" {
+		tb.Fatalf("sign in: %d %s", resp.StatusCode, raw)
+	}
+	return out.AccessToken
+}
+
+// getJSON fetches url with the token (if any) and decodes the JSON body into v, failing on
+// any non-200 status.
+func getJSON(tb testing.TB, url, token string, v any) {
+	tb.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -115,8 +143,13 @@ interval = "100ms"
 func TestMain_Current(t *testing.T) {
 	m := MustRunMain(t, "")
 	url := baseURL(m) + "/api/sensors/current"
-	waitFor(t, 5*time.Second, "the first poll round", func() bool {
-		resp, err := http.Get(url)
+	// Nobody may read anything without signing in.
+	if resp, err := http.Get(url); err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("anonymous GET: %v %v", err, resp)
+	}
+	token := signIn(t, m.Addr().String())
+	waitFor(t, 5*time.Second, "readiness", func() bool {
+		resp, err := http.Get(baseURL(m) + "/readyz")
 		if err != nil {
 			return false
 		}
@@ -124,7 +157,7 @@ func TestMain_Current(t *testing.T) {
 		return resp.StatusCode == http.StatusOK
 	})
 	var first currentBody
-	getJSON(t, url, &first)
+	getJSON(t, url, token, &first)
 	seen := map[string]float64{}
 	for _, id := range []string{"P1", "P2", "P3"} {
 		s, ok := first.Sensors[id]
@@ -138,14 +171,14 @@ func TestMain_Current(t *testing.T) {
 	}
 	var later currentBody
 	waitFor(t, 5*time.Second, "the values to move", func() bool {
-		getJSON(t, url, &later)
+		getJSON(t, url, token, &later)
 		return later.Seq > first.Seq && *later.Sensors["P1"].Value != seen["P1"]
 	})
 	var status struct {
 		Status   string `json:"status"`
 		DeviceID string `json:"device_id"`
 	}
-	getJSON(t, baseURL(m)+"/api/device/status", &status)
+	getJSON(t, baseURL(m)+"/api/device/status", token, &status)
 	if status.Status != "ONLINE" || status.DeviceID != config.DefaultDeviceID {
 		t.Errorf("device status = %+v", status)
 	}
@@ -191,7 +224,7 @@ func TestMain_WebSocketScript(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	c, _, err := websocket.Dial(ctx, "ws://"+m.Addr().String()+"/api/ws/sensors", nil)
+	c, _, err := websocket.Dial(ctx, "ws://"+m.Addr().String()+"/api/ws/sensors?token="+signIn(t, m.Addr().String()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +261,7 @@ func TestMain_CloseWebSocket1001(t *testing.T) {
 	m := MustRunMain(t, fastConfig(""))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws://"+m.Addr().String()+"/api/ws/sensors", nil)
+	c, _, err := websocket.Dial(ctx, "ws://"+m.Addr().String()+"/api/ws/sensors?token="+signIn(t, m.Addr().String()), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,7 +336,7 @@ func TestServe_SIGTERM(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	var stderr syncBuffer
-	cmd := exec.Command(bin, "serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0")
+	cmd := exec.Command(bin, "serve", "--data", t.TempDir(), "--listen", "127.0.0.1:0", "--demo")
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -322,7 +355,7 @@ func TestServe_SIGTERM(t *testing.T) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/api/ws/sensors", nil)
+	c, _, err := websocket.Dial(ctx, "ws://"+addr+"/api/ws/sensors?token="+signIn(t, addr), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

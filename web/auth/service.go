@@ -81,7 +81,10 @@ type Service struct {
 	now      func() time.Time
 	log      *slog.Logger
 	cost     int
-	dummy    []byte // a hash to compare against when the user does not exist
+	// dummy is a hash to compare against when the user does not exist. It is made once, in
+	// the background from NewService on: a cost-12 hash takes about a second on the device,
+	// which the start must not wait for.
+	dummy    func() []byte
 	attempts *prometheus.CounterVec
 
 	mu       sync.Mutex
@@ -114,10 +117,13 @@ func NewService(o Options) (*Service, error) {
 	if s.cost == 0 {
 		s.cost = DefaultBcryptCost
 	}
-	var err error
-	if s.dummy, err = bcrypt.GenerateFromPassword([]byte(randomString(12)), s.cost); err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
-	}
+	cost := s.cost
+	s.dummy = sync.OnceValue(func() []byte {
+		// Fails only for a cost out of range, which the first real hash would report too.
+		h, _ := bcrypt.GenerateFromPassword([]byte(randomString(12)), cost)
+		return h
+	})
+	go s.dummy()
 	s.attempts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "login_attempts_total", Help: "Sign-in attempts by the role asked for and the outcome (success, failure, locked).",
 	}, []string{"role", "status"})
@@ -200,7 +206,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if err != nil && maskservice.ErrorCode(err) != maskservice.ENOTFOUND {
 		return nil, fmt.Errorf("sign in %q: %w", req.Username, err)
 	}
-	hash := s.dummy
+	hash := s.dummy()
 	if u != nil {
 		hash = u.PasswordHash
 	}

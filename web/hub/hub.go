@@ -95,7 +95,13 @@ type Options struct {
 	// Authorize decides on a connecting client from its upgrade request: it returns the
 	// client's session id, or a close code (StatusUnauthorized, StatusForbidden) and reason.
 	// A refused client is upgraded and then closed with that code, so that a browser sees why.
-	// Nil admits everyone without a session (the API has no sign-in yet).
+	// Behind the web server use web.AuthorizeWebSocket: web checks the token before the hub
+	// runs and this hands the hub the session, which CloseSession goes by. Nil admits
+	// everyone without a session.
+	//
+	// The session decides for as long as the connection lasts: a client is closed when its
+	// session ends (CloseSession), not when the access token it connected with expires, since
+	// the browser cannot hand a refreshed token to an open WebSocket.
 	Authorize func(r *http.Request) (sessionID string, code websocket.StatusCode, reason string)
 }
 
@@ -477,7 +483,8 @@ func (h *Hub) logSlow(slow []*client) {
 }
 
 // CloseSession closes every client of the session with 4001 "signed out": the sign-in service
-// calls it when a session is revoked (logout, a reused refresh token).
+// calls it when a session is revoked (logout, a reused refresh token). It walks the client
+// list, which is bounded by MaxClients; sessions end far too rarely for an index to pay.
 func (h *Hub) CloseSession(sessionID string) {
 	if sessionID == "" {
 		return

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
 	"regexp"
@@ -32,6 +33,7 @@ type Config struct {
 	HTTP     HTTP      `toml:"http"`
 	Storage  Storage   `toml:"storage"`
 	Log      Log       `toml:"log"`
+	Auth     Auth      `toml:"auth"`
 	Buses    []Bus     `toml:"bus"`
 	Sensors  []Sensor  `toml:"sensor"`
 	file     string    // the file it was read from, "" for the built-in default
@@ -44,6 +46,16 @@ type HTTP struct {
 	TLSListen    string `toml:"tls_listen"`     // HTTPS for the hotspot (a later issue)
 	MaxWSClients int    `toml:"max_ws_clients"` // WebSocket connection limit
 	MetricsToken string `toml:"metrics_token"`  // bearer token that opens /metrics beyond loopback
+	// CORSOrigins are the web origins ("https://host:port") whose pages may call the API from
+	// a browser; none by default (the UI is served by the daemon itself, same-origin).
+	CORSOrigins []string `toml:"cors_origins"`
+}
+
+// Auth configures sign-in.
+type Auth struct {
+	// KeyFile is the RSA private key (PEM) that signs access tokens; "" means jwt-key.pem in
+	// the data directory, generated at first start.
+	KeyFile string `toml:"key_file"`
 }
 
 // Storage configures the data on the device.
@@ -303,6 +315,13 @@ func (c *Config) finishHTTP() error {
 		h.MaxWSClients = DefaultMaxWSClients
 	case h.MaxWSClients < 1 || h.MaxWSClients > 10000:
 		return c.fieldError("http.max_ws_clients", "%d must be between 1 and 10000", h.MaxWSClients)
+	}
+	for i, o := range h.CORSOrigins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
+			return c.fieldError("http.cors_origins", "entry %d %q is not an origin such as \"https://panel.example:8443\"", i, o)
+		}
 	}
 	return nil
 }

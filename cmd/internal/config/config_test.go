@@ -265,3 +265,34 @@ func TestLoad_File(t *testing.T) {
 		t.Errorf("File() = %q", c.File())
 	}
 }
+
+func TestParse_AuthAndCORS(t *testing.T) {
+	c, err := config.Parse("c.toml", []byte(good+"[auth]\nkey_file = \"/etc/maskservice/jwt.pem\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Auth.KeyFile != "/etc/maskservice/jwt.pem" {
+		t.Errorf("auth.key_file = %q", c.Auth.KeyFile)
+	}
+	tests := []struct {
+		origin string
+		ok     bool
+	}{
+		{"https://panel.example:8443", true},
+		{"http://192.0.2.10", true},
+		{"https://panel.example/app", false},
+		{"ftp://panel.example", false},
+		{"panel.example", false},
+		{"https://user@panel.example", false},
+	}
+	for _, tt := range tests {
+		doc := strings.Replace(good, `listen = "127.0.0.1:8000"`, fmt.Sprintf("listen = \"127.0.0.1:8000\"\ncors_origins = [%q]", tt.origin), 1)
+		_, err := config.Parse("c.toml", []byte(doc))
+		if (err == nil) != tt.ok {
+			t.Errorf("cors_origins [%q]: err = %v, want ok=%v", tt.origin, err, tt.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "c.toml:4: http.cors_origins: entry 0") {
+			t.Errorf("error %v does not name the line and key", err)
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package web
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/coder/websocket"
+
+	"mask.services/maskservice"
+	"mask.services/maskservice/web/auth"
+	"mask.services/maskservice/web/hub"
+)
+
+// The values of Route.Access besides the permissions.
+const (
+	AccessPublic   = "public"    // anyone, signed in or not
+	AccessSignedIn = "signed_in" // anyone signed in, whatever the role
+)
+
+// The cookies of a browser session and the header that proves a request comes from our page.
+const (
+	cookieAccess  = "ms_access"  // the access token; HttpOnly
+	cookieRefresh = "ms_refresh" // the refresh token; HttpOnly, sent to /api/auth only
+	cookieCSRF    = "ms_csrf"    // readable by the page, which echoes it in headerCSRF
+	headerCSRF    = "X-CSRF-Token"
+)
+
+// checkRoutes refuses a route table with a route whose Access is missing or unknown, or with
+// a route registered twice.
+func checkRoutes(routes []Route) error {
+	seen := make(map[string]bool, len(routes))
+	for _, rt := range routes {
+		key := rt.Method + " " + rt.Pattern
+		if seen[key] {
+			return fmt.Errorf("route %s: registered twice", key)
+		}
+		seen[key] = true
+		if rt.Handler == nil {
+			return fmt.Errorf("route %s: no handler", key)
+		}
+		switch {
+		case rt.Access == "":
+			return fmt.Errorf("route %s: no access rule; set Access to %q, %q or a permission", key, AccessPublic, AccessSignedIn)
+		case rt.Access == AccessPublic, rt.Access == AccessSignedIn:
+		case !slices.Contains(maskservice.AllPermissions(), maskservice.Permission(rt.Access)):
+			return fmt.Errorf("route %s: access %q is neither %q, %q nor a permission", key, rt.Access, AccessPublic, AccessSignedIn)
+		}
+	}
+	return nil
+}
+
+// principalKey is the context key of the request's *auth.Principal.
+type principalKey struct{}
+
+// PrincipalFrom returns who made the request, as the guard of its route checked it, or nil
+// on a public route.
+func PrincipalFrom(ctx context.Context) *auth.Principal {
+	p, _ := ctx.Value(principalKey{}).(*auth.Principal)
+	return p
+}
+
+// AuthorizeWebSocket is what hub.Options.Authorize should be: the server has checked the
+// client before the hub runs, and this hands the hub the client's session, so that
+// Hub.CloseSession can close it when the session ends. A request that did not come through
+// the server's guard is refused with 4001.
+func AuthorizeWebSocket(r *http.Request) (sessionID string, code websocket.StatusCode, reason string) {
+	p := PrincipalFrom(r.Context())
+	if p == nil {
+		return "", hub.StatusUnauthorized, "sign in first"
+	}
+	return p.SessionID, 0, ""
+}
+
+// guard wraps a route's handler with the check its Access asks for.
+func (s *Server) guard(rt Route) http.Handler {
+	if rt.Access == AccessPublic {
+		return rt.Handler
+	}
+	if rt.upgrade {
+		return s.guardUpgrade(rt)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, byCookie := requestToken(r, false)
+		if token == "" {
+			s.unauthorized(w, r, maskservice.Errorf(maskservice.EUNAUTHORIZED,
+				"sign in first: send the access token as \"Authorization: Bearer <token>\" or in the %s cookie", cookieAccess))
+			return
+		}
+		p, err := s.opts.Auth.Authenticate(r.Context(), token)
+		if err != nil {
+			s.unauthorized(w, r, err)
+			return
+		}
+		// A browser sends cookies with any request, a forged cross-site one too; only our
+		// page can read the CSRF cookie and echo it. A bearer token proves as much by itself.
+		if byCookie && !safeMethod(r.Method) && !csrfOK(r) {
+			s.writeError(w, r, maskservice.Errorf(maskservice.EFORBIDDEN, "missing or wrong CSRF token"))
+			return
+		}
+		if rt.Access != AccessSignedIn && !p.Can(maskservice.Permission(rt.Access)) {
+			s.writeError(w, r, maskservice.Errorf(maskservice.EFORBIDDEN,
+				"this needs the %s permission, which the role %s does not have", rt.Access, p.Role))
+			return
+		}
+		rt.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// guardUpgrade is the guard of the WebSocket route. A browser's WebSocket cannot read the
+// status of a refused handshake, so a refused client is upgraded and closed with 4001 (no
+// valid token) or 4003 (no permission) instead. The token may also come in ?token=, since a
+// browser cannot set headers on a WebSocket.
+func (s *Server) guardUpgrade(rt Route) http.Handler {
+	need := maskservice.Permission(rt.Access)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, _ := requestToken(r, true)
+		if token == "" {
+			s.refuseUpgrade(w, r, hub.StatusUnauthorized, "sign in first")
+			return
+		}
+		p, err := s.opts.Auth.Authenticate(r.Context(), token)
+		if err != nil {
+			code := hub.StatusUnauthorized
+			if maskservice.ErrorCode(err) != maskservice.EUNAUTHORIZED {
+				s.log.LogAttrs(r.Context(), slog.LevelError, "check websocket token", slog.Any("err", err))
+				code = websocket.StatusInternalError
+			}
+			s.refuseUpgrade(w, r, code, maskservice.ErrorMessage(err))
+			return
+		}
+		if !p.Can(need) {
+			s.refuseUpgrade(w, r, hub.StatusForbidden, "this needs the "+string(need)+" permission")
+			return
+		}
+		rt.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	})
+}
+
+// refuseUpgrade accepts the WebSocket handshake and closes the connection with code. The
+// server does this itself rather than trusting the hub to, so that a hub mounted without
+// Authorize still admits nobody the guard refused.
+func (s *Server) refuseUpgrade(w http.ResponseWriter, r *http.Request, code websocket.StatusCode, reason string) {
+	c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+	if err != nil {
+		return // Accept has answered with an HTTP error: not a WebSocket handshake, or another origin
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "websocket client refused",
+		slog.String("remote", r.RemoteAddr), slog.Int("code", int(code)), slog.String("reason", reason))
+	// Close waits for the client's close frame, at most 5 s (the library's own bound).
+	_ = c.Close(code, clip(reason))
+}
+
+// unauthorized answers 401 for err (or 500 when err is not about the credentials), with the
+// WWW-Authenticate header that RFC 9110 asks of a 401.
+func (s *Server) unauthorized(w http.ResponseWriter, r *http.Request, err error) {
+	if maskservice.ErrorCode(err) == maskservice.EUNAUTHORIZED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="maskserviced"`)
+	}
+	s.writeError(w, r, err)
+}
+
+// requestToken returns the request's access token and whether it came from the cookie: the
+// Authorization header first, then (with query set) the token parameter, then the cookie. A
+// request with an Authorization header is judged on that header alone.
+func requestToken(r *http.Request, query bool) (token string, byCookie bool) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+			return strings.TrimSpace(h[7:]), false
+		}
+		return "", false
+	}
+	if query {
+		if t := r.URL.Query().Get("token"); t != "" {
+			return t, false
+		}
+	}
+	if c, err := r.Cookie(cookieAccess); err == nil && c.Value != "" {
+		return c.Value, true
+	}
+	return "", false
+}
+
+// safeMethod reports whether method only reads.
+func safeMethod(method string) bool {
+	return method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions
+}
+
+// csrfOK reports whether the request echoes its CSRF cookie in the CSRF header.
+func csrfOK(r *http.Request) bool {
+	c, err := r.Cookie(cookieCSRF)
+	got := r.Header.Get(headerCSRF)
+	return err == nil && c.Value != "" && got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(c.Value)) == 1
+}
+
+// isLoopback reports whether addr, a "host:port" as in Request.RemoteAddr, is a loopback
+// address. Only the TCP peer counts: X-Forwarded-For is anyone's to write.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// originOf says where a sign-in comes from: local for the LCD's loopback browser.
+func originOf(r *http.Request) maskservice.Origin {
+	if isLoopback(r.RemoteAddr) {
+		return maskservice.OriginLocal
+	}
+	return maskservice.OriginRemote
+}
+
+// corsOrigins checks the configured origins: each must be an origin as a browser sends it.
+func corsOrigins(origins []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(origins))
+	for _, o := range origins {
+		u, err := url.Parse(o)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.ToLower(o) != o {
+			return nil, fmt.Errorf("cors origin %q: want scheme://host[:port] in lowercase, such as https://ui.example:8443", o)
+		}
+		out[o] = true
+	}
+	return out, nil
+}
+
+// setCORS adds the CORS headers for an allowed Origin, and reports whether the request is a
+// preflight of an allowed origin (which the caller answers with 204 alone). Other origins
+// get no CORS headers, so the browser keeps the answer from them.
+func (s *Server) setCORS(h http.Header, r *http.Request) (preflight bool) {
+	origin := r.Header.Get("Origin")
+	if origin == "" || !s.cors[origin] {
+		return false
+	}
+	h.Set("Access-Control-Allow-Origin", origin)
+	h.Set("Access-Control-Allow-Credentials", "true")
+	h.Add("Vary", "Origin")
+	if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+		h.Set("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE")
+		h.Set("Access-Control-Allow-Headers", "Authorization, Content-Type, "+headerCSRF)
+		h.Set("Access-Control-Max-Age", "600")
+		return true
+	}
+	h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
+	return false
+}
