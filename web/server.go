@@ -200,12 +200,16 @@ func (s *Server) routeTable() []Route {
 		public   = AccessPublic
 		signedIn = AccessSignedIn
 		view     = string(maskservice.PermViewSensors)
+		users    = string(maskservice.PermManageUsers)
 	)
 	return []Route{
 		{Method: "POST", Pattern: "/api/auth/login", Handler: h(s.handleLogin), Summary: "Sign in", Access: public},
 		{Method: "POST", Pattern: "/api/auth/refresh", Handler: h(s.handleRefresh), Summary: "Trade a refresh token for new tokens", Access: public},
 		{Method: "POST", Pattern: "/api/auth/logout", Handler: h(s.handleLogout), Summary: "Sign out: end the session", Access: signedIn},
 		{Method: "GET", Pattern: "/api/auth/me", Handler: h(s.handleMe), Summary: "Who is signed in", Access: signedIn},
+		{Method: "GET", Pattern: "/api/users", Handler: h(s.handleUsers), Summary: "The users", Access: users},
+		{Method: "POST", Pattern: "/api/users", Handler: h(s.handleCreateUser), Summary: "Create a user", Access: users},
+		{Method: "PATCH", Pattern: "/api/users/{username}", Handler: h(s.handleUpdateUser), Summary: "Change a user's role, state or password, or unlock it", Access: users},
 		{Method: "GET", Pattern: "/api/sensors", Handler: h(s.handleSensors), Summary: "Recent readings, newest first", Access: view},
 		{Method: "GET", Pattern: "/api/sensors/current", Handler: h(s.handleCurrent), Summary: "The newest reading of every sensor", Access: view},
 		{Method: "GET", Pattern: "/api/sensors/{id}/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range", Access: view},

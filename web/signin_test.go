@@ -181,6 +181,7 @@ func TestServer_AccessMatrix(t *testing.T) {
 				}
 				mods = append(mods, sampleRequest(t, f, rt)...)
 				target := strings.ReplaceAll(rt.Pattern, "{id}", "P1")
+				target = strings.ReplaceAll(target, "{username}", userOf[maskservice.RoleOperator])
 				if rt.Pattern == "/api/sensors/history" {
 					target += "?sensor_id=P1"
 				}
@@ -207,9 +208,19 @@ func sampleRequest(tb testing.TB, f *fixture, rt web.Route) []func(*http.Request
 		return []func(*http.Request){jsonBody(`{"refresh_token":"` + f.login(tb, maskservice.RoleAdmin).Refresh + `"}`)}
 	case "/metrics":
 		return []func(*http.Request){fromAddr("127.0.0.1:40000")}
+	case "/api/users":
+		if rt.Method == http.MethodPost {
+			newUserSeq++
+			return []func(*http.Request){jsonBody(fmt.Sprintf(`{"username":"new%d","password":"a long password","role":"OPERATOR"}`, newUserSeq))}
+		}
+	case "/api/users/{username}":
+		return []func(*http.Request){jsonBody(`{"unlock":true}`)}
 	}
 	return nil
 }
+
+// newUserSeq makes the users the matrix creates unique.
+var newUserSeq int
 
 // TestServer_Guard checks the guard on permissions that no route of today's table needs:
 // a role without the permission gets 403 naming it, or 4003 on a WebSocket.

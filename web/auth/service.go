@@ -485,3 +485,34 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*Princi
 	return &Principal{Username: claims.Subject, Role: claims.Role, SessionID: claims.SessionID,
 		Permissions: claims.Permissions, TokenExpires: claims.ExpiresAt.Time}, nil
 }
+
+// Users returns every user, ordered by name (for /api/users).
+func (s *Service) Users(ctx context.Context) ([]*maskservice.User, error) {
+	return s.users.Users(ctx)
+}
+
+// UpdateUser changes a user through the store (see maskservice.UserStore.UpdateUser: the last
+// active SUPERUSER stays).
+func (s *Service) UpdateUser(ctx context.Context, username string, fn func(*maskservice.User) error) (*maskservice.User, error) {
+	return s.users.UpdateUser(ctx, username, fn)
+}
+
+// RevokeUser ends every live session of username for reason (a new password, another role, a
+// disabled account) and returns how many it ended.
+func (s *Service) RevokeUser(ctx context.Context, username, reason string) (int, error) {
+	sessions, err := s.sessions.Sessions(ctx, username)
+	if err != nil {
+		return 0, fmt.Errorf("end the sessions of %s: %w", username, err)
+	}
+	n := 0
+	for _, sess := range sessions {
+		if !sess.Revoked.IsZero() {
+			continue
+		}
+		if err := s.Revoke(ctx, sess.ID, reason); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
