@@ -239,7 +239,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// (counted in the monitor's stats) and never stalls polling.
 	ringSub := m.monitor.Subscribe("ring", 64)
 	hubSub := m.monitor.Subscribe("websocket", 4)
-	m.wg.Add(3)
+	m.wg.Add(4)
+	go func() {
+		defer m.wg.Done()
+		m.cleanSessions(runCtx)
+	}()
 	go func() {
 		defer m.wg.Done()
 		for r := range ringSub.C {
@@ -379,6 +383,29 @@ func (m *Main) startAuth(ctx context.Context, reg prometheus.Registerer) error {
 	m.Logger.Warn("DEMO USERS ENABLED: operator1, admin1, super1, serwis1 with password " + maskservice.DemoPassword +
 		"; never run --demo on a production device")
 	return nil
+}
+
+// sessionCleanupEvery is how often ended sessions are deleted from the database.
+const sessionCleanupEvery = time.Hour
+
+// cleanSessions deletes ended sessions (revoked, or past their 7 days) at start and then
+// every sessionCleanupEvery, until ctx is done. Sessions that ended within the last day are
+// kept a little, so a reused refresh token still finds its session and is told it ended.
+func (m *Main) cleanSessions(ctx context.Context) {
+	t := time.NewTicker(sessionCleanupEvery)
+	defer t.Stop()
+	for {
+		if n, err := m.db.DeleteSessionsBefore(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			m.Logger.Warn("delete ended sessions", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("deleted ended sessions", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // demoUsers are the accounts --demo creates, one per role.

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -126,5 +128,39 @@ func TestUserCmd_DaemonRunning(t *testing.T) {
 	}
 	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %s", d)
+	}
+}
+
+// TestMain_CleansEndedSessions checks that the daemon deletes sessions that ended more than a
+// day ago when it starts, and keeps live ones.
+func TestMain_CleansEndedSessions(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	db, err := bolt.Open(context.Background(), dir, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-30 * 24 * time.Hour)
+	now := time.Now()
+	for _, s := range []*maskservice.Session{
+		{ID: "ended", Username: "x", Role: maskservice.RoleOperator, Created: old, LastSeen: old, Expires: old.Add(maskservice.MaxSessionAge)},
+		{ID: "live", Username: "x", Role: maskservice.RoleOperator, Created: now, LastSeen: now, Expires: now.Add(maskservice.MaxSessionAge)},
+	} {
+		if err := db.CreateSession(context.Background(), s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = db.Close()
+	m := NewMain()
+	m.DataDir, m.Listen, m.Stderr = dir, "127.0.0.1:0", io.Discard
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	waitFor(t, 5*time.Second, "the ended session to go", func() bool {
+		_, err := m.db.Session(context.Background(), "ended")
+		return maskservice.ErrorCode(err) == maskservice.ENOTFOUND
+	})
+	if _, err := m.db.Session(context.Background(), "live"); err != nil {
+		t.Errorf("live session: %v", err)
 	}
 }
