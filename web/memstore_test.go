@@ -89,7 +89,7 @@ func (m *memStore) User(ctx context.Context, username string) (*maskservice.User
 	defer m.mu.Unlock()
 	u, ok := m.users[username]
 	if !ok {
-		return nil, maskservice.Errorf(maskservice.ENOTFOUND, "no user %q", username)
+		return nil, maskservice.Errorf(maskservice.ENOTFOUND, "user %q: no such user", username) // as store/bolt says it
 	}
 	return copyUser(u), nil
 }
@@ -123,7 +123,7 @@ func (m *memStore) UpdateUser(ctx context.Context, username string, fn func(*mas
 	defer m.mu.Unlock()
 	u, ok := m.users[username]
 	if !ok {
-		return nil, maskservice.Errorf(maskservice.ENOTFOUND, "no user %q", username)
+		return nil, maskservice.Errorf(maskservice.ENOTFOUND, "user %q: no such user", username) // as store/bolt says it
 	}
 	c := copyUser(u)
 	if err := fn(c); err != nil {

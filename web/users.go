@@ -117,7 +117,7 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("username")
 	ctx := r.Context()
-	current, err := s.userNamed(r, name)
+	current, err := s.opts.Auth.User(ctx, name)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -170,18 +170,4 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 	s.log.Info("user changed", "username", name, "by", PrincipalFrom(ctx).Username,
 		"role", string(u.Role), "active", u.Active, "password", req.Password != nil, "unlock", req.Unlock)
 	s.writeJSON(w, r, http.StatusOK, s.userBody(u))
-}
-
-// userNamed returns the user or an ENOTFOUND error.
-func (s *Server) userNamed(r *http.Request, name string) (*maskservice.User, error) {
-	users, err := s.opts.Auth.Users(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	for _, u := range users {
-		if u.Username == name {
-			return u, nil
-		}
-	}
-	return nil, maskservice.Errorf(maskservice.ENOTFOUND, "user %s: no such user", echo(name))
 }

@@ -228,6 +228,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
+	if cfg.HTTP.TLSListen != "" {
+		log.Warn("http.tls_listen is set, but this build has no HTTPS listener yet: only http.listen serves",
+			"tls_listen", cfg.HTTP.TLSListen)
+	}
 	if !isLoopback(m.ln.Addr()) {
 		log.Warn("plain HTTP beyond loopback: passwords and tokens cross the network unencrypted (HTTPS for the hotspot comes with the device issue)",
 			"addr", m.ln.Addr().String())

@@ -486,6 +486,11 @@ func (s *Service) Authenticate(ctx context.Context, accessToken string) (*Princi
 		Permissions: claims.Permissions, TokenExpires: claims.ExpiresAt.Time}, nil
 }
 
+// User returns the named user, or an ENOTFOUND error.
+func (s *Service) User(ctx context.Context, username string) (*maskservice.User, error) {
+	return s.users.User(ctx, username)
+}
+
 // Users returns every user, ordered by name (for /api/users).
 func (s *Service) Users(ctx context.Context) ([]*maskservice.User, error) {
 	return s.users.Users(ctx)
