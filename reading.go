@@ -90,7 +90,7 @@ type Sample struct {
 // others; Read itself returns an error only when ctx is done or the source is closed.
 // Read is called from one goroutine at a time.
 //
-// Implementations: hal/sim.Source; hal/modbus for real transducers is still to come.
+// Implementations: hal/modbus.Bus (real transducers), hal/sim.Source.
 type Source interface {
 	Read(ctx context.Context, ids []string) ([]Sample, error)
 }

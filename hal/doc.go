@@ -1,8 +1,11 @@
-// Package hal is the hardware abstraction of maskserviced: the sentinel errors that every
-// transducer source wraps, and the host facts (uptime, memory) read from procfs.
+// Package hal is the hardware abstraction of maskserviced: register maps and their pure
+// decoding (Register), the sentinel errors that every transducer source wraps, and the host
+// facts (uptime, memory) read from procfs.
 //
-// The buses themselves live in subpackages: hal/sim simulates transducers, and hal/modbus,
-// still to come, will read real ones over Modbus. Both implement maskservice.Source and report
-// a failed read in the sample's Err, wrapping one of the errors declared here so that callers
-// can tell the conditions apart with errors.Is.
+// The buses themselves live in subpackages: hal/modbus reads real transducers over Modbus RTU
+// (or TCP), hal/sim simulates them. Both implement maskservice.Source and report a failed read
+// in the sample's Err, wrapping one of the errors declared here so that callers can tell the
+// conditions apart with errors.Is. hal/rtu is the slave side of Modbus RTU framing and
+// hal/pty opens pseudo-terminal pairs; the transducer simulator (cmd/transducer-sim) and the
+// tests use them.
 package hal

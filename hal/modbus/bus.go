@@ -266,7 +266,9 @@ func (b *Bus) open() bool {
 		client, err = mb.NewClient(b.clientConfig(port))
 	}
 	if err == nil {
-		err = client.Open()
+		if err = client.Open(); err != nil {
+			err = fmt.Errorf("open %s: %w", port, err)
+		}
 	}
 	now := time.Now()
 	b.stats.opened(port, err, reconnect, now)

@@ -65,7 +65,7 @@ func (im *image) ReadRegisters(slave uint8, kind hal.RegisterKind, addr, qty uin
 // line is a pty with our RTU slave on the master end, linked at a fixed path so that it can be
 // taken away and brought back like a USB adapter.
 type line struct {
-	t     *testing.T
+	t     testing.TB
 	link  string
 	im    *image
 	slave *rtu.Slave
@@ -74,7 +74,7 @@ type line struct {
 	done  chan struct{}
 }
 
-func newLine(t *testing.T, im *image) *line {
+func newLine(t testing.TB, im *image) *line {
 	t.Helper()
 	l := &line{t: t, link: filepath.Join(t.TempDir(), "ttyRS485"), im: im}
 	l.up()
@@ -112,7 +112,7 @@ func (l *line) down() {
 	l.pty = nil
 }
 
-func openBus(t *testing.T, l *line, sensors []modbus.Sensor, tweak func(*modbus.Config)) *modbus.Bus {
+func openBus(t testing.TB, l *line, sensors []modbus.Sensor, tweak func(*modbus.Config)) *modbus.Bus {
 	t.Helper()
 	cfg := modbus.Config{
 		Name: "rs485", Driver: "modbus-rtu", Device: l.link,

@@ -130,7 +130,9 @@ func TestSlave(t *testing.T) {
 			}
 		}
 	}
-	read := func(slave, fn uint8, addr, qty uint16) []byte { return rtu.AppendReadRequest(nil, slave, fn, addr, qty) }
+	read := func(slave, fn uint8, addr, qty uint16) []byte {
+		return rtu.AppendReadRequest(nil, slave, fn, addr, qty)
+	}
 	tests := []struct {
 		name string
 		req  []byte

@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/url"
@@ -24,6 +25,8 @@ import (
 	"github.com/pelletier/go-toml/v2/unstable"
 
 	"mask.services/maskservice"
+	"mask.services/maskservice/hal"
+	"mask.services/maskservice/hal/modbus"
 	"mask.services/maskservice/hal/sim"
 )
 
@@ -82,8 +85,11 @@ type Bus struct {
 	Timeout           Duration `toml:"timeout"`
 	Retries           *int     `toml:"retries"`
 	InterRequestDelay Duration `toml:"inter_request_delay"`
-	SimLatency        Duration `toml:"sim_latency"` // driver sim: simulated round-trip time
-	SimSeed           uint64   `toml:"sim_seed"`    // driver sim: noise seed (0: random)
+	// MaxGap is how many unmapped registers one request may span to read neighbouring sensors
+	// of a slave together; 0 (the default) reads only contiguous registers together.
+	MaxGap     int      `toml:"max_gap"`
+	SimLatency Duration `toml:"sim_latency"` // driver sim: simulated round-trip time
+	SimSeed    uint64   `toml:"sim_seed"`    // driver sim: noise seed (0: random)
 }
 
 // Sensor is one transducer: how it is wired and how its values are judged. A sensor whose id
@@ -382,6 +388,22 @@ func (c *Config) finishBus(i int) error {
 	if b.SimLatency < 0 || b.SimLatency > Duration(10*time.Second) {
 		return c.fieldError(key("sim_latency"), "%s must be between 0 and 10s", time.Duration(b.SimLatency))
 	}
+	if b.MaxGap < 0 || b.MaxGap > 100 {
+		return c.fieldError(key("max_gap"), "%d must be between 0 and 100 registers", b.MaxGap)
+	}
+	// Keys that do not apply to the driver are refused rather than ignored: a file that
+	// names them was meant for another driver.
+	onlyFor := map[string][]string{
+		"baud": {"modbus-rtu"}, "data_bits": {"modbus-rtu"}, "parity": {"modbus-rtu"}, "stop_bits": {"modbus-rtu"},
+		"device": {"modbus-rtu", "modbus-tcp"}, "timeout": {"modbus-rtu", "modbus-tcp"}, "retries": {"modbus-rtu", "modbus-tcp"},
+		"inter_request_delay": {"modbus-rtu", "modbus-tcp"}, "max_gap": {"modbus-rtu", "modbus-tcp"},
+		"sim_latency": {"sim"}, "sim_seed": {"sim"},
+	}
+	for _, k := range slices.Sorted(maps.Keys(onlyFor)) {
+		if _, set := c.lines[key(k)]; set && !slices.Contains(onlyFor[k], b.Driver) {
+			return c.fieldError(key(k), "applies only to driver %s, not %q", strings.Join(onlyFor[k], " or "), b.Driver)
+		}
+	}
 	switch b.Driver {
 	case "modbus-rtu":
 		return c.finishSerial(i)
@@ -400,6 +422,13 @@ func (c *Config) finishSerial(i int) error {
 	key := func(k string) string { return fmt.Sprintf("bus[%d].%s", i, k) }
 	if b.Device == "" {
 		return c.fieldError(key("device"), "missing: name the serial port (/dev/ttyUSB0) or the adapter (usb:VID:PID[:SERIAL])")
+	}
+	if modbus.IsUSBAddress(b.Device) {
+		if _, err := modbus.ParseUSBAddress(b.Device); err != nil {
+			return c.fieldError(key("device"), "%v", err)
+		}
+	} else if !strings.HasPrefix(b.Device, "/") {
+		return c.fieldError(key("device"), "%q: want an absolute path such as /dev/ttyUSB0, or usb:VID:PID[:SERIAL]", b.Device)
 	}
 	if b.Baud == 0 {
 		b.Baud = DefaultBaud
@@ -495,9 +524,6 @@ func (c *Config) finishSensor(i int) error {
 	if err := c.finishRegister(i, bus); err != nil {
 		return err
 	}
-	if len(s.SimScript) > 0 && bus.Driver != "sim" {
-		return c.fieldError(key("sim_script"), "only sensors on a bus with driver \"sim\" can have a script")
-	}
 	if err := c.checkScript(i); err != nil {
 		return err
 	}
@@ -538,6 +564,11 @@ func (c *Config) finishRegister(i int, bus *Bus) error {
 	}
 	if s.Address < 0 || s.Address > 65535 {
 		return c.fieldError(key("address"), "%d must be between 0 and 65535", s.Address)
+	}
+	if s.Type == "int32" || s.Type == "uint32" || s.Type == "float32" {
+		if s.Address > 65534 {
+			return c.fieldError(key("address"), "%d: a %s takes two registers and would end past 65535", s.Address, s.Type)
+		}
 	}
 	if s.Type == "" {
 		s.Type = "int16"
@@ -674,4 +705,30 @@ func (c *Config) DomainSensors() []maskservice.Sensor {
 		out[i] = c.DomainSensor(i)
 	}
 	return out
+}
+
+// Register returns the register map of sensor i, as hal reads it. Call it only on a validated
+// Config whose sensor i is on a modbus bus.
+func (c *Config) Register(i int) hal.Register {
+	s := c.Sensors[i]
+	kind, _ := hal.ParseRegisterKind(s.Register)
+	typ, _ := hal.ParseDataType(s.Type)
+	order, _ := hal.ParseWordOrder(s.WordOrder)
+	return hal.Register{Slave: uint8(s.Slave), Kind: kind, Address: uint16(s.Address), Type: typ, Order: order,
+		Scale: *s.Scale, Offset: s.Offset}
+}
+
+// ModbusBus returns the configuration of the modbus bus b for hal/modbus, with the sensors on
+// it (indexes into Sensors). Call it only on a validated Config.
+func (c *Config) ModbusBus(b *Bus, sensors []int) modbus.Config {
+	mc := modbus.Config{
+		Name: b.Name, Driver: b.Driver, Device: b.Device,
+		Baud: b.Baud, DataBits: b.DataBits, Parity: b.Parity, StopBits: b.StopBits,
+		Timeout: time.Duration(b.Timeout), Retries: *b.Retries,
+		InterRequestDelay: time.Duration(b.InterRequestDelay), MaxGap: b.MaxGap,
+	}
+	for _, i := range sensors {
+		mc.Sensors = append(mc.Sensors, modbus.Sensor{ID: c.Sensors[i].ID, Register: c.Register(i)})
+	}
+	return mc
 }
