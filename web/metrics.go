@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,6 +74,73 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// busCollector reads the field buses' diagnostics at scrape time.
+type busCollector struct {
+	d                                                    maskservice.BusDiagnoser
+	requests, successes, timeouts, crc, frame, port, rtt *prometheus.Desc
+	exceptions, reconnects, openFailures, connected      *prometheus.Desc
+}
+
+func newBusCollector(d maskservice.BusDiagnoser) *busCollector {
+	slave := []string{"bus", "slave"}
+	bus := []string{"bus"}
+	return &busCollector{
+		d:            d,
+		requests:     prometheus.NewDesc("bus_requests_total", "Modbus transactions started (a retry is another).", slave, nil),
+		successes:    prometheus.NewDesc("bus_successes_total", "Modbus transactions answered with data.", slave, nil),
+		timeouts:     prometheus.NewDesc("bus_timeouts_total", "Modbus transactions with no reply within the bus timeout.", slave, nil),
+		crc:          prometheus.NewDesc("bus_crc_errors_total", "Replies with a bad checksum.", slave, nil),
+		frame:        prometheus.NewDesc("bus_frame_errors_total", "Replies too short, from another slave, or malformed.", slave, nil),
+		port:         prometheus.NewDesc("bus_port_errors_total", "Transactions the serial port itself failed.", slave, nil),
+		exceptions:   prometheus.NewDesc("bus_exceptions_total", "Modbus exception replies, by exception code.", []string{"bus", "slave", "code"}, nil),
+		rtt:          prometheus.NewDesc("bus_rtt_seconds", "Round-trip time of successful Modbus transactions.", slave, nil),
+		reconnects:   prometheus.NewDesc("bus_reconnects_total", "Times the port was reopened after it failed.", bus, nil),
+		openFailures: prometheus.NewDesc("bus_open_failures_total", "Attempts to open the port that failed.", bus, nil),
+		connected:    prometheus.NewDesc("bus_connected", "1 while the bus's port is open.", bus, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *busCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.requests, c.successes, c.timeouts, c.crc, c.frame, c.port, c.rtt,
+		c.exceptions, c.reconnects, c.openFailures, c.connected} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	for _, b := range c.d.BusDiagnostics() {
+		counter(c.reconnects, b.Reconnects, b.Bus)
+		counter(c.openFailures, b.OpenFailures, b.Bus)
+		connected := 0.0
+		if b.Connected {
+			connected = 1
+		}
+		ch <- prometheus.MustNewConstMetric(c.connected, prometheus.GaugeValue, connected, b.Bus)
+		for _, s := range b.Slaves {
+			id := strconv.Itoa(s.Slave)
+			counter(c.requests, s.Requests, b.Bus, id)
+			counter(c.successes, s.Successes, b.Bus, id)
+			counter(c.timeouts, s.Timeouts, b.Bus, id)
+			counter(c.crc, s.CRCErrors, b.Bus, id)
+			counter(c.frame, s.FrameErrors, b.Bus, id)
+			counter(c.port, s.PortErrors, b.Bus, id)
+			for code, n := range s.Exceptions {
+				counter(c.exceptions, n, b.Bus, id, fmt.Sprintf("%02X", code))
+			}
+			buckets := make(map[float64]uint64, len(s.RTT.Bounds))
+			for i, bound := range s.RTT.Bounds {
+				buckets[bound.Seconds()] = s.RTT.Counts[i]
+			}
+			ch <- prometheus.MustNewConstHistogram(c.rtt, s.RTT.Count, s.RTT.Sum.Seconds(), buckets, b.Bus, id)
+		}
+	}
+}
+
 // registerMetrics registers the monitor collector and the request histogram.
 func (s *Server) registerMetrics() error {
 	s.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -80,7 +148,11 @@ func (s *Server) registerMetrics() error {
 		Help:    "Time to answer an HTTP request, by method and route pattern (WebSocket sessions excluded).",
 		Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 	}, []string{"method", "endpoint"})
-	for _, c := range []prometheus.Collector{newMonitorCollector(s.opts.Monitor), s.requestDuration} {
+	cs := []prometheus.Collector{newMonitorCollector(s.opts.Monitor), s.requestDuration}
+	if s.opts.Buses != nil {
+		cs = append(cs, newBusCollector(s.opts.Buses))
+	}
+	for _, c := range cs {
 		if err := s.opts.Registry.Register(c); err != nil {
 			return fmt.Errorf("register metrics: %w", err)
 		}

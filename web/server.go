@@ -48,6 +48,8 @@ type Options struct {
 
 	// Monitor gives the sensors, the newest round, the counters and the device state.
 	Monitor *maskservice.Monitor
+	// Buses gives the field buses' diagnostics for /metrics; nil leaves them out.
+	Buses maskservice.BusDiagnoser
 	// Recent holds the readings of the last hour (the RAM ring).
 	Recent maskservice.RecentReadings
 	// Host gives memory and uptime facts; nil leaves them out of the device status.

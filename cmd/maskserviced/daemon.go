@@ -50,6 +50,7 @@ type Main struct {
 	BcryptCost int
 
 	monitor *maskservice.Monitor
+	source  *multiSource // the buses; closed after the poll loop stops
 	db      *bolt.DB
 	auth    *auth.Service
 	hub     *hub.Hub
@@ -164,10 +165,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	sensors := cfg.DomainSensors()
-	src, err := openSources(cfg, log)
+	m.source, err = openSources(cfg, log)
 	if err != nil {
 		return err
 	}
+	src := m.source
 	m.monitor, err = maskservice.NewMonitor(sensors, src)
 	if err != nil {
 		return fmt.Errorf("start monitor: %w", err)
@@ -204,6 +206,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		DeviceID:     cfg.DeviceID,
 		Version:      version,
 		Monitor:      m.monitor,
+		Buses:        m.source,
 		Recent:       recent,
 		Auth:         m.auth,
 		CORSOrigins:  cfg.HTTP.CORSOrigins,
@@ -342,6 +345,12 @@ func (m *Main) Close() error {
 		case <-done:
 		case <-ctx.Done():
 			err = errors.Join(err, errors.New("shutdown timed out waiting for the poll loop"))
+		}
+		if m.source != nil {
+			// The poll loop has stopped: nothing reads the ports any more.
+			if e := m.source.Close(); e != nil {
+				err = errors.Join(err, fmt.Errorf("close buses: %w", e))
+			}
 		}
 		if m.db != nil {
 			// Every answered write is committed already; closing releases the file lock.

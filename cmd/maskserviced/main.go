@@ -17,8 +17,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
+	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -102,6 +105,14 @@ const usage = `Usage:
       print the version
 `
 
+// slogWriter turns lines of the standard log package into warnings of the structured log.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.l.Warn(strings.TrimSpace(string(p)), "source", "library")
+	return len(p), nil
+}
+
 // serve runs the daemon until SIGINT or SIGTERM, then shuts down gracefully.
 func serve(args []string, stderr io.Writer) error {
 	m := NewMain()
@@ -114,6 +125,10 @@ func serve(args []string, stderr io.Writer) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
+	// Libraries that print with the standard log package (the serial port's on a failed
+	// close) go to the structured log too, not as stray plain lines.
+	log.SetOutput(slogWriter{m.Logger})
+	log.SetFlags(0)
 	select {
 	case <-ctx.Done():
 	case err := <-m.Failed():

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"slices"
@@ -12,6 +14,7 @@ import (
 
 	"mask.services/maskservice"
 	"mask.services/maskservice/cmd/internal/config"
+	"mask.services/maskservice/hal/modbus"
 	"mask.services/maskservice/hal/sim"
 )
 
@@ -20,17 +23,24 @@ type openBus func(cfg *config.Config, bus *config.Bus, sensors []int, log *slog.
 
 // drivers is the table of bus drivers this build supports.
 var drivers = map[string]openBus{
-	"sim": openSim,
+	"sim":        openSim,
+	"modbus-rtu": openModbus,
+	"modbus-tcp": openModbus,
 }
 
 // openSources opens one source per configured bus that has sensors and returns a source that
 // reads them all.
-func openSources(cfg *config.Config, log *slog.Logger) (maskservice.Source, error) {
+func openSources(cfg *config.Config, log *slog.Logger) (src *multiSource, err error) {
 	byBus := map[string][]int{}
 	for i, s := range cfg.Sensors {
 		byBus[s.Bus] = append(byBus[s.Bus], i)
 	}
 	multi := &multiSource{bus: map[string]int{}}
+	defer func() {
+		if err != nil {
+			_ = multi.Close()
+		}
+	}()
 	for _, b := range cfg.Buses {
 		idx := byBus[b.Name]
 		if len(idx) == 0 {
@@ -72,8 +82,29 @@ func openSim(cfg *config.Config, bus *config.Bus, idx []int, log *slog.Logger) (
 	return sim.New(sensors, sim.Options{Seed: seed, Scripts: scripts, Latency: time.Duration(bus.SimLatency)})
 }
 
+// openModbus opens a bus with driver modbus-rtu or modbus-tcp. It does not wait for the port:
+// a missing adapter shows as bad readings and the bus keeps trying to open it.
+func openModbus(cfg *config.Config, bus *config.Bus, idx []int, log *slog.Logger) (maskservice.Source, error) {
+	mc := cfg.ModbusBus(bus, idx)
+	mc.Log = log
+	for _, i := range idx {
+		if len(cfg.Sensors[i].SimScript) > 0 {
+			log.Info("sim_script ignored on a modbus bus (transducer-sim plays it)", "sensor", cfg.Sensors[i].ID, "bus", bus.Name)
+		}
+	}
+	b, err := modbus.Open(mc)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("modbus bus", "bus", bus.Name, "driver", bus.Driver, "device", bus.Device, "sensors", len(idx),
+		"serial", fmt.Sprintf("%d %d%s%d", bus.Baud, bus.DataBits, bus.Parity, bus.StopBits),
+		"timeout", time.Duration(bus.Timeout).String(), "retries", *bus.Retries)
+	return b, nil
+}
+
 // multiSource reads sensors spread over several buses: each bus's share of a round is read
-// concurrently, since the buses are independent lines.
+// concurrently, since the buses are independent lines. It implements maskservice.Source and
+// maskservice.BusDiagnoser.
 type multiSource struct {
 	sources []maskservice.Source
 	bus     map[string]int // sensor id -> index into sources
@@ -119,4 +150,27 @@ func (m *multiSource) Read(ctx context.Context, ids []string) ([]maskservice.Sam
 		next[b]++
 	}
 	return out, ctx.Err()
+}
+
+// BusDiagnostics implements maskservice.BusDiagnoser: the diagnostics of every bus that keeps
+// them (the simulator does not), in configuration order.
+func (m *multiSource) BusDiagnostics() []maskservice.BusDiagnostics {
+	var out []maskservice.BusDiagnostics
+	for _, s := range m.sources {
+		if d, ok := s.(maskservice.BusDiagnoser); ok {
+			out = append(out, d.BusDiagnostics()...)
+		}
+	}
+	return out
+}
+
+// Close closes every bus that holds a port. Call it after the monitor has stopped.
+func (m *multiSource) Close() error {
+	var errs []error
+	for _, s := range m.sources {
+		if c, ok := s.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	return errors.Join(errs...)
 }
