@@ -17,6 +17,7 @@ test:
 ## build: the daemon (UI embedded) and the transducer tools in bin/
 build:
 	$(BUILD) -o bin/maskserviced ./cmd/maskserviced
+	$(BUILD) -o bin/transducer-sim ./cmd/transducer-sim
 
 ## cross: static linux/arm64 and linux/arm (GOARM=7) binaries with their sha256 sums
 cross:
