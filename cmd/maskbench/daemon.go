@@ -26,6 +26,7 @@ type daemonConfig struct {
 	StopTimeout  time.Duration // grace after SIGTERM before SIGKILL
 	Env          []string      // added to this process's environment
 	Demo         bool          // start with --demo, so the harness can sign in as operator1
+	Args         []string      // more serve flags, such as --config FILE
 }
 
 // daemon is one running maskserviced child in its own process group with a temporary data
@@ -62,6 +63,7 @@ func startDaemon(ctx context.Context, cfg daemonConfig) (*daemon, error) {
 	if cfg.Demo {
 		args = append(args, "--demo")
 	}
+	args = append(args, cfg.Args...)
 	cmd := exec.CommandContext(ctx, cfg.Bin, args...)
 	// Own process group so the whole tree can be killed at once; Pdeathsig so even a
 	// SIGKILLed maskbench leaves no daemon behind.

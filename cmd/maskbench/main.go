@@ -35,11 +35,12 @@ import (
 // is checked at this rate.
 const budgetRPS = 5000.0
 
-var measurementNames = []string{"ws", "baseline", "current", "idle"}
+var measurementNames = []string{"ws", "baseline", "current", "idle", "modbus"}
 
 // config is the parsed command line.
 type config struct {
 	Daemon           string
+	TransducerSim    string
 	Only             []string
 	Clients          int
 	Frames           int
@@ -91,6 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs := flag.NewFlagSet("maskbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.Daemon, "daemon", "bin/maskserviced", "path of the daemon binary to start")
+	fs.StringVar(&cfg.TransducerSim, "transducer-sim", "bin/transducer-sim", "path of the transducer-sim binary, for modbus")
 	only := fs.String("only", strings.Join(measurementNames, ","), "comma-separated measurements to run: "+strings.Join(measurementNames, ", "))
 	fs.IntVar(&cfg.Clients, "clients", 1000, "WebSocket clients for ws and baseline")
 	fs.IntVar(&cfg.Frames, "frames", 20, "frames recorded at every client")
@@ -99,7 +101,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.BoolVar(&cfg.BaselineProc, "baseline-proc", false, "run the baseline server as a separate maskbench process, like the daemon, instead of in-process")
 	fs.DurationVar(&cfg.ConnectTimeout, "connect-timeout", time.Minute, "bound on connecting all clients")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 50, "concurrent workers for current")
-	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time for current")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "measured time for current and modbus")
 	fs.DurationVar(&cfg.Warmup, "warmup", time.Second, "unmeasured warm-up before current")
 	fs.DurationVar(&cfg.IdleWait, "idle-wait", 5*time.Second, "idle time before reading the idle RSS")
 	fs.DurationVar(&cfg.ReadyTimeout, "ready-timeout", 10*time.Second, "bound on the daemon becoming ready")
@@ -218,6 +220,7 @@ func (b *bench) runAll(ctx context.Context) {
 		"baseline": b.measureBaseline,
 		"current":  b.measureCurrent,
 		"idle":     b.measureIdle,
+		"modbus":   b.measureModbus,
 	}
 	for _, name := range measurementNames {
 		if !slices.Contains(b.cfg.Only, name) {
@@ -240,9 +243,9 @@ func (b *bench) runAll(ctx context.Context) {
 // startDaemon starts the daemon for one measurement.
 // With demo it runs with --demo so that the load can sign in; the idle measurement runs
 // without, since creating the demo users (bcrypt) is no part of a production start.
-func (b *bench) startDaemon(ctx context.Context, what string, demo bool) (*daemon, error) {
+func (b *bench) startDaemon(ctx context.Context, what string, demo bool, args ...string) (*daemon, error) {
 	b.progressf("%s: starting %s", what, b.cfg.Daemon)
-	d, err := startDaemon(ctx, daemonConfig{Bin: b.cfg.Daemon, ReadyTimeout: b.cfg.ReadyTimeout, StopTimeout: 5 * time.Second, Demo: demo})
+	d, err := startDaemon(ctx, daemonConfig{Bin: b.cfg.Daemon, ReadyTimeout: b.cfg.ReadyTimeout, StopTimeout: 5 * time.Second, Demo: demo, Args: args})
 	if err != nil {
 		return nil, err
 	}

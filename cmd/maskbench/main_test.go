@@ -42,7 +42,8 @@ func runMain(t *testing.T, mode string, args ...string) (int, string) {
 }
 
 func TestRun_FakeDaemon(t *testing.T) {
-	code, out := runMain(t, "run",
+	// modbus needs the real daemon and transducer-sim; make bench runs it.
+	code, out := runMain(t, "run", "-only", "ws,baseline,current,idle",
 		"-clients", "10", "-frames", "3", "-interval", "50ms", "-baseline-interval", "50ms",
 		"-concurrency", "4", "-warmup", "50ms", "-duration", "300ms", "-idle-wait", "50ms")
 	if code != 0 {
@@ -113,7 +114,7 @@ func TestParseFlags(t *testing.T) {
 		only    []string
 		wantErr string
 	}{
-		{"defaults", nil, []string{"ws", "baseline", "current", "idle"}, ""},
+		{"defaults", nil, []string{"ws", "baseline", "current", "idle", "modbus"}, ""},
 		{"only, deduplicated", []string{"-only", "idle, ws,idle"}, []string{"idle", "ws"}, ""},
 		{"unknown measurement", []string{"-only", "ws,bogus"}, nil, `unknown measurement "bogus"`},
 		{"empty only", []string{"-only", ","}, nil, "no measurement"},
