@@ -28,10 +28,10 @@ type DeviceState string
 
 // The device states, derived from the newest reading of every sensor.
 const (
-	StateConnecting DeviceState = "CONNECTING" // no poll round has finished yet
+	StateConnecting DeviceState = "CONNECTING" // no poll round has finished yet (the buses are opening)
 	StateOnline     DeviceState = "ONLINE"     // every sensor's newest reading is good
-	StateError      DeviceState = "ERROR"      // some sensors are bad, or polling has stalled
-	StateOffline    DeviceState = "OFFLINE"    // no sensor gives a good reading
+	StateError      DeviceState = "ERROR"      // some sensors are bad (protocol failures, faults), or polling has stalled
+	StateOffline    DeviceState = "OFFLINE"    // no sensor is good, and the line is gone (ErrDisconnected)
 )
 
 // SensorStats are the monitor's counters for one sensor.
@@ -305,6 +305,7 @@ func (m *Monitor) judge(i int, s Sample) Reading {
 	case s.Err != nil:
 		r.Value, r.Raw = math.NaN(), math.NaN()
 		r.Quality, r.Status, r.Fault = QualityBad, StatusUnknown, s.Err.Error()
+		r.busDown = errors.Is(s.Err, ErrDisconnected)
 		return r
 	case math.IsNaN(s.Value) || math.IsInf(s.Value, 0):
 		r.Value = math.NaN()
@@ -347,8 +348,11 @@ func (m *Monitor) Stats() MonitorStats {
 	return st
 }
 
-// State derives the device state from the newest round. Polling counts as stalled when no
-// round has started for three times the longest sensor interval (at least 5 s).
+// State derives the device state from the newest round: ONLINE when every sensor is good;
+// OFFLINE when none is and the line to them is gone (a sample failed with ErrDisconnected);
+// ERROR otherwise, which covers transducers failing on a working line (timeouts, CRC errors,
+// exceptions, out of range) and polling that has stalled: no round started for three times
+// the longest sensor interval (at least 5 s).
 func (m *Monitor) State() DeviceState {
 	r := m.Current()
 	if r == nil {
@@ -361,16 +365,19 @@ func (m *Monitor) State() DeviceState {
 	if m.Now().Sub(r.Time) > max(3*longest, 5*time.Second) {
 		return StateError
 	}
-	good := 0
+	good, down := 0, 0
 	for _, rd := range r.Current {
-		if rd.Quality == QualityGood {
+		switch {
+		case rd.Quality == QualityGood:
 			good++
+		case rd.busDown:
+			down++
 		}
 	}
-	switch good {
-	case len(r.Current):
+	switch {
+	case good == len(r.Current):
 		return StateOnline
-	case 0:
+	case good == 0 && down > 0:
 		return StateOffline
 	default:
 		return StateError

@@ -3,6 +3,7 @@ package maskservice_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -643,7 +644,16 @@ func TestMonitor_State(t *testing.T) {
 			}
 			return good(id, n)
 		}, want: maskservice.StateError},
-		{name: "all failed", value: func(string, int) (float64, error) { return 0, boom }, want: maskservice.StateOffline},
+		{name: "all failed on a working line", value: func(string, int) (float64, error) { return 0, boom }, want: maskservice.StateError},
+		{name: "line gone", value: func(string, int) (float64, error) {
+			return 0, fmt.Errorf("read: %w", maskservice.ErrDisconnected)
+		}, want: maskservice.StateOffline},
+		{name: "one line gone, one failing", value: func(id string, _ int) (float64, error) {
+			if id == "P1" {
+				return 0, fmt.Errorf("read: %w", maskservice.ErrDisconnected)
+			}
+			return 0, boom
+		}, want: maskservice.StateOffline},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, m := firstRound(t, sensorsEvery(time.Second, time.Second, time.Second), &scriptSource{value: tc.value})

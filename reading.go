@@ -2,9 +2,16 @@ package maskservice
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrDisconnected is wrapped by a Source in a failed sample's Err when the bus itself is gone:
+// the serial adapter unplugged or unopenable, the TCP gateway unreachable. It is what tells
+// OFFLINE (no line to the transducers) from ERROR (transducers that fail on a working line).
+// hal.ErrDisconnected is the same error.
+var ErrDisconnected = errors.New("bus disconnected")
 
 // Status is the judgement of a reading against its sensor's thresholds. Larger is worse, so
 // statuses compare with < and >.
@@ -67,6 +74,8 @@ type Reading struct {
 	Status   Status
 	Quality  Quality
 	Fault    string // why Quality is bad ("" when good), e.g. "read timeout" or "out of range"
+
+	busDown bool // the read failed with ErrDisconnected
 }
 
 // HasValue reports whether the reading carries a measured value (the read did not fail).

@@ -3,6 +3,8 @@ package hal
 import (
 	"errors"
 	"fmt"
+
+	"mask.services/maskservice"
 )
 
 // Hardware conditions. A Source wraps one of these in a failed sample's Err, with context that
@@ -32,7 +34,7 @@ var (
 	// ErrDisconnected is returned when the bus itself is gone: the serial adapter was
 	// unplugged or cannot be opened, or the TCP gateway is unreachable. Every sensor on the
 	// bus fails with it until the bus is reopened.
-	ErrDisconnected = errors.New("bus disconnected")
+	ErrDisconnected = maskservice.ErrDisconnected
 
 	// ErrClosed is returned by a Source's Read after the source has been closed.
 	ErrClosed = errors.New("source closed")

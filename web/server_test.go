@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"math"
 	"net/http"
@@ -262,8 +263,15 @@ func TestServer_DeviceStatus(t *testing.T) {
 			t.Errorf("status %q, P2 %+v", got.Status, p2)
 		}
 	})
-	t.Run("every sensor fails", func(t *testing.T) {
-		err := errors.New("disconnected")
+	t.Run("every sensor times out", func(t *testing.T) {
+		err := errors.New("no response from transducer")
+		f := newFixture(t, fixtureConfig{faults: map[string]error{"P1": err, "P2": err, "P3": err}})
+		if got := decode[status](t, f.get(t, "/api/device/status")); got.Status != "ERROR" || got.DataQuality != 0 {
+			t.Errorf("status %q quality %g, want ERROR 0", got.Status, got.DataQuality)
+		}
+	})
+	t.Run("the line is gone", func(t *testing.T) {
+		err := fmt.Errorf("read: %w", maskservice.ErrDisconnected)
 		f := newFixture(t, fixtureConfig{faults: map[string]error{"P1": err, "P2": err, "P3": err}})
 		if got := decode[status](t, f.get(t, "/api/device/status")); got.Status != "OFFLINE" || got.DataQuality != 0 {
 			t.Errorf("status %q quality %g, want OFFLINE 0", got.Status, got.DataQuality)
