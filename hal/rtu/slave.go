@@ -121,6 +121,8 @@ func (s *Slave) Stats() SlaveStats {
 func (s *Slave) Serve(ctx context.Context, port io.ReadWriter) error {
 	chunks := make(chan []byte, 16)
 	readErr := make(chan error, 1)
+	stopped := make(chan struct{}) // the reader must not block on chunks once Serve returned
+	defer close(stopped)
 	go func() {
 		for {
 			buf := make([]byte, MaxFrame)
@@ -128,7 +130,7 @@ func (s *Slave) Serve(ctx context.Context, port io.ReadWriter) error {
 			if n > 0 {
 				select {
 				case chunks <- buf[:n]:
-				case <-ctx.Done():
+				case <-stopped:
 					return
 				}
 			}

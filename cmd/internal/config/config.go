@@ -423,6 +423,11 @@ func (c *Config) finishSerial(i int) error {
 	if b.Device == "" {
 		return c.fieldError(key("device"), "missing: name the serial port (/dev/ttyUSB0) or the adapter (usb:VID:PID[:SERIAL])")
 	}
+	for k, o := range c.Buses[:i] {
+		if o.Driver == "modbus-rtu" && o.Device == b.Device {
+			return c.fieldError(key("device"), "%q is also the device of bus[%d] %q: one port, one bus", b.Device, k, o.Name)
+		}
+	}
 	if modbus.IsUSBAddress(b.Device) {
 		if _, err := modbus.ParseUSBAddress(b.Device); err != nil {
 			return c.fieldError(key("device"), "%v", err)

@@ -166,6 +166,7 @@ func TestParse_Errors(t *testing.T) {
 		{"sim key on a modbus bus", `retries = 2`, "retries = 2\nsim_seed = 4", "sim_seed", 0, `bus[0].sim_seed: applies only to driver sim, not "modbus-rtu"`},
 		{"device relative", `device = "/dev/ttyUSB0"`, `device = "ttyUSB0"`, "", 0, `bus[0].device: "ttyUSB0": want an absolute path`},
 		{"usb address", `device = "/dev/ttyUSB0"`, `device = "usb:0403"`, "", 0, `bus[0].device: "usb:0403" is not usb:VID:PID[:SERIAL]`},
+		{"two buses on one port", "name = \"sim\"\ndriver = \"sim\"", "name = \"sim\"\ndriver = \"modbus-rtu\"\ndevice = \"/dev/ttyUSB0\"", "device = \"/dev/ttyUSB0\"\n[[sensor]]", 0, `bus[1].device: "/dev/ttyUSB0" is also the device of bus[0] "rs485": one port, one bus`},
 		{"max gap", `retries = 2`, "retries = 2\nmax_gap = 500", "max_gap", 0, `bus[0].max_gap: 500 must be between 0 and 100 registers`},
 		{"32-bit at the last register", "address = 0\ntype = \"int16\"", "address = 65535\ntype = \"float32\"", "address = 65535", 0, `sensor[0].address: 65535: a float32 takes two registers and would end past 65535`},
 		{"script order", `[5.0, 2.0], [6.0, 4.7]`, `[5.0, 2.0], [4.0, 4.7]`, "sim_script", 0, `sensor[1].sim_script: point 2: seconds must be >= 0 and ascending`},
