@@ -527,7 +527,14 @@ func (h *Hub) Close() {
 			h.log.Info("websocket clients slow to close; cutting their connections", "clients", h.Clients())
 		}
 		// Cancelling also ends refused connections that are still in their close handshake.
+		// The clients' own connections are cut outright: a close handshake waiting on a
+		// peer that never answers would otherwise hold its goroutine for the library's 5 s.
 		h.cancelBase()
+		h.mu.Lock()
+		for _, c := range h.clients {
+			_ = c.conn.CloseNow()
+		}
+		h.mu.Unlock()
 		if !wait(&h.wg, cutWait) {
 			h.log.Warn("websocket client goroutines still running after close", "clients", h.Clients())
 		}
