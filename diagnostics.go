@@ -10,9 +10,12 @@ type BusDiagnostics struct {
 	Device string // as configured: /dev/ttyUSB0, usb:VID:PID[:SERIAL] or host:port
 	// Port is the device the bus has open now (a usb: address resolved to /dev/ttyUSBn); ""
 	// while the port is closed.
-	Port         string
-	Connected    bool      // the port is open
-	Reconnects   uint64    // times the port was reopened after it failed
+	Port       string
+	Connected  bool   // the port is open
+	Reconnects uint64 // times the port was reopened after it failed
+	// Resyncs counts reopenings of an RTU port to drop a reply that came too late (after a
+	// timeout or a garbled reply); many mean a timeout too short for the slaves.
+	Resyncs      uint64
 	OpenFailures uint64    // attempts to open the port that failed
 	LastError    string    // the newest failure of any kind, "" if none yet
 	LastErrorAt  time.Time // when LastError happened

@@ -76,9 +76,9 @@ func (c *monitorCollector) Collect(ch chan<- prometheus.Metric) {
 
 // busCollector reads the field buses' diagnostics at scrape time.
 type busCollector struct {
-	d                                                    maskservice.BusDiagnoser
-	requests, successes, timeouts, crc, frame, port, rtt *prometheus.Desc
-	exceptions, reconnects, openFailures, connected      *prometheus.Desc
+	d                                                        maskservice.BusDiagnoser
+	requests, successes, timeouts, crc, frame, port, rtt     *prometheus.Desc
+	exceptions, reconnects, resyncs, openFailures, connected *prometheus.Desc
 }
 
 func newBusCollector(d maskservice.BusDiagnoser) *busCollector {
@@ -95,6 +95,7 @@ func newBusCollector(d maskservice.BusDiagnoser) *busCollector {
 		exceptions:   prometheus.NewDesc("bus_exceptions_total", "Modbus exception replies, by exception code.", []string{"bus", "slave", "code"}, nil),
 		rtt:          prometheus.NewDesc("bus_rtt_seconds", "Round-trip time of successful Modbus transactions.", slave, nil),
 		reconnects:   prometheus.NewDesc("bus_reconnects_total", "Times the port was reopened after it failed.", bus, nil),
+		resyncs:      prometheus.NewDesc("bus_resyncs_total", "Times an RTU port was reopened to drop a late reply after a timeout.", bus, nil),
 		openFailures: prometheus.NewDesc("bus_open_failures_total", "Attempts to open the port that failed.", bus, nil),
 		connected:    prometheus.NewDesc("bus_connected", "1 while the bus's port is open.", bus, nil),
 	}
@@ -103,7 +104,7 @@ func newBusCollector(d maskservice.BusDiagnoser) *busCollector {
 // Describe implements prometheus.Collector.
 func (c *busCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.requests, c.successes, c.timeouts, c.crc, c.frame, c.port, c.rtt,
-		c.exceptions, c.reconnects, c.openFailures, c.connected} {
+		c.exceptions, c.reconnects, c.resyncs, c.openFailures, c.connected} {
 		ch <- d
 	}
 }
@@ -115,6 +116,7 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for _, b := range c.d.BusDiagnostics() {
 		counter(c.reconnects, b.Reconnects, b.Bus)
+		counter(c.resyncs, b.Resyncs, b.Bus)
 		counter(c.openFailures, b.OpenFailures, b.Bus)
 		connected := 0.0
 		if b.Connected {

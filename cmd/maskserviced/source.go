@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -143,7 +144,7 @@ func (m *multiSource) Read(ctx context.Context, ids []string) ([]maskservice.Sam
 	for k, id := range ids {
 		b := m.bus[id]
 		if errs[b] != nil {
-			out[k] = maskservice.Sample{SensorID: id, Err: errs[b]}
+			out[k] = maskservice.Sample{SensorID: id, Raw: math.NaN(), Value: math.NaN(), Err: errs[b]}
 			continue
 		}
 		out[k] = results[b][next[b]]

@@ -28,6 +28,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	mb "github.com/simonvetter/modbus"
@@ -87,13 +88,15 @@ type Bus struct {
 	stats   *stats
 	jobs    chan job
 	quit    chan struct{}
+	quitNow sync.Once
 	stopped chan struct{}
 
 	// Owned by the bus goroutine:
 	client     *mb.ModbusClient
-	openErr    error // why the port is closed, nil while open
-	portFailed bool  // the open port failed in the current read; reopen soon
-	everOpen   bool  // the port was open once: opening again is a reconnect
+	openErr    error     // why the port is closed, nil while open
+	portFailed bool      // the open port failed in the current read; reopen soon
+	everOpen   bool      // the port was open once: opening again is a reconnect
+	stale      time.Time // when an RTU exchange timed out or was garbled; zero when in sync
 	backoff    time.Duration
 	lastDone   time.Time // end of the previous transaction, for InterRequestDelay
 	plans      map[string][]request
@@ -208,12 +211,10 @@ func (b *Bus) Read(ctx context.Context, ids []string) ([]maskservice.Sample, err
 
 // Close stops the bus goroutine and closes the port. It waits for a transaction in progress
 // (at most the timeout). Reads after Close fail with hal.ErrClosed.
+//
+// A modbus-tcp bus that is reconnecting may take up to the library's 5 s dial timeout.
 func (b *Bus) Close() error {
-	select {
-	case <-b.quit:
-	default:
-		close(b.quit)
-	}
+	b.quitNow.Do(func() { close(b.quit) })
 	<-b.stopped
 	return nil
 }
@@ -233,8 +234,9 @@ func (b *Bus) run() {
 	retry := time.NewTimer(time.Hour)
 	retry.Stop()
 	defer retry.Stop()
-	if !b.open() {
+	if !b.open(openFirst) {
 		retry.Reset(b.backoff)
+		b.backoff = min(2*b.backoff, b.cfg.MaxBackoff)
 	}
 	for {
 		select {
@@ -242,24 +244,34 @@ func (b *Bus) run() {
 			b.closePort()
 			return
 		case <-retry.C:
-			if b.client == nil && !b.open() {
+			if b.client == nil && !b.open(openReconnect) {
 				retry.Reset(b.backoff)
 				b.backoff = min(2*b.backoff, b.cfg.MaxBackoff)
 			}
 		case j := <-b.jobs:
 			j.reply <- b.read(j.ctx, j.ids)
 			if b.portFailed {
-				// The open port failed in this read: reopen soon, then back off.
-				b.portFailed, b.backoff = false, b.cfg.MinBackoff
-				retry.Reset(b.cfg.MinBackoff)
+				// The port failed in this read. The backoff is reset only by a transaction
+				// that succeeds, so a port that opens but fails at once is not reopened at
+				// every poll.
+				b.portFailed = false
+				retry.Reset(b.backoff)
+				b.backoff = min(2*b.backoff, b.cfg.MaxBackoff)
 			}
 		}
 	}
 }
 
+// Why the port is opened.
+const (
+	openFirst     = iota // at start
+	openReconnect        // after the port failed or could not be opened
+	openResync           // to drop a late reply after a timeout (RTU)
+)
+
 // open opens the port; it reports whether the port is open.
-func (b *Bus) open() bool {
-	reconnect := b.everOpen
+func (b *Bus) open(why int) bool {
+	reconnect := b.everOpen && why == openReconnect
 	port, err := b.device()
 	var client *mb.ModbusClient
 	if err == nil {
@@ -279,8 +291,12 @@ func (b *Bus) open() bool {
 		b.openErr = err
 		return false
 	}
-	b.log.Info("bus open", "device", b.cfg.Device, "port", port, "reconnect", reconnect)
-	b.client, b.openErr, b.backoff, b.everOpen = client, nil, b.cfg.MinBackoff, true
+	if why == openResync {
+		b.log.Debug("bus reopened to drop a late reply", "port", port)
+	} else {
+		b.log.Info("bus open", "device", b.cfg.Device, "port", port, "reconnect", reconnect)
+	}
+	b.client, b.openErr, b.everOpen = client, nil, true
 	return true
 }
 
@@ -338,7 +354,8 @@ func (b *Bus) read(ctx context.Context, ids []string) []maskservice.Sample {
 	}
 	for k, id := range ids {
 		if _, known := b.byID[id]; !known {
-			out[k] = maskservice.Sample{SensorID: id, Time: time.Now(), Err: fmt.Errorf("read %s: sensor is not on bus %q", id, b.cfg.Name)}
+			out[k] = maskservice.Sample{SensorID: id, Time: time.Now(), Raw: math.NaN(), Value: math.NaN(),
+				Err: fmt.Errorf("read %s: sensor is not on bus %q", id, b.cfg.Name)}
 		}
 	}
 	for _, req := range reqs {
@@ -374,8 +391,16 @@ func (b *Bus) transact(ctx context.Context, req request) (regs []uint16, rtt tim
 		if err := ctx.Err(); err != nil {
 			return nil, 0, at, err
 		}
+		if !b.stale.IsZero() {
+			if err := b.resync(ctx); err != nil {
+				return nil, 0, at, err
+			}
+			at = time.Now()
+		}
 		if wait := b.cfg.InterRequestDelay - at.Sub(b.lastDone); wait > 0 && !b.lastDone.IsZero() {
-			time.Sleep(wait)
+			if err := sleepCtx(ctx, wait); err != nil {
+				return nil, 0, at, err
+			}
 			at = time.Now()
 		}
 		var raw error
@@ -386,11 +411,15 @@ func (b *Bus) transact(ctx context.Context, req request) (regs []uint16, rtt tim
 		rtt = b.lastDone.Sub(at)
 		err = classify(raw)
 		b.stats.transaction(req.slave, rtt, err, b.lastDone)
+		if b.cfg.Driver == "modbus-rtu" && (errors.Is(err, hal.ErrTimeout) || errors.Is(err, hal.ErrFrame) || errors.Is(err, hal.ErrCRC)) {
+			b.stale = b.lastDone
+		}
 		switch {
 		case err == nil:
 			if len(regs) != int(req.quantity) {
 				return nil, rtt, at, fmt.Errorf("%w: %d registers, want %d", hal.ErrFrame, len(regs), req.quantity)
 			}
+			b.backoff = b.cfg.MinBackoff
 			return regs, rtt, at, nil
 		case errors.Is(err, hal.ErrDisconnected):
 			b.log.Warn("bus port failed; closing it to reopen", "err", raw)
@@ -404,6 +433,41 @@ func (b *Bus) transact(ctx context.Context, req request) (regs []uint16, rtt tim
 			err = fmt.Errorf("%w (%d attempts)", err, attempt+1)
 		}
 		return nil, rtt, at, err
+	}
+}
+
+// resync drops a late reply that a timed-out or garbled exchange may have left in the line's
+// input buffer. RTU frames carry no transaction id: a late reply would be read as the answer
+// to the next request, and from then on every reply would be one request behind, giving one
+// sensor's value to another with good quality. resync waits out the reply window (the bus
+// timeout once more) and reopens the port, whose open discards what arrived.
+func (b *Bus) resync(ctx context.Context) error {
+	wait := time.Until(b.stale.Add(b.cfg.Timeout))
+	b.stale = time.Time{}
+	if err := sleepCtx(ctx, wait); err != nil {
+		return err
+	}
+	b.closePort()
+	b.stats.resynced()
+	if !b.open(openResync) {
+		b.portFailed = true
+		return fmt.Errorf("%w: %v", hal.ErrDisconnected, b.openErr)
+	}
+	return nil
+}
+
+// sleepCtx sleeps d (nothing if d <= 0) or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -448,6 +512,11 @@ func classify(err error) error {
 	}
 	if os.IsTimeout(err) {
 		return hal.ErrTimeout
+	}
+	// The library reports an exception code it has no name for as a plain error.
+	var code uint8
+	if _, scanErr := fmt.Sscanf(err.Error(), "unknown exception code (%d)", &code); scanErr == nil {
+		return &hal.ExceptionError{Code: code}
 	}
 	if errors.Is(err, io.EOF) {
 		err = fmt.Errorf("port hung up: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -352,7 +353,7 @@ func TestBus_PortGoneAndBack(t *testing.T) {
 	if s = read(t, b, "P1")[0]; !errors.Is(s.Err, hal.ErrDisconnected) {
 		t.Fatalf("still unplugged: %v", s.Err)
 	}
-	if d := time.Since(start); d > 50*time.Millisecond {
+	if d := time.Since(start); d > 250*time.Millisecond {
 		t.Errorf("read of an unplugged bus took %v", d)
 	}
 	if d := b.BusDiagnostics()[0]; d.Connected || d.Port != "" {
@@ -432,5 +433,114 @@ func TestBus_CloseAndBadInput(t *testing.T) {
 			b.Close()
 			t.Errorf("%s: Open accepted %+v", name, cfg)
 		}
+	}
+}
+
+// A reply that comes after the timeout must not be taken for the answer to the next request:
+// RTU has no transaction ids, so the bus waits it out and reopens the port (a resync).
+// Without that, every later reply would be one request behind and the two sensors would
+// swap values with good quality.
+func TestBus_LateReplyIsDropped(t *testing.T) {
+	im := newImage()
+	a := hal.Register{Slave: 1, Address: 0, Type: hal.Uint16, Scale: 1}
+	b := hal.Register{Slave: 1, Address: 10, Type: hal.Uint16, Scale: 1}
+	im.put(a, 1000)
+	im.put(b, 1010)
+	l := newLine(t, im)
+	bus := openBus(t, l, []modbus.Sensor{{ID: "A", Register: a}, {ID: "B", Register: b}}, func(c *modbus.Config) {
+		c.Retries, c.Timeout = 0, 80*time.Millisecond
+	})
+	if err := l.slave.SetFaults(rtu.Faults{Delay: 110 * time.Millisecond}); err != nil {
+		t.Fatal(err)
+	}
+	if s := read(t, bus, "A"); !errors.Is(s[0].Err, hal.ErrTimeout) {
+		t.Fatalf("slow slave: %v, want a timeout", s[0].Err)
+	}
+	if err := l.slave.SetFaults(rtu.Faults{}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		s := read(t, bus, "B", "A")
+		if s[0].Err != nil || s[0].Value != 1010 || s[1].Err != nil || s[1].Value != 1000 {
+			t.Fatalf("read %d after the late reply: B=%v (%v) A=%v (%v); want 1010 and 1000", i, s[0].Value, s[0].Err, s[1].Value, s[1].Err)
+		}
+	}
+	if d := bus.BusDiagnostics()[0]; d.Resyncs != 1 || d.Reconnects != 0 {
+		t.Errorf("%d resyncs, %d reconnects; want 1 and 0", d.Resyncs, d.Reconnects)
+	}
+}
+
+// An exception code the library has no name for is still an exception of that slave, not a
+// failed port: the bus stays open.
+func TestBus_UnknownExceptionCode(t *testing.T) {
+	reg := hal.Register{Slave: 1, Type: hal.Uint16, Scale: 1}
+	im := newImage()
+	im.put(reg, 5)
+	l := newLine(t, im)
+	bus := openBus(t, l, []modbus.Sensor{{ID: "P1", Register: reg}}, nil)
+	if err := l.slave.SetFaults(rtu.Faults{Exception: 0x0C}); err != nil {
+		t.Fatal(err)
+	}
+	s := read(t, bus, "P1")[0]
+	var ex *hal.ExceptionError
+	if !errors.As(s.Err, &ex) || ex.Code != 0x0C {
+		t.Fatalf("err %v, want exception 0C", s.Err)
+	}
+	d := bus.BusDiagnostics()[0]
+	if !d.Connected || d.Reconnects != 0 || d.Slaves[0].Exceptions[0x0C] != 1 || d.Slaves[0].PortErrors != 0 {
+		t.Errorf("diagnostics %+v: want the port still open and one exception 0C", d)
+	}
+}
+
+// A device that never appears is retried with doubling waits capped at MaxBackoff.
+func TestBus_BackoffIsCapped(t *testing.T) {
+	reg := hal.Register{Slave: 1, Type: hal.Uint16, Scale: 1}
+	bus, err := modbus.Open(modbus.Config{Name: "x", Driver: "modbus-rtu", Device: filepath.Join(t.TempDir(), "absent"),
+		Baud: 9600, DataBits: 8, Parity: "N", StopBits: 2, Timeout: 50 * time.Millisecond,
+		MinBackoff: 5 * time.Millisecond, MaxBackoff: 40 * time.Millisecond, Sensors: []modbus.Sensor{{ID: "P1", Register: reg}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bus.Close()
+	time.Sleep(time.Second)
+	// Attempts at 0, 5, 15, 35, 75 ms, then every 40 ms: about 27 in a second. Uncapped
+	// doubling would give 8; no backoff at all, hundreds.
+	if n := bus.BusDiagnostics()[0].OpenFailures; n < 15 || n > 35 {
+		t.Errorf("%d attempts to open in 1 s with backoff 5ms..40ms, want about 27", n)
+	}
+	if s := read(t, bus, "P1")[0]; !errors.Is(s.Err, hal.ErrDisconnected) || !strings.Contains(s.Err.Error(), "absent") {
+		t.Errorf("read: %v, want ErrDisconnected naming the device", s.Err)
+	}
+}
+
+// Read returns when its context ends, even while the bus waits for a silent slave; Close is
+// safe to call twice, concurrently with reads.
+func TestBus_CancelAndClose(t *testing.T) {
+	reg := hal.Register{Slave: 1, Type: hal.Uint16, Scale: 1}
+	im := newImage()
+	im.put(reg, 5)
+	l := newLine(t, im)
+	bus := openBus(t, l, []modbus.Sensor{{ID: "P1", Register: reg}}, func(c *modbus.Config) { c.Timeout = 300 * time.Millisecond })
+	if err := l.slave.SetFaults(rtu.Faults{Drop: 1}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if _, err := bus.Read(ctx, []string{"P1"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Read with a 30ms context: %v, want DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 200*time.Millisecond {
+		t.Errorf("Read returned %v after its context ended", d)
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { _, _ = bus.Read(context.Background(), []string{"P1"}) })
+	}
+	wg.Go(func() { bus.Close() })
+	wg.Go(func() { bus.Close() })
+	wg.Wait()
+	if _, err := bus.Read(context.Background(), []string{"P1"}); !errors.Is(err, hal.ErrClosed) {
+		t.Errorf("Read after Close: %v", err)
 	}
 }

@@ -23,6 +23,7 @@ type stats struct {
 	port         string
 	connected    bool
 	reconnects   uint64
+	resyncs      uint64
 	openFailures uint64
 	lastErr      string
 	lastErrAt    time.Time
@@ -90,6 +91,12 @@ func (s *stats) opened(port string, err error, reconnect bool, now time.Time) {
 	}
 }
 
+func (s *stats) resynced() {
+	s.mu.Lock()
+	s.resyncs++
+	s.mu.Unlock()
+}
+
 func (s *stats) closed() {
 	s.mu.Lock()
 	s.port, s.connected = "", false
@@ -99,7 +106,7 @@ func (s *stats) closed() {
 func (s *stats) snapshot(d *maskservice.BusDiagnostics, slaveOrder []uint8) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d.Port, d.Connected, d.Reconnects, d.OpenFailures = s.port, s.connected, s.reconnects, s.openFailures
+	d.Port, d.Connected, d.Reconnects, d.Resyncs, d.OpenFailures = s.port, s.connected, s.reconnects, s.resyncs, s.openFailures
 	d.LastError, d.LastErrorAt = s.lastErr, s.lastErrAt
 	d.Slaves = make([]maskservice.SlaveDiagnostics, 0, len(slaveOrder))
 	for _, id := range slaveOrder {

@@ -423,16 +423,17 @@ func (c *Config) finishSerial(i int) error {
 	if b.Device == "" {
 		return c.fieldError(key("device"), "missing: name the serial port (/dev/ttyUSB0) or the adapter (usb:VID:PID[:SERIAL])")
 	}
-	for k, o := range c.Buses[:i] {
-		if o.Driver == "modbus-rtu" && o.Device == b.Device {
-			return c.fieldError(key("device"), "%q is also the device of bus[%d] %q: one port, one bus", b.Device, k, o.Name)
-		}
-	}
 	if modbus.IsUSBAddress(b.Device) {
 		if _, err := modbus.ParseUSBAddress(b.Device); err != nil {
 			return c.fieldError(key("device"), "%v", err)
 		}
-	} else if !strings.HasPrefix(b.Device, "/") {
+	}
+	for k, o := range c.Buses[:i] {
+		if o.Driver == "modbus-rtu" && samePort(o.Device, b.Device) {
+			return c.fieldError(key("device"), "%q may be the same port as bus[%d] %q (%q): one port, one bus", b.Device, k, o.Name, o.Device)
+		}
+	}
+	if !modbus.IsUSBAddress(b.Device) && !strings.HasPrefix(b.Device, "/") {
 		return c.fieldError(key("device"), "%q: want an absolute path such as /dev/ttyUSB0, or usb:VID:PID[:SERIAL]", b.Device)
 	}
 	if b.Baud == 0 {
@@ -460,6 +461,21 @@ func (c *Config) finishSerial(i int) error {
 		return c.fieldError(key("stop_bits"), "%d must be 1 or 2", b.StopBits)
 	}
 	return nil
+}
+
+// samePort reports whether two validated serial devices may name the same port: equal paths,
+// or USB addresses of one vendor and product where either leaves the serial number out. A
+// path and a USB address cannot be compared before the adapter is plugged in.
+func samePort(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ua, errA := modbus.ParseUSBAddress(a)
+	ub, errB := modbus.ParseUSBAddress(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return ua.VID == ub.VID && ua.PID == ub.PID && (ua.Serial == "" || ub.Serial == "" || ua.Serial == ub.Serial)
 }
 
 // specSensors are the specification's sensors, whose values fill in keys a sensor leaves out.
@@ -556,6 +572,13 @@ func (c *Config) finishRegister(i int, bus *Bus) error {
 		return c.fieldError(key("offset"), "%g: must be a finite number", s.Offset)
 	}
 	if bus.Driver == "sim" {
+		// The register map means nothing to the simulator; a file that names it was meant
+		// for a modbus bus.
+		for _, k := range []string{"slave", "register", "address", "type", "word_order", "scale", "offset"} {
+			if _, set := c.lines[key(k)]; set {
+				return c.fieldError(key(k), "applies only to sensors on a modbus bus, not on %q (driver sim)", bus.Name)
+			}
+		}
 		return nil
 	}
 	if s.Slave < 1 || s.Slave > 247 {

@@ -166,7 +166,8 @@ func TestParse_Errors(t *testing.T) {
 		{"sim key on a modbus bus", `retries = 2`, "retries = 2\nsim_seed = 4", "sim_seed", 0, `bus[0].sim_seed: applies only to driver sim, not "modbus-rtu"`},
 		{"device relative", `device = "/dev/ttyUSB0"`, `device = "ttyUSB0"`, "", 0, `bus[0].device: "ttyUSB0": want an absolute path`},
 		{"usb address", `device = "/dev/ttyUSB0"`, `device = "usb:0403"`, "", 0, `bus[0].device: "usb:0403" is not usb:VID:PID[:SERIAL]`},
-		{"two buses on one port", "name = \"sim\"\ndriver = \"sim\"", "name = \"sim\"\ndriver = \"modbus-rtu\"\ndevice = \"/dev/ttyUSB0\"", "device = \"/dev/ttyUSB0\"\n[[sensor]]", 0, `bus[1].device: "/dev/ttyUSB0" is also the device of bus[0] "rs485": one port, one bus`},
+		{"two buses on one port", "name = \"sim\"\ndriver = \"sim\"", "name = \"sim\"\ndriver = \"modbus-rtu\"\ndevice = \"/dev/ttyUSB0\"", "device = \"/dev/ttyUSB0\"\n[[sensor]]", 0, `bus[1].device: "/dev/ttyUSB0" may be the same port as bus[0] "rs485" ("/dev/ttyUSB0"): one port, one bus`},
+		{"register key on a sim sensor", "id = \"P2\"\nbus = \"sim\"", "id = \"P2\"\nbus = \"sim\"\nslave = 3", "slave = 3", 0, `sensor[1].slave: applies only to sensors on a modbus bus, not on "sim" (driver sim)`},
 		{"max gap", `retries = 2`, "retries = 2\nmax_gap = 500", "max_gap", 0, `bus[0].max_gap: 500 must be between 0 and 100 registers`},
 		{"32-bit at the last register", "address = 0\ntype = \"int16\"", "address = 65535\ntype = \"float32\"", "address = 65535", 0, `sensor[0].address: 65535: a float32 takes two registers and would end past 65535`},
 		{"script order", `[5.0, 2.0], [6.0, 4.7]`, `[5.0, 2.0], [4.0, 4.7]`, "sim_script", 0, `sensor[1].sim_script: point 2: seconds must be >= 0 and ascending`},
@@ -300,6 +301,44 @@ func TestParse_AuthAndCORS(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "c.toml:4: http.cors_origins: entry 0") {
 			t.Errorf("error %v does not name the line and key", err)
+		}
+	}
+}
+
+// Two modbus-rtu buses must not share a port: the same path, or USB addresses that may name
+// one adapter.
+func TestParse_OnePortOneBus(t *testing.T) {
+	tests := []struct {
+		a, b string
+		ok   bool
+	}{
+		{"/dev/ttyUSB0", "/dev/ttyUSB1", true},
+		{"/dev/ttyUSB0", "/dev/ttyUSB0", false},
+		{"usb:0403:6001:A1", "usb:0403:6001:B2", true},
+		{"usb:0403:6001:A1", "usb:0403:6001", false},
+		{"usb:0403:6001", "usb:0403:6001", false},
+		{"usb:0403:6001:A1", "usb:0403:6001:A1", false},
+		{"usb:0403:6001", "usb:1a86:7523", true},
+	}
+	for _, tt := range tests {
+		text := fmt.Sprintf(`
+[[bus]]
+name = "a"
+driver = "modbus-rtu"
+device = %q
+[[bus]]
+name = "b"
+driver = "modbus-rtu"
+device = %q
+[[sensor]]
+id = "P1"
+bus = "a"
+slave = 1
+`, tt.a, tt.b)
+		_, err := config.Parse("ports.toml", []byte(text))
+		want := fmt.Sprintf(`ports.toml:9: bus[1].device: %q may be the same port as bus[0] "a" (%q): one port, one bus`, tt.b, tt.a)
+		if tt.ok != (err == nil) || (err != nil && err.Error() != want) {
+			t.Errorf("%s and %s: %v", tt.a, tt.b, err)
 		}
 	}
 }
