@@ -181,8 +181,11 @@ func (r Register) Decode(regs []uint16) (float64, error) {
 	return math.NaN(), fmt.Errorf("decode: unknown data type %d", r.Type)
 }
 
-// Value applies scale and offset to a raw number: the value in the sensor's unit.
-func (r Register) Value(raw float64) float64 { return raw*r.Scale + r.Offset }
+// Value applies scale and offset to a raw number: the value in the sensor's unit. The product
+// is rounded before the offset is added (the conversion keeps the compiler from fusing them
+// into one multiply-add on arm64), so the value is the same bits on every architecture and the
+// history log can store the raw number and recompute the value exactly.
+func (r Register) Value(raw float64) float64 { return float64(raw*r.Scale) + r.Offset }
 
 // Encode is the inverse of Decode and Value, as a transducer does it: the value in the
 // sensor's unit is turned back into the raw number through the inverse of scale and offset,
