@@ -1,62 +1,194 @@
 package maskservice
 
-import "time"
+import (
+	"context"
+	"fmt"
+	"math"
+	"time"
+)
 
-// Downsample reduces readings (sorted by Time, all within [start, end]) to at most maxPoints
-// readings that keep the shape of the curve: the span is cut into maxPoints/2 equal buckets,
-// and each bucket keeps its lowest and its highest reading, in time order. A bucket with no
-// measured value keeps its first reading, so a fault stays visible as a gap. If there are no
-// more than maxPoints readings, or maxPoints < 2, readings is returned as it is.
-//
-// Readings out of time order (the ring hands them over in push order after the device clock
-// jumped back) never reopen an earlier bucket: they join the current one, so the result
-// still holds at most maxPoints readings.
-func Downsample(readings []Reading, start, end time.Time, maxPoints int) []Reading {
-	if len(readings) <= maxPoints || maxPoints < 2 {
-		return readings
+// HistoryLog is the durable record of every reading, kept on the device for the retention
+// period. Implementation: store/bolt.DB.
+type HistoryLog interface {
+	// ScanHistory calls fn with the readings of sensorID whose Time lies in [start, end),
+	// in the order they were taken (oldest first while the clock did not jump), until fn
+	// returns false. It sees what has been committed: the newest commit interval of readings
+	// may not be there yet. Logged readings have millisecond times and the unit given.
+	ScanHistory(ctx context.Context, sensorID, unit string, start, end time.Time, fn func(Reading) bool) error
+}
+
+// ScanHistory calls fn with the readings of sensor s whose Time lies in [start, end], oldest
+// first, until fn returns false: from the log for the part before the oldest reading the RAM
+// ring holds, and from the ring from then on, so that the newest readings (not yet committed)
+// are there and no reading comes twice or goes missing at the seam. log may be nil: then only
+// the ring answers.
+func ScanHistory(ctx context.Context, recent RecentReadings, log HistoryLog, s Sensor, start, end time.Time, fn func(Reading) bool) error {
+	if end.Before(start) {
+		return nil
 	}
-	buckets := maxPoints / 2
+	cut, inRing := recent.Oldest(s.ID)
+	if !inRing {
+		cut = end.Add(time.Nanosecond) // the ring is empty: the log answers for all
+	}
+	if log != nil && start.Before(cut) {
+		more := true
+		logEnd := minTime(cut, end.Add(time.Nanosecond))
+		err := log.ScanHistory(ctx, s.ID, s.Unit, start, logEnd, func(r Reading) bool {
+			more = fn(r)
+			return more
+		})
+		if err != nil {
+			return fmt.Errorf("read history of %s: %w", s.ID, err)
+		}
+		if !more {
+			return nil
+		}
+	}
+	if !inRing || cut.After(end) {
+		return ctx.Err()
+	}
+	for _, r := range recent.Range(s.ID, maxTime(start, cut), end, nil) {
+		if !fn(r) {
+			break
+		}
+	}
+	return ctx.Err()
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// Bucket is the summary of the readings that fall into one slice of time of a downsampled
+// range.
+type Bucket struct {
+	Start    time.Time // the bucket's start; it lasts Bucketer.Width
+	Count    int       // readings in the bucket
+	Values   int       // of them, readings with a measured value
+	Min, Max float64   // the lowest and highest value (NaN when Values is 0)
+	MinAt    time.Time // when Min was read
+	MaxAt    time.Time // when Max was read
+	Sum      float64   // the sum of the values, for the mean
+	Status   Status    // the worst status of the bucket's readings
+	Bad      int       // readings of bad quality
+	Fault    string    // the fault of the last bad reading, "" if none was bad
+}
+
+// Mean returns the mean of the bucket's values, NaN if it has none.
+func (b *Bucket) Mean() float64 {
+	if b.Values == 0 {
+		return math.NaN()
+	}
+	return b.Sum / float64(b.Values)
+}
+
+// Bucketer downsamples a stream of readings in time order to at most MaxPoints points as they
+// arrive, without holding more than MaxPoints readings: while the stream has at most
+// MaxPoints readings they are kept as they are; beyond, the range is cut into MaxPoints
+// buckets of equal width, each summarized by its min, max, mean, worst status and faults.
+// Create it with NewBucketer; feed it with Add; read the result with Readings or Buckets.
+type Bucketer struct {
+	start     time.Time
+	width     time.Duration
+	maxPoints int
+
+	raw     []Reading // while not Aggregated
+	buckets []Bucket  // once Aggregated; only the buckets that got readings, in order
+}
+
+// NewBucketer returns a Bucketer for the range [start, end] and at most maxPoints points
+// (at least 1).
+func NewBucketer(start, end time.Time, maxPoints int) *Bucketer {
+	maxPoints = max(maxPoints, 1)
 	span := end.Sub(start)
-	if span <= 0 {
-		span = 1
+	width := max(time.Duration(math.Ceil(float64(span+1)/float64(maxPoints))), 1)
+	return &Bucketer{start: start, width: width, maxPoints: maxPoints}
+}
+
+// Width returns the duration of one bucket.
+func (b *Bucketer) Width() time.Duration { return b.width }
+
+// Aggregated reports whether the stream outgrew MaxPoints, so that Buckets holds the result.
+func (b *Bucketer) Aggregated() bool { return b.buckets != nil }
+
+// Add takes the next reading. Readings out of time order (after a clock jump) never reopen
+// an earlier bucket: they join the current one, so there are never more than MaxPoints
+// buckets.
+func (b *Bucketer) Add(r Reading) {
+	if b.buckets == nil {
+		if len(b.raw) < b.maxPoints {
+			b.raw = append(b.raw, r)
+			return
+		}
+		b.buckets = make([]Bucket, 0, b.maxPoints)
+		for _, old := range b.raw {
+			b.aggregate(old)
+		}
+		b.raw = nil
 	}
-	out := make([]Reading, 0, maxPoints)
-	lo, hi, first := -1, -1, -1 // indexes into readings of the current bucket
-	bucket := -1
-	flush := func() {
-		switch {
-		case lo < 0 && first >= 0:
-			out = append(out, readings[first])
-		case lo == hi:
-			out = append(out, readings[lo])
-		case lo < hi:
-			out = append(out, readings[lo], readings[hi])
-		default:
-			out = append(out, readings[hi], readings[lo])
-		}
+	b.aggregate(r)
+}
+
+func (b *Bucketer) aggregate(r Reading) {
+	i := int(float64(r.Time.Sub(b.start)) / float64(b.width))
+	i = min(max(i, 0), b.maxPoints-1)
+	n := len(b.buckets)
+	if n == 0 || i > b.index(n-1) {
+		b.buckets = append(b.buckets, Bucket{Start: b.start.Add(time.Duration(i) * b.width), Min: math.NaN(), Max: math.NaN()})
+		n++
 	}
-	for i, r := range readings {
-		// In float64: nanoseconds times buckets overflows int64 for spans of months.
-		b := int(float64(r.Time.Sub(start)) / float64(span) * float64(buckets))
-		b = min(max(b, bucket, 0), buckets-1)
-		if b != bucket {
-			if bucket >= 0 {
-				flush()
-			}
-			bucket, lo, hi, first = b, -1, -1, i
-		}
-		if !r.HasValue() {
-			continue
-		}
-		if lo < 0 || r.Value < readings[lo].Value {
-			lo = i
-		}
-		if hi < 0 || r.Value > readings[hi].Value {
-			hi = i
-		}
+	bk := &b.buckets[n-1]
+	bk.Count++
+	bk.Status = max(bk.Status, r.Status)
+	if r.Quality != QualityGood {
+		bk.Bad++
+		bk.Fault = r.Fault
 	}
-	if bucket >= 0 {
-		flush()
+	if !r.HasValue() {
+		return
 	}
-	return out
+	bk.Values++
+	bk.Sum += r.Value
+	if bk.Values == 1 || r.Value < bk.Min {
+		bk.Min, bk.MinAt = r.Value, r.Time
+	}
+	if bk.Values == 1 || r.Value > bk.Max {
+		bk.Max, bk.MaxAt = r.Value, r.Time
+	}
+}
+
+// index returns the bucket number of the bucket at position k of b.buckets.
+func (b *Bucketer) index(k int) int {
+	return int(b.buckets[k].Start.Sub(b.start) / b.width)
+}
+
+// Readings returns the readings as they came, when the stream was not aggregated.
+func (b *Bucketer) Readings() []Reading { return b.raw }
+
+// Buckets returns the buckets that got readings, oldest first, when the stream was
+// aggregated.
+func (b *Bucketer) Buckets() []Bucket { return b.buckets }
+
+// StorageStatus is the health of the history log, for the device status: a full disk must be
+// seen, since readings then wait in RAM and are lost beyond a bound or on a power cut.
+type StorageStatus struct {
+	State         string    // OK, DISK_FULL or ERROR
+	Pending       int       // readings in RAM not yet committed
+	Dropped       uint64    // readings dropped because commits failed for too long
+	DroppedRounds uint64    // poll rounds lost because the writer's queue overflowed (a disk too slow)
+	LastCommit    time.Time // zero before the first commit
+	LastError     string    // "" while commits succeed
+	FileBytes     int64     // the database file's size
+	UsedBytes     int64     // of it, pages in use (the rest is free and reused)
+	MaxBytes      int64     // the configured size limit
 }

@@ -1,12 +1,13 @@
 package maskservice_test
 
 import (
+	"context"
 	"math"
-	"slices"
 	"testing"
 	"time"
 
 	"mask.services/maskservice"
+	"mask.services/maskservice/store/ring"
 )
 
 // series returns n readings of P1 from start, every step, with Value f(i); a NaN value makes
@@ -15,9 +16,10 @@ func series(start time.Time, step time.Duration, n int, f func(i int) float64) [
 	out := make([]maskservice.Reading, n)
 	for i := range out {
 		v := f(i)
-		out[i] = maskservice.Reading{SensorID: "P1", Time: start.Add(time.Duration(i) * step), Value: v, Raw: v, Unit: "bar"}
+		out[i] = maskservice.Reading{SensorID: "P1", Time: start.Add(time.Duration(i) * step), Value: v, Raw: v, Unit: "bar",
+			Status: maskservice.StatusNormal}
 		if math.IsNaN(v) {
-			out[i].Quality, out[i].Fault = maskservice.QualityBad, "read timeout"
+			out[i].Quality, out[i].Fault, out[i].Status = maskservice.QualityBad, "read timeout", maskservice.StatusUnknown
 		}
 	}
 	return out
@@ -26,50 +28,166 @@ func series(start time.Time, step time.Duration, n int, f func(i int) float64) [
 // wave is a test curve: a slow sine with a little deterministic ripple.
 func wave(i int) float64 { return 5 + 3*math.Sin(float64(i)/500) + float64(i%7)/100 }
 
-// assertDownsampled checks what every downsampled series must be: no longer than maxPoints,
-// in time order, made of input readings only, and holding the input's minimum and maximum.
-func assertDownsampled(tb testing.TB, in, out []maskservice.Reading, maxPoints int) {
-	tb.Helper()
-	if len(out) > maxPoints {
-		tb.Errorf("%d readings out, want at most %d", len(out), maxPoints)
-	}
-	if !slices.IsSortedFunc(out, func(a, b maskservice.Reading) int { return a.Time.Compare(b.Time) }) {
-		tb.Error("output is not in time order")
-	}
-	byTime := make(map[time.Time]maskservice.Reading, len(in))
+var t0 = time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+
+func TestBucketer_FewReadingsAsTheyAre(t *testing.T) {
+	in := series(t0, time.Second, 100, wave)
+	b := maskservice.NewBucketer(t0, t0.Add(99*time.Second), 100)
 	for _, r := range in {
-		byTime[r.Time] = r
+		b.Add(r)
 	}
-	for _, r := range out {
-		if orig, ok := byTime[r.Time]; !ok || !sameReading(orig, r) {
-			tb.Fatalf("output reading at %s (%v) is not an input reading", r.Time, r.Value)
-		}
-	}
-	lo, hi := extremes(in)
-	if lo < 0 {
-		return
-	}
-	olo, ohi := extremes(out)
-	if olo < 0 || out[olo].Value != in[lo].Value || out[ohi].Value != in[hi].Value {
-		tb.Errorf("the input's min %v and max %v are not both kept", in[lo].Value, in[hi].Value)
+	if b.Aggregated() || len(b.Readings()) != 100 || b.Readings()[42] != in[42] {
+		t.Fatalf("100 readings for 100 points: aggregated %v, %d readings", b.Aggregated(), len(b.Readings()))
 	}
 }
 
-// extremes returns the indexes of the lowest and highest measured values, -1 if none has one.
-func extremes(rs []maskservice.Reading) (lo, hi int) {
-	lo, hi = -1, -1
-	for i, r := range rs {
-		if !r.HasValue() {
-			continue
+// Each bucket keeps the min, max and mean of its readings, computed while streaming.
+func TestBucketer_Aggregates(t *testing.T) {
+	const n, points = 86400, 1280
+	in := series(t0, time.Second, n, wave)
+	in[5000].Value, in[5001].Value = 100, -100 // spikes must survive
+	end := t0.Add((n - 1) * time.Second)
+	b := maskservice.NewBucketer(t0, end, points)
+	for _, r := range in {
+		b.Add(r)
+	}
+	if !b.Aggregated() {
+		t.Fatal("86400 readings for 1280 points were not aggregated")
+	}
+	bs := b.Buckets()
+	if len(bs) != points {
+		t.Fatalf("%d buckets, want %d", len(bs), points)
+	}
+	// Recompute every bucket from the input and compare.
+	total := 0
+	for _, bk := range bs {
+		var cnt int
+		var sum float64
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, r := range in {
+			if !r.Time.Before(bk.Start) && r.Time.Before(bk.Start.Add(b.Width())) {
+				cnt++
+				sum += r.Value
+				lo, hi = min(lo, r.Value), max(hi, r.Value)
+			}
 		}
-		if lo < 0 || r.Value < rs[lo].Value {
-			lo = i
+		if bk.Count != cnt || bk.Min != lo || bk.Max != hi || math.Abs(bk.Mean()-sum/float64(cnt)) > 1e-9 {
+			t.Fatalf("bucket at %s: count %d min %v max %v mean %v; want %d %v %v %v", bk.Start, bk.Count, bk.Min, bk.Max, bk.Mean(), cnt, lo, hi, sum/float64(cnt))
 		}
-		if hi < 0 || r.Value > rs[hi].Value {
-			hi = i
+		total += bk.Count
+	}
+	if total != n {
+		t.Errorf("buckets hold %d readings, want %d", total, n)
+	}
+}
+
+func TestBucketer_FaultsAndStatus(t *testing.T) {
+	in := series(t0, time.Second, 10, func(i int) float64 {
+		if i >= 5 {
+			return math.NaN()
+		}
+		return float64(i)
+	})
+	in[2].Status = maskservice.StatusCritical
+	b := maskservice.NewBucketer(t0, t0.Add(9*time.Second), 2)
+	for _, r := range in {
+		b.Add(r)
+	}
+	bs := b.Buckets()
+	if len(bs) != 2 {
+		t.Fatalf("%d buckets", len(bs))
+	}
+	if bs[0].Status != maskservice.StatusCritical || bs[0].Values != 5 || bs[0].Min != 0 || bs[0].Max != 4 || bs[0].Bad != 0 {
+		t.Errorf("first bucket %+v", bs[0])
+	}
+	if bs[1].Values != 0 || !math.IsNaN(bs[1].Mean()) || bs[1].Bad != 5 || bs[1].Fault != "read timeout" {
+		t.Errorf("failed bucket %+v: want no values, 5 bad, the fault", bs[1])
+	}
+}
+
+// Readings out of order (a clock jump) never reopen an earlier bucket.
+func TestBucketer_OutOfOrder(t *testing.T) {
+	in := series(t0, time.Second, 100, wave)
+	in[60].Time = t0 // jumped back
+	b := maskservice.NewBucketer(t0, t0.Add(99*time.Second), 10)
+	for _, r := range in {
+		b.Add(r)
+	}
+	bs := b.Buckets()
+	if len(bs) > 10 {
+		t.Fatalf("%d buckets for 10 points", len(bs))
+	}
+	for i := 1; i < len(bs); i++ {
+		if !bs[i].Start.After(bs[i-1].Start) {
+			t.Fatalf("buckets out of order at %d", i)
 		}
 	}
-	return lo, hi
+}
+
+// fakeLog is a HistoryLog over a slice, as the bolt log answers: [start, end).
+type fakeLog struct{ rs []maskservice.Reading }
+
+func (f fakeLog) ScanHistory(_ context.Context, id, unit string, start, end time.Time, fn func(maskservice.Reading) bool) error {
+	for _, r := range f.rs {
+		if r.SensorID == id && !r.Time.Before(start) && r.Time.Before(end) && !fn(r) {
+			return nil
+		}
+	}
+	return nil
+}
+
+// The seam between the log and the ring: every reading once, in order, whatever the range.
+func TestScanHistory_Merge(t *testing.T) {
+	all := series(t0, time.Second, 7200, wave) // two hours
+	// The log has everything up to 5 s ago (the last commit); the ring the newest hour.
+	log := fakeLog{all[:7195]}
+	rs := ring.NewSet([]string{"P1"}, 3600)
+	for _, r := range all {
+		rs.Push(r)
+	}
+	p1 := maskservice.Sensor{ID: "P1", Unit: "bar"}
+	tests := []struct {
+		name       string
+		start, end time.Time
+		from, to   int // indexes into all, inclusive
+	}{
+		{"both", t0.Add(100 * time.Second), t0.Add(7199 * time.Second), 100, 7199},
+		{"log only", t0.Add(10 * time.Second), t0.Add(20 * time.Second), 10, 20},
+		{"ring only", t0.Add(7000 * time.Second), t0.Add(7199 * time.Second), 7000, 7199},
+		{"at the seam", t0.Add(3599 * time.Second), t0.Add(3601 * time.Second), 3599, 3601},
+		{"one instant", t0.Add(3600 * time.Second), t0.Add(3600 * time.Second), 3600, 3600},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []maskservice.Reading
+			err := maskservice.ScanHistory(context.Background(), rs, log, p1, tt.start, tt.end, func(r maskservice.Reading) bool {
+				got = append(got, r)
+				return true
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := tt.to - tt.from + 1; len(got) != want {
+				t.Fatalf("%d readings, want %d", len(got), want)
+			}
+			for i, r := range got {
+				if !r.Time.Equal(all[tt.from+i].Time) {
+					t.Fatalf("reading %d at %s, want %s", i, r.Time, all[tt.from+i].Time)
+				}
+			}
+		})
+	}
+	// Without a log, the ring alone; stopping early stops both.
+	n := 0
+	_ = maskservice.ScanHistory(context.Background(), rs, nil, p1, t0, t0.Add(7199*time.Second), func(maskservice.Reading) bool { n++; return true })
+	if n != 3600 {
+		t.Errorf("ring alone: %d readings, want 3600", n)
+	}
+	n = 0
+	_ = maskservice.ScanHistory(context.Background(), rs, log, p1, t0, t0.Add(7199*time.Second), func(maskservice.Reading) bool { n++; return n < 10 })
+	if n != 10 {
+		t.Errorf("early stop: %d readings", n)
+	}
 }
 
 // sameReading compares readings, NaN values being equal.
@@ -78,176 +196,4 @@ func sameReading(a, b maskservice.Reading) bool {
 		a.Value, b.Value, a.Raw, b.Raw = 0, 0, 0, 0
 	}
 	return a == b
-}
-
-func TestDownsample_FewReadingsAsTheyAre(t *testing.T) {
-	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	for _, tc := range []struct {
-		name      string
-		n         int
-		maxPoints int
-	}{
-		{name: "fewer than maxPoints", n: 10, maxPoints: 100},
-		{name: "exactly maxPoints", n: 100, maxPoints: 100},
-		{name: "one reading", n: 1, maxPoints: 2},
-		{name: "maxPoints 1 leaves them all", n: 50, maxPoints: 1},
-		{name: "maxPoints 0 leaves them all", n: 50, maxPoints: 0},
-		{name: "negative maxPoints", n: 50, maxPoints: -5},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			in := series(start, time.Second, tc.n, wave)
-			out := maskservice.Downsample(in, start, in[len(in)-1].Time, tc.maxPoints)
-			if len(out) != len(in) || &out[0] != &in[0] {
-				t.Errorf("got %d readings (a copy: %v), want the input's %d as they are", len(out), &out[0] != &in[0], len(in))
-			}
-		})
-	}
-	if out := maskservice.Downsample(nil, start, start.Add(time.Hour), 10); len(out) != 0 {
-		t.Errorf("Downsample(nil) = %d readings, want none", len(out))
-	}
-}
-
-func TestDownsample(t *testing.T) {
-	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	spike := func(at int, v float64) func(int) float64 {
-		return func(i int) float64 {
-			if i == at {
-				return v
-			}
-			return wave(i)
-		}
-	}
-	for _, tc := range []struct {
-		name      string
-		n         int
-		step      time.Duration
-		maxPoints int
-		f         func(int) float64
-	}{
-		{name: "an hour to 100", n: 3600, step: time.Second, maxPoints: 100, f: wave},
-		{name: "a day to 1280", n: 86400, step: time.Second, maxPoints: 1280, f: wave},
-		{name: "odd maxPoints", n: 1000, step: time.Second, maxPoints: 11, f: wave},
-		{name: "maxPoints 2", n: 1000, step: time.Second, maxPoints: 2, f: wave},
-		{name: "one more than maxPoints", n: 101, step: time.Second, maxPoints: 100, f: wave},
-		{name: "a one-sample high spike", n: 5000, step: time.Second, maxPoints: 50, f: spike(2345, 9.99)},
-		{name: "a one-sample low spike", n: 5000, step: time.Second, maxPoints: 50, f: spike(17, 0.01)},
-		{name: "spike on the last reading", n: 5000, step: time.Second, maxPoints: 50, f: spike(4999, 12)},
-		{name: "constant", n: 1000, step: time.Second, maxPoints: 10, f: func(int) float64 { return 3 }},
-		{name: "some failed reads", n: 3000, step: time.Second, maxPoints: 60, f: func(i int) float64 {
-			if i%10 == 0 {
-				return math.NaN()
-			}
-			return wave(i)
-		}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			in := series(start, tc.step, tc.n, tc.f)
-			end := in[len(in)-1].Time
-			out := maskservice.Downsample(in, start, end, tc.maxPoints)
-			if len(out) == 0 {
-				t.Fatal("no readings out")
-			}
-			assertDownsampled(t, in, out, tc.maxPoints)
-		})
-	}
-}
-
-// TestDownsample_FailedBucket checks that a bucket whose reads all failed keeps one reading,
-// so the fault shows as a gap instead of a line drawn across it.
-func TestDownsample_FailedBucket(t *testing.T) {
-	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	// 1000 readings a second apart into 5 buckets of 200 s; bucket 2 (400 s to 600 s) failed.
-	in := series(start, time.Second, 1000, func(i int) float64 {
-		if i >= 400 && i < 600 {
-			return math.NaN()
-		}
-		return wave(i)
-	})
-	out := maskservice.Downsample(in, start, start.Add(1000*time.Second), 10)
-	assertDownsampled(t, in, out, 10)
-	var inBucket []maskservice.Reading
-	for _, r := range out {
-		if d := r.Time.Sub(start); d >= 400*time.Second && d < 600*time.Second {
-			inBucket = append(inBucket, r)
-		}
-	}
-	if len(inBucket) != 1 {
-		t.Fatalf("the failed bucket kept %d readings, want 1", len(inBucket))
-	}
-	if r := inBucket[0]; r.HasValue() || r.Quality != maskservice.QualityBad || r.Fault == "" {
-		t.Errorf("the failed bucket kept %+v, want a failed reading", r)
-	}
-	if got := len(out); got != 9 {
-		t.Errorf("%d readings out, want 9 (four buckets of min and max, one of a failure)", got)
-	}
-}
-
-// TestDownsample_LongSpan cuts 400 days into buckets: nanoseconds times the bucket count
-// overflow int64 for a span that long, which would put the readings in the wrong buckets.
-func TestDownsample_LongSpan(t *testing.T) {
-	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	const days, maxPoints = 400, 1000
-	step := 10 * time.Minute
-	n := int(days * 24 * time.Hour / step)
-	// Values repeat every 97 readings, so each bucket (115 readings) has a distinct min and max.
-	in := series(start, step, n, func(i int) float64 { return float64(i%97) / 10 })
-	end := start.Add(days * 24 * time.Hour)
-	out := maskservice.Downsample(in, start, end, maxPoints)
-	assertDownsampled(t, in, out, maxPoints)
-	if len(out) != maxPoints {
-		t.Errorf("%d readings out, want %d: every bucket has a distinct min and max", len(out), maxPoints)
-	}
-	// Two readings in every bucket: the buckets were found without overflow.
-	buckets := maxPoints / 2
-	perBucket := make([]int, buckets)
-	span := end.Sub(start)
-	for _, r := range out {
-		b := int(float64(r.Time.Sub(start)) / float64(span) * float64(buckets))
-		if b < 0 || b >= buckets {
-			t.Fatalf("reading at %s lies outside the span", r.Time)
-		}
-		perBucket[b]++
-	}
-	for b, k := range perBucket {
-		if k != 2 {
-			t.Fatalf("bucket %d (from %s) kept %d readings, want 2", b, start.Add(span/time.Duration(buckets)*time.Duration(b)), k)
-		}
-	}
-}
-
-// TestDownsample_OutOfOrder feeds readings whose times jump back and forth, as the ring hands
-// them over after the device clock was set back: the result must still fit maxPoints.
-func TestDownsample_OutOfOrder(t *testing.T) {
-	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	// The worst case: every reading steps between the two halves of the span, so each one
-	// lands in another bucket than the reading before.
-	in := series(start, time.Second, 1000, wave)
-	for i := range in {
-		in[i].Time = start.Add(time.Duration(i/2+i%2*500) * time.Second)
-	}
-	const maxPoints = 100
-	out := maskservice.Downsample(in, start, start.Add(999*time.Second), maxPoints)
-	if len(out) == 0 || len(out) > maxPoints {
-		t.Fatalf("%d readings out, want 1 to %d", len(out), maxPoints)
-	}
-	lo, hi := extremes(in)
-	olo, ohi := extremes(out)
-	if out[olo].Value != in[lo].Value || out[ohi].Value != in[hi].Value {
-		t.Errorf("min/max %v/%v out, want %v/%v", out[olo].Value, out[ohi].Value, in[lo].Value, in[hi].Value)
-	}
-}
-
-func TestDownsample_EmptySpan(t *testing.T) {
-	// All readings at one instant: start = end must not divide by zero.
-	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
-	in := series(at, 0, 100, wave)
-	out := maskservice.Downsample(in, at, at, 10)
-	if len(out) == 0 || len(out) > 10 {
-		t.Fatalf("%d readings out, want 1 to 10", len(out))
-	}
-	lo, hi := extremes(in)
-	olo, ohi := extremes(out)
-	if out[olo].Value != in[lo].Value || out[ohi].Value != in[hi].Value {
-		t.Errorf("min/max %v/%v out, want %v/%v", out[olo].Value, out[ohi].Value, in[lo].Value, in[hi].Value)
-	}
 }

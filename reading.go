@@ -112,4 +112,7 @@ type RecentReadings interface {
 	Range(sensorID string, start, end time.Time, dst []Reading) []Reading
 	// Last appends to dst the n newest readings of sensorID, oldest first.
 	Last(sensorID string, n int, dst []Reading) []Reading
+	// Oldest returns the time of the oldest reading of sensorID held, and false if none is.
+	// Every reading taken since then is held.
+	Oldest(sensorID string) (time.Time, bool)
 }

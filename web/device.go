@@ -24,6 +24,20 @@ type deviceStatus struct {
 	Sensors           []sensorState `json:"sensors"`
 	Rounds            uint64        `json:"rounds"`
 	Overruns          uint64        `json:"overruns"`
+	Storage           *storageJSON  `json:"storage,omitempty"`
+}
+
+// storageJSON is the history log's health in the device status.
+type storageJSON struct {
+	Status          string     `json:"status"` // OK, DISK_FULL, ERROR
+	PendingReadings int        `json:"pending_readings"`
+	DroppedReadings uint64     `json:"dropped_readings"`
+	DroppedRounds   uint64     `json:"dropped_rounds"`
+	LastCommit      *timestamp `json:"last_commit"`
+	LastError       string     `json:"last_error"`
+	FileBytes       int64      `json:"file_bytes"`
+	UsedBytes       int64      `json:"used_bytes"`
+	MaxBytes        int64      `json:"max_bytes"`
 }
 
 type memoryStatus struct {
@@ -64,6 +78,15 @@ func (s *Server) handleDeviceStatus(w http.ResponseWriter, r *http.Request) {
 	if !st.LastRound.IsZero() {
 		hb := timestamp(st.LastRound)
 		ds.LastHeartbeat = &hb
+	}
+	if s.opts.Storage != nil {
+		ss := s.opts.Storage()
+		ds.Storage = &storageJSON{Status: ss.State, PendingReadings: ss.Pending, DroppedReadings: ss.Dropped, DroppedRounds: ss.DroppedRounds,
+			LastError: ss.LastError, FileBytes: ss.FileBytes, UsedBytes: ss.UsedBytes, MaxBytes: ss.MaxBytes}
+		if !ss.LastCommit.IsZero() {
+			lc := timestamp(ss.LastCommit)
+			ds.Storage.LastCommit = &lc
+		}
 	}
 	for i, ss := range st.Sensors {
 		state := sensorState{

@@ -2,8 +2,11 @@ package web
 
 import (
 	"context"
+	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
@@ -182,14 +185,23 @@ func band(b maskservice.Band) [2]number { return [2]number{number(b.Low), number
 type historyQuery struct {
 	start, end time.Time
 	maxPoints  int
+	csv        bool
 }
 
-// parseHistoryQuery reads start_time, end_time and max_points; an error names the parameter.
+// parseHistoryQuery reads start_time, end_time, max_points and format; an error names the
+// parameter.
 func parseHistoryQuery(q url.Values, now time.Time) (historyQuery, error) {
 	h := historyQuery{end: now}
 	var err error
 	if h.maxPoints, err = intParam(q, "max_points", defaultMaxPoints, 2, maxMaxPoints); err != nil {
 		return h, err
+	}
+	switch f := q.Get("format"); f {
+	case "", "json":
+	case "csv":
+		h.csv = true
+	default:
+		return h, maskservice.Errorf(maskservice.EINVALID, "format %s: want json or csv", echo(f))
 	}
 	if v := q.Get("end_time"); v != "" {
 		if h.end, err = timeParam("end_time", v); err != nil {
@@ -215,7 +227,21 @@ func parseHistoryQuery(q url.Values, now time.Time) (historyQuery, error) {
 	return h, nil
 }
 
+// pointJSON is one point of a history answer: a reading, or when the answer is downsampled
+// the summary of a bucket, with the mean as value, the worst status, quality bad if any
+// reading was bad, and the bucket's min, max and count.
+type pointJSON struct {
+	readingJSON
+	Min   *number `json:"min,omitempty"`
+	Max   *number `json:"max,omitempty"`
+	Count int     `json:"count,omitempty"`
+}
+
 // GET /api/sensors/{id}/history and GET /api/sensors/history?sensor_id=
+//
+// The readings come from the RAM ring for the last hour and from the history log before,
+// merged (maskservice.ScanHistory). Downsampling happens while the log is scanned, so a
+// year-long range never sits in memory; format=csv streams every reading instead.
 func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id := r.PathValue("id")
@@ -235,30 +261,103 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	rs, err := s.history(r.Context(), id, hq.start, hq.end)
-	if err != nil {
-		s.writeError(w, r, err)
+	if hq.csv {
+		s.writeHistoryCSV(w, r, sensor, hq)
 		return
 	}
+	b := maskservice.NewBucketer(hq.start, hq.end, hq.maxPoints)
+	count := 0
+	err = maskservice.ScanHistory(r.Context(), s.opts.Recent, s.opts.History, sensor, hq.start, hq.end, func(rd maskservice.Reading) bool {
+		count++
+		b.Add(rd)
+		return true
+	})
+	if err != nil {
+		s.writeError(w, r, historyError(err))
+		return
+	}
+	var points []pointJSON
+	var bucketSeconds *number
+	if b.Aggregated() {
+		w := number(b.Width().Seconds())
+		bucketSeconds = &w
+		for _, bk := range b.Buckets() {
+			p := pointJSON{readingJSON: readingJSON{SensorID: id, Value: number(bk.Mean()), RawValue: number(math.NaN()),
+				Unit: sensor.Unit, Status: bk.Status, Fault: bk.Fault, Timestamp: timestamp(bk.Start)}, Count: bk.Count}
+			if bk.Bad > 0 {
+				p.Quality = maskservice.QualityBad
+			}
+			if bk.Values > 0 {
+				lo, hi := number(bk.Min), number(bk.Max)
+				p.Min, p.Max = &lo, &hi
+			}
+			points = append(points, p)
+		}
+	} else {
+		for _, rd := range b.Readings() {
+			points = append(points, pointJSON{readingJSON: newReadingJSON(rd)})
+		}
+	}
+	if points == nil {
+		points = []pointJSON{} // an empty list encodes as [], not null
+	}
 	s.writeJSON(w, r, http.StatusOK, struct {
-		SensorID  string        `json:"sensor_id"`
-		Unit      string        `json:"unit"`
-		StartTime timestamp     `json:"start_time"`
-		EndTime   timestamp     `json:"end_time"`
-		Count     int           `json:"count"`
-		Points    []readingJSON `json:"points"`
+		SensorID      string      `json:"sensor_id"`
+		Unit          string      `json:"unit"`
+		StartTime     timestamp   `json:"start_time"`
+		EndTime       timestamp   `json:"end_time"`
+		Count         int         `json:"count"`
+		Downsampled   bool        `json:"downsampled"`
+		BucketSeconds *number     `json:"bucket_seconds,omitempty"`
+		Points        []pointJSON `json:"points"`
 	}{
 		SensorID: id, Unit: sensor.Unit, StartTime: timestamp(hq.start), EndTime: timestamp(hq.end),
-		Count:  len(rs),
-		Points: readingsJSON(maskservice.Downsample(rs, hq.start, hq.end, hq.maxPoints)),
+		Count: count, Downsampled: b.Aggregated(), BucketSeconds: bucketSeconds, Points: points,
 	})
 }
 
-// history returns the readings of sensor id in [start, end], oldest first. For now they come
-// from the RAM ring alone (the last hour); the history log will answer here for the part of a
-// range older than the ring, which is why this takes a context and may fail.
-func (s *Server) history(_ context.Context, id string, start, end time.Time) ([]maskservice.Reading, error) {
-	return s.opts.Recent.Range(id, start, end, nil), nil
+// historyError keeps a cancelled request's error as it is and makes any other failure of the
+// log an internal error with the cause in the log, not in the answer.
+func historyError(err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return maskservice.Errorf(maskservice.EINTERNAL, "read history: %v", err)
+}
+
+// writeHistoryCSV streams every reading of the range as CSV, flushed as it goes, so that a
+// year of 1 Hz readings never sits in memory. A failure after the first row can only cut the
+// download short; it is logged.
+func (s *Server) writeHistoryCSV(w http.ResponseWriter, r *http.Request, sensor maskservice.Sensor, hq historyQuery) {
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s-%s.csv"`, sensor.ID,
+		hq.start.UTC().Format("20060102T150405Z"), hq.end.UTC().Format("20060102T150405Z")))
+	w.WriteHeader(http.StatusOK)
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"timestamp", "sensor_id", "value", "raw_value", "unit", "status", "quality", "fault"})
+	rows := 0
+	num := func(f float64) string {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return ""
+		}
+		return strconv.FormatFloat(f, 'g', -1, 64)
+	}
+	err := maskservice.ScanHistory(r.Context(), s.opts.Recent, s.opts.History, sensor, hq.start, hq.end, func(rd maskservice.Reading) bool {
+		_ = cw.Write([]string{rd.Time.UTC().Format(time.RFC3339Nano), rd.SensorID, num(rd.Value), num(rd.Raw), rd.Unit,
+			rd.Status.String(), rd.Quality.String(), rd.Fault})
+		if rows++; rows%4096 == 0 {
+			cw.Flush()
+			return cw.Error() == nil
+		}
+		return true
+	})
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
+	}
+	if err != nil {
+		s.log.Warn("history CSV cut short", "sensor", sensor.ID, "rows", rows, "err", err)
+	}
 }
 
 // intParam reads the integer query parameter name, def when absent; outside [lo, hi] is an

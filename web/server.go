@@ -50,6 +50,12 @@ type Options struct {
 	Monitor *maskservice.Monitor
 	// Buses gives the field buses' diagnostics for /metrics; nil leaves them out.
 	Buses maskservice.BusDiagnoser
+	// History is the durable log of readings, answering history queries beyond the ring;
+	// nil leaves history to the ring (the last hour).
+	History maskservice.HistoryLog
+	// Storage reports the health of the history log for the device status; nil leaves it
+	// out.
+	Storage func() maskservice.StorageStatus
 	// Recent holds the readings of the last hour (the RAM ring).
 	Recent maskservice.RecentReadings
 	// Host gives memory and uptime facts; nil leaves them out of the device status.

@@ -1,6 +1,9 @@
 package web_test
 
 import (
+	"bytes"
+	"context"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -162,7 +166,7 @@ func TestServer_History(t *testing.T) {
 	}{
 		{name: "default range", target: "/api/sensors/P1/history", count: len(all), maxPoints: len(all), status: 200},
 		{name: "query form", target: "/api/sensors/history?sensor_id=P1", count: len(all), maxPoints: len(all), status: 200},
-		{name: "downsampled", target: "/api/sensors/P1/history?max_points=4", count: len(all), maxPoints: 4, status: 200},
+		{name: "downsampled", target: "/api/sensors/P1/history?max_points=4&start_time=" + rfc(all[0].Time) + "&end_time=" + rfc(all[len(all)-1].Time), count: len(all), maxPoints: 4, status: 200},
 		{name: "window", target: "/api/sensors/P1/history?start_time=" + rfc(mid), count: inWindow, maxPoints: inWindow, status: 200},
 		{name: "unencoded offset", target: "/api/sensors/P1/history?start_time=" + mid.In(time.FixedZone("", 7200)).Format(time.RFC3339Nano), count: inWindow, maxPoints: inWindow, status: 200},
 		{name: "empty future", target: "/api/sensors/P1/history?start_time=" + rfc(f.clock.Now().Add(time.Hour)) + "&end_time=" + rfc(f.clock.Now().Add(2*time.Hour)), status: 200},
@@ -177,6 +181,7 @@ func TestServer_History(t *testing.T) {
 		{name: "max_points too big", target: "/api/sensors/P1/history?max_points=10001", status: 400, code: maskservice.EINVALID, want: "max_points"},
 		{name: "max_points huge", target: "/api/sensors/P1/history?max_points=99999999999999999999", status: 400, code: maskservice.EINVALID, want: "max_points"},
 		{name: "max_points abc", target: "/api/sensors/P1/history?max_points=abc", status: 400, code: maskservice.EINVALID, want: "max_points"},
+		{name: "format", target: "/api/sensors/P1/history?format=xml", status: 400, code: maskservice.EINVALID, want: "format"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := f.get(t, tc.target)
@@ -201,20 +206,93 @@ func TestServer_History(t *testing.T) {
 			}
 		})
 	}
-	t.Run("downsampling keeps the extremes", func(t *testing.T) {
-		got := decode[history](t, f.get(t, "/api/sensors/P1/history?max_points=2"))
+	t.Run("downsampling keeps each bucket's extremes", func(t *testing.T) {
+		type bucket struct {
+			reading
+			Min, Max *float64
+			Count    int
+		}
+		got := decode[struct {
+			Count         int      `json:"count"`
+			Downsampled   bool     `json:"downsampled"`
+			BucketSeconds float64  `json:"bucket_seconds"`
+			Points        []bucket `json:"points"`
+		}](t, f.get(t, "/api/sensors/P1/history?max_points=2&start_time="+rfc(all[0].Time)+"&end_time="+rfc(all[len(all)-1].Time)))
+		if !got.Downsampled || got.BucketSeconds <= 0 || len(got.Points) != 2 {
+			t.Fatalf("downsampled %v, bucket %vs, %d points; want 2 buckets", got.Downsampled, got.BucketSeconds, len(got.Points))
+		}
 		lo, hi := math.Inf(1), math.Inf(-1)
 		for _, r := range all {
 			lo, hi = min(lo, r.Value), max(hi, r.Value)
 		}
-		var values []float64
+		n := 0
+		blo, bhi := math.Inf(1), math.Inf(-1)
 		for _, p := range got.Points {
-			values = append(values, *p.Value)
+			n += p.Count
+			if p.Min == nil || p.Max == nil || *p.Min > *p.Value || *p.Value > *p.Max {
+				t.Fatalf("bucket %+v: want min <= mean <= max", p)
+			}
+			blo, bhi = min(blo, *p.Min), max(bhi, *p.Max)
 		}
-		if !slices.Contains(values, lo) || !slices.Contains(values, hi) {
-			t.Errorf("points %v, want the minimum %g and the maximum %g", values, lo, hi)
+		if n != got.Count || blo != lo || bhi != hi {
+			t.Errorf("buckets hold %d readings (want %d), min %g max %g (want %g %g)", n, got.Count, blo, bhi, lo, hi)
 		}
 	})
+	t.Run("csv", func(t *testing.T) {
+		res := f.get(t, "/api/sensors/P1/history?format=csv")
+		if res.status != 200 || !strings.HasPrefix(res.header.Get("Content-Type"), "text/csv") {
+			t.Fatalf("status %d, type %q", res.status, res.header.Get("Content-Type"))
+		}
+		rows, err := csv.NewReader(bytes.NewReader(res.body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rows) != len(all)+1 || strings.Join(rows[0], ",") != "timestamp,sensor_id,value,raw_value,unit,status,quality,fault" {
+			t.Fatalf("%d rows (want %d and a header), header %v", len(rows), len(all)+1, rows[0])
+		}
+		if v, _ := strconv.ParseFloat(rows[1][2], 64); v != all[0].Value || rows[1][1] != "P1" || rows[1][5] != all[0].Status.String() {
+			t.Errorf("first row %v, want %+v", rows[1], all[0])
+		}
+	})
+}
+
+// The log answers for the range before the ring's oldest reading, and the answer is the two
+// joined: every reading once, in time order.
+func TestServer_HistoryFromLog(t *testing.T) {
+	var logged []maskservice.Reading
+	f := newFixture(t, fixtureConfig{opts: func(o *web.Options) { o.History = &fakeLog{rs: &logged} }})
+	inRing := f.ring.Range("P1", time.Time{}, f.clock.Now(), nil)
+	first := inRing[0].Time
+	for i := range 50 {
+		logged = append(logged, maskservice.Reading{SensorID: "P1", Unit: "bar", Time: first.Add(time.Duration(i-50) * time.Minute),
+			Value: float64(i), Raw: float64(i), Status: maskservice.StatusNormal})
+	}
+	// The log also has the ring's readings (committed since); they must not come twice.
+	logged = append(logged, inRing...)
+	got := decode[struct {
+		Count  int       `json:"count"`
+		Points []reading `json:"points"`
+	}](t, f.get(t, "/api/sensors/P1/history?max_points=10000&start_time="+url.QueryEscape(first.Add(-2*time.Hour).Format(time.RFC3339Nano))))
+	if got.Count != 50+len(inRing) || len(got.Points) != got.Count {
+		t.Fatalf("count %d, %d points; want %d", got.Count, len(got.Points), 50+len(inRing))
+	}
+	for i := 1; i < len(got.Points); i++ {
+		if !got.Points[i].time(t).After(got.Points[i-1].time(t)) {
+			t.Fatalf("point %d not after point %d", i, i-1)
+		}
+	}
+}
+
+// fakeLog is a HistoryLog over a slice, answering [start, end) as the bolt log does.
+type fakeLog struct{ rs *[]maskservice.Reading }
+
+func (l *fakeLog) ScanHistory(ctx context.Context, id, unit string, start, end time.Time, fn func(maskservice.Reading) bool) error {
+	for _, r := range *l.rs {
+		if r.SensorID == id && !r.Time.Before(start) && r.Time.Before(end) && !fn(r) {
+			break
+		}
+	}
+	return ctx.Err()
 }
 
 func TestServer_DeviceStatus(t *testing.T) {

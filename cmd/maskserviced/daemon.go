@@ -52,6 +52,7 @@ type Main struct {
 	monitor *maskservice.Monitor
 	source  *multiSource // the buses; closed after the poll loop stops
 	db      *bolt.DB
+	history *bolt.HistoryWriter
 	auth    *auth.Service
 	hub     *hub.Hub
 	server  *http.Server
@@ -164,6 +165,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	m.history = m.db.NewHistoryWriter(bolt.HistoryOptions{
+		CommitInterval: time.Duration(cfg.Storage.CommitInterval),
+		Retention:      time.Duration(cfg.Storage.Retention),
+		MaxSize:        int64(cfg.Storage.MaxSize),
+		Log:            log,
+	})
 	sensors := cfg.DomainSensors()
 	m.source, err = openSources(cfg, log)
 	if err != nil {
@@ -207,6 +214,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Version:      version,
 		Monitor:      m.monitor,
 		Buses:        m.source,
+		History:      m.db,
+		Storage:      m.storageStatus,
 		Recent:       recent,
 		Auth:         m.auth,
 		CORSOrigins:  cfg.HTTP.CORSOrigins,
@@ -246,7 +255,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// (counted in the monitor's stats) and never stalls polling.
 	ringSub := m.monitor.Subscribe("ring", 64)
 	hubSub := m.monitor.Subscribe("websocket", 4)
-	m.wg.Add(4)
+	// The history writer's queue holds a minute of rounds, so a slow commit (an SD card
+	// busy for seconds) does not lose readings; what overflows is counted as dropped.
+	histSub := m.monitor.Subscribe(historySubscriber, historyQueue(sensors))
+	m.wg.Add(5)
+	go func() {
+		defer m.wg.Done()
+		if err := m.history.Run(runCtx, histSub.C); err != nil {
+			log.Error("history: last commit failed", "err", err)
+		}
+	}()
 	go func() {
 		defer m.wg.Done()
 		m.cleanSessions(runCtx)
@@ -288,6 +306,35 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		"sensors", len(sensors), "config", configName(cfg), "data", m.DataDir, "version", version,
 		"start_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// historySubscriber names the history writer's subscription in the monitor's stats.
+const historySubscriber = "history"
+
+// historyQueue is the history writer's queue: a minute of rounds at the fastest interval,
+// between 64 and 8192 rounds.
+func historyQueue(sensors []maskservice.Sensor) int {
+	fastest := time.Minute
+	for _, s := range sensors {
+		fastest = min(fastest, s.Interval)
+	}
+	return min(max(int(time.Minute/fastest), 64), 8192)
+}
+
+// storageStatus reports the history log's health: the writer's state, plus the rounds its
+// queue lost.
+func (m *Main) storageStatus() maskservice.StorageStatus {
+	st := m.history.Stats()
+	size, used := m.db.HistoryFileBytes()
+	out := maskservice.StorageStatus{State: string(st.State), Pending: st.Pending, Dropped: st.Dropped,
+		LastCommit: st.LastCommit, LastError: st.LastError, FileBytes: size, UsedBytes: used,
+		MaxBytes: int64(m.Config.Storage.MaxSize)}
+	for _, sub := range m.monitor.Stats().Subscribers {
+		if sub.Name == historySubscriber {
+			out.DroppedRounds = sub.Dropped
+		}
+	}
+	return out
 }
 
 func configName(c *config.Config) string {

@@ -45,6 +45,12 @@ var migrations = []migration{
 		}
 		return nil
 	}},
+	{version: 2, name: "history log", up: func(tx *bbolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketHistory); err != nil {
+			return fmt.Errorf("create bucket %s: %w", bucketHistory, err)
+		}
+		return nil
+	}},
 }
 
 // latestSchema is the newest schema version this binary knows.

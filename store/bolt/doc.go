@@ -10,12 +10,15 @@
 //	meta      schema_version: uint32 big-endian; created: RFC 3339 UTC, when the file was made
 //	users     username -> user record (JSON with "v"), so a scan is ordered by name
 //	sessions  session id -> session record (JSON with "v")
+//	history   (schema 2) one nested bucket per sensor id; key: the chunk's first reading's
+//	          time as Unix nanoseconds with the sign bit flipped, uint64 big-endian (time
+//	          order, also before 1970); value: a chunk of up to 256 readings in the format of
+//	          package store/chunk (versioned by its first byte). A time range is one Seek and a
+//	          walk; retention deletes from the front. The writer rewrites its open chunk at
+//	          every commit, so a reading costs about 2.2 bytes at 1 Hz once the chunk is full.
 //
-// Buckets that later issues add, each through its own migration (none exists yet):
+// Buckets that later issues add, each through its own migration:
 //
-//	history   one nested bucket per sensor id; key: chunk start as uint64 big-endian Unix
-//	          nanoseconds; value: a version byte and a compressed chunk of readings, so a time
-//	          range is one Seek and a walk, and retention deletes from the front
 //	alerts    key: uint64 big-endian from NextSequence (creation order); value: alert record
 //	audit     key: uint64 big-endian Unix nanoseconds + uint64 sequence; value: audit record,
 //	          so the log reads in time order and is trimmed from the front

@@ -100,6 +100,17 @@ func (r *Ring) Latest() (maskservice.Reading, bool) {
 	return r.buf[r.wrap(r.start+r.n-1)], true
 }
 
+// Oldest returns the oldest reading still held (the first pushed of those not yet
+// overwritten), and false if the ring is empty. Every reading pushed after it is in the ring.
+func (r *Ring) Oldest() (maskservice.Reading, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	if r.n == 0 {
+		return maskservice.Reading{}, false
+	}
+	return r.buf[r.start], true
+}
+
 // Last appends the n newest readings (all of them if the ring holds fewer) to dst, oldest
 // first, and returns the extended slice. n <= 0 appends nothing.
 func (r *Ring) Last(n int, dst []maskservice.Reading) []maskservice.Reading {

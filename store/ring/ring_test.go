@@ -419,3 +419,27 @@ func consecutive(rs []maskservice.Reading) bool {
 	}
 	return true
 }
+
+func TestRing_Oldest(t *testing.T) {
+	r := ring.New(3)
+	if _, ok := r.Oldest(); ok {
+		t.Fatal("Oldest of an empty ring")
+	}
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 5 {
+		r.Push(maskservice.Reading{SensorID: "P1", Time: t0.Add(time.Duration(i) * time.Second)})
+		rd, ok := r.Oldest()
+		want := t0.Add(time.Duration(max(0, i-2)) * time.Second)
+		if !ok || !rd.Time.Equal(want) {
+			t.Errorf("after %d pushes: Oldest %v %v, want %v", i+1, rd.Time, ok, want)
+		}
+	}
+	s := ring.NewSet([]string{"P1"}, 3)
+	s.Push(maskservice.Reading{SensorID: "P1", Time: t0})
+	if at, ok := s.Oldest("P1"); !ok || !at.Equal(t0) {
+		t.Errorf("Set.Oldest = %v %v", at, ok)
+	}
+	if _, ok := s.Oldest("nope"); ok {
+		t.Error("Oldest of an unknown sensor")
+	}
+}

@@ -80,6 +80,17 @@ func (s *Set) Range(sensorID string, start, end time.Time, dst []maskservice.Rea
 	return r.Range(start, end, dst)
 }
 
+// Oldest returns the time of the oldest reading of sensorID still held, and false if there is
+// none. The ring holds every reading pushed since then.
+func (s *Set) Oldest(sensorID string) (time.Time, bool) {
+	r, ok := s.rings[sensorID]
+	if !ok {
+		return time.Time{}, false
+	}
+	rd, ok := r.Oldest()
+	return rd.Time, ok
+}
+
 // Last appends to dst the n newest readings of sensorID, oldest first, and returns the
 // extended slice. An unknown sensor appends nothing.
 func (s *Set) Last(sensorID string, n int, dst []maskservice.Reading) []maskservice.Reading {

@@ -127,6 +127,16 @@ const (
 	DefaultInterval     = time.Second
 )
 
+// DefaultMaxSize and MaxMaxSize bound the database file. bbolt maps the whole file into the
+// address space: on a 32-bit board (linux/arm) the map cannot pass 2 GiB and real boards have
+// failed far below it, so the default there is 512 MiB and 1 GiB is the most; 64-bit boards
+// default to 1 GiB and allow 64 GiB.
+const (
+	DefaultMaxSize Size = 1 << 30 >> wordShift        // 1 GiB, or 512 MiB on 32-bit
+	MaxMaxSize     Size = 64 << 30 >> (6 * wordShift) // 64 GiB, or 1 GiB on 32-bit
+	wordShift           = 64/strconv.IntSize - 1      // 1 on a 32-bit platform, else 0
+)
+
 // Drivers are the bus drivers a config may name.
 var Drivers = []string{"modbus-rtu", "modbus-tcp", "sim"}
 
@@ -347,10 +357,14 @@ func (c *Config) finishStorage() error {
 		return c.fieldError("storage.retention", "%s must be at least 1h", time.Duration(s.Retention))
 	}
 	if s.MaxSize == 0 {
-		s.MaxSize = 1 << 30
+		s.MaxSize = DefaultMaxSize
 	}
 	if s.MaxSize < 16<<20 {
 		return c.fieldError("storage.max_size", "%d bytes is below the minimum of 16MiB", int64(s.MaxSize))
+	}
+	if s.MaxSize > MaxMaxSize {
+		return c.fieldError("storage.max_size", "%d bytes is above the limit of %d MiB on this %d-bit platform (bbolt maps the whole file into memory)",
+			int64(s.MaxSize), MaxMaxSize>>20, strconv.IntSize)
 	}
 	return nil
 }

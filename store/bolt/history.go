@@ -1,0 +1,514 @@
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"mask.services/maskservice"
+	"mask.services/maskservice/store/chunk"
+)
+
+// bucketHistory holds one nested bucket per sensor id; see doc.go.
+var bucketHistory = []byte("history")
+
+// Chunk limits: a chunk is sealed, and the next reading starts a new one, when it holds
+// chunkReadings readings or spans chunkSpan. 256 readings at 1 Hz make a value of about
+// 550 bytes, which bbolt packs several to a 4 KiB page; the 24 bytes of key and leaf
+// element per chunk then cost 0.1 byte per reading.
+const (
+	chunkReadings = 256
+	chunkSpan     = time.Hour
+)
+
+// chunkKey returns the key of a chunk starting at t: Unix nanoseconds with the sign bit
+// flipped, big-endian, so that bbolt's byte order is time order also before 1970.
+func chunkKey(t time.Time) []byte {
+	ns := t.UnixNano()
+	switch sec := t.Unix(); {
+	case sec >= math.MaxInt64/int64(time.Second):
+		ns = math.MaxInt64
+	case sec <= math.MinInt64/int64(time.Second):
+		ns = math.MinInt64
+	}
+	return binary.BigEndian.AppendUint64(nil, uint64(ns)^(1<<63))
+}
+
+// ScanHistory implements maskservice.HistoryLog: it calls fn with the logged readings of
+// sensorID whose Time lies in [start, end), chunk by chunk in key order, until fn returns
+// false. It runs in one read transaction, which sees a consistent file while the writer goes
+// on; a long scan keeps the pages it reads from being reused until it ends.
+func (db *DB) ScanHistory(ctx context.Context, sensorID, unit string, start, end time.Time, fn func(maskservice.Reading) bool) error {
+	if !start.Before(end) {
+		return nil
+	}
+	return db.view(ctx, func(tx *bbolt.Tx) error {
+		hb := tx.Bucket(bucketHistory)
+		if hb == nil {
+			return nil
+		}
+		b := hb.Bucket([]byte(sensorID))
+		if b == nil {
+			return nil
+		}
+		c := b.Cursor()
+		seek := chunkKey(start)
+		k, _ := c.Seek(seek)
+		// The chunk before the first one that starts at or after start may reach into the
+		// range: begin there if it does.
+		var pk, pv []byte
+		if k == nil {
+			pk, pv = c.Last()
+		} else {
+			pk, pv = c.Prev()
+		}
+		if h, err := chunk.ReadHeader(pv); pk != nil && (err != nil || !h.End.Before(start)) {
+			seek = pk
+		}
+		k, v := c.Seek(seek)
+		more := true
+		for n := 0; k != nil && more; k, v = c.Next() {
+			h, err := chunk.ReadHeader(v)
+			if err != nil {
+				return fmt.Errorf("history of %s, chunk %x: %w", sensorID, k, err)
+			}
+			if !h.Start.Before(end) {
+				break
+			}
+			if h.End.Before(start) {
+				continue
+			}
+			err = chunk.Decode(v, sensorID, unit, func(r maskservice.Reading) bool {
+				if !r.Time.Before(start) && r.Time.Before(end) {
+					more = fn(r)
+				}
+				return more
+			})
+			if err != nil {
+				return fmt.Errorf("history of %s, chunk %x: %w", sensorID, k, err)
+			}
+			if n++; n%64 == 0 {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+			}
+		}
+		return ctx.Err()
+	})
+}
+
+// HistoryOptions configure a HistoryWriter. The zero value is valid.
+type HistoryOptions struct {
+	// CommitInterval is how often Run commits the readings it has (default 1 s): a power
+	// cut loses at most the readings of the last interval.
+	CommitInterval time.Duration
+	// MaxPending bounds the readings kept in RAM while commits fail (a full disk); beyond
+	// it the oldest are dropped and counted. Default 100,000: about 9 hours of 3 sensors at
+	// 1 Hz, some 10 MB.
+	MaxPending int
+	// Retention deletes history older than this (default 400 days); MaxSize keeps the file
+	// below this many bytes by deleting the oldest history (default 1 GiB). Run enforces
+	// both every RetentionEvery (default 10 min), starting one minute after it starts, so a
+	// start never waits for it.
+	Retention      time.Duration
+	MaxSize        int64
+	RetentionEvery time.Duration
+	// Now returns the current time; default time.Now.
+	Now func() time.Time
+	// Log receives commit failures and retention passes; nil discards.
+	Log *slog.Logger
+}
+
+// HistoryState is the health of the history log, for the device status.
+type HistoryState string
+
+// The history states.
+const (
+	HistoryOK       HistoryState = "OK"        // the last commit succeeded
+	HistoryDiskFull HistoryState = "DISK_FULL" // commits fail for lack of space; readings wait in RAM
+	HistoryError    HistoryState = "ERROR"     // commits fail otherwise; readings wait in RAM
+)
+
+// HistoryStats are the writer's counters.
+type HistoryStats struct {
+	State      HistoryState
+	Committed  uint64    // readings committed
+	Commits    uint64    // transactions committed
+	Pending    int       // readings in RAM not yet committed
+	Dropped    uint64    // readings dropped because commits failed for too long
+	Trimmed    uint64    // chunks deleted by retention
+	LastCommit time.Time // when the last commit succeeded
+	LastError  string    // the last commit or retention failure, "" if none
+	CommitTime time.Duration
+}
+
+// HistoryWriter batches readings into the history log: Add keeps them in an open chunk per
+// sensor in RAM, Commit writes every changed chunk in one transaction. Run does both from a
+// monitor subscription. Add, Commit, Trim and Stats are safe for concurrent use.
+//
+// What a crash or power cut loses: the readings added since the last successful commit (at
+// most CommitInterval of them while the disk works). bbolt switches its meta page last, so a
+// cut during a commit leaves the file as it was after the previous one.
+type HistoryWriter struct {
+	db   *DB
+	opts HistoryOptions
+
+	mu      sync.Mutex
+	sensors map[string]*sensorLog
+	order   []string // sensor ids in the order first seen
+	stats   HistoryStats
+}
+
+// sensorLog is one sensor's part of the writer.
+type sensorLog struct {
+	open    []maskservice.Reading // the open chunk
+	openKey []byte                // its key once committed, nil before
+	dirty   bool                  // open has readings not yet committed
+	sealed  []pendingChunk        // full chunks not committed yet (commits failing)
+	hint    chunk.Scale
+}
+
+type pendingChunk struct {
+	key      []byte // nil if never committed
+	readings []maskservice.Reading
+}
+
+// NewHistoryWriter returns a writer into db's history log.
+func (db *DB) NewHistoryWriter(opts HistoryOptions) *HistoryWriter {
+	if opts.CommitInterval <= 0 {
+		opts.CommitInterval = time.Second
+	}
+	if opts.MaxPending <= 0 {
+		opts.MaxPending = 100_000
+	}
+	if opts.Retention <= 0 {
+		opts.Retention = 400 * 24 * time.Hour
+	}
+	if opts.MaxSize <= 0 {
+		opts.MaxSize = 1 << 30
+	}
+	if opts.RetentionEvery <= 0 {
+		opts.RetentionEvery = 10 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	return &HistoryWriter{db: db, opts: opts, sensors: map[string]*sensorLog{}, stats: HistoryStats{State: HistoryOK}}
+}
+
+// Add takes one reading into the open chunk of its sensor. Readings must come in the order
+// they were taken for each sensor.
+func (w *HistoryWriter) Add(r maskservice.Reading) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	sl := w.sensors[r.SensorID]
+	if sl == nil {
+		sl = &sensorLog{}
+		w.sensors[r.SensorID] = sl
+		w.order = append(w.order, r.SensorID)
+	}
+	if n := len(sl.open); n >= chunkReadings || (n > 0 && r.Time.Sub(sl.open[0].Time) >= chunkSpan) {
+		if sl.dirty {
+			sl.sealed = append(sl.sealed, pendingChunk{key: sl.openKey, readings: sl.open})
+		}
+		sl.open, sl.openKey, sl.dirty = make([]maskservice.Reading, 0, chunkReadings), nil, false
+	}
+	sl.open = append(sl.open, r)
+	sl.dirty = true
+	w.stats.Pending++
+	w.dropOverflow()
+}
+
+// dropOverflow drops the oldest sealed chunks while more readings wait than MaxPending.
+func (w *HistoryWriter) dropOverflow() {
+	for w.stats.Pending > w.opts.MaxPending {
+		var oldest *sensorLog
+		for _, id := range w.order {
+			sl := w.sensors[id]
+			if len(sl.sealed) > 0 && (oldest == nil || sl.sealed[0].readings[0].Time.Before(oldest.sealed[0].readings[0].Time)) {
+				oldest = sl
+			}
+		}
+		if oldest == nil {
+			return // only open chunks wait; they are bounded by chunkReadings each
+		}
+		n := len(oldest.sealed[0].readings)
+		oldest.sealed = oldest.sealed[1:]
+		w.stats.Pending -= n
+		w.stats.Dropped += uint64(n)
+	}
+}
+
+// Commit writes every chunk with new readings in one transaction. On failure (a full disk)
+// the readings stay in RAM for the next Commit, up to MaxPending.
+func (w *HistoryWriter) Commit(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stats.Pending == 0 {
+		return nil
+	}
+	type written struct {
+		sl      *sensorLog
+		openKey []byte
+		hint    chunk.Scale
+	}
+	var done []written
+	n := w.stats.Pending
+	start := time.Now()
+	var buf []byte
+	err := w.db.update(ctx, func(tx *bbolt.Tx) error {
+		done = done[:0]
+		hb := tx.Bucket(bucketHistory)
+		if hb == nil {
+			return errors.New("no history bucket")
+		}
+		for _, id := range w.order {
+			sl := w.sensors[id]
+			if !sl.dirty && len(sl.sealed) == 0 {
+				continue
+			}
+			b, err := hb.CreateBucketIfNotExists([]byte(id))
+			if err != nil {
+				return fmt.Errorf("create history bucket %s: %w", id, err)
+			}
+			b.FillPercent = 0.95 // chunks are appended at the end: pack the pages
+			hint := sl.hint
+			for _, pc := range sl.sealed {
+				if _, hint, buf, err = putChunk(b, pc.key, pc.readings, hint, buf); err != nil {
+					return err
+				}
+			}
+			wr := written{sl: sl, openKey: sl.openKey, hint: hint}
+			if sl.dirty {
+				if wr.openKey, wr.hint, buf, err = putChunk(b, sl.openKey, sl.open, hint, buf); err != nil {
+					return err
+				}
+			}
+			done = append(done, wr)
+		}
+		return nil
+	})
+	if err != nil {
+		w.stats.LastError = err.Error()
+		w.stats.State = HistoryError
+		if errors.Is(err, syscall.ENOSPC) {
+			w.stats.State = HistoryDiskFull
+		}
+		return fmt.Errorf("commit history (%d readings wait): %w", n, err)
+	}
+	for _, d := range done {
+		d.sl.sealed, d.sl.openKey, d.sl.hint = nil, d.openKey, d.hint
+		d.sl.dirty = false
+	}
+	w.stats.State, w.stats.LastError = HistoryOK, ""
+	w.stats.Committed += uint64(n)
+	w.stats.Commits++
+	w.stats.Pending = 0
+	w.stats.LastCommit = w.opts.Now()
+	w.stats.CommitTime = time.Since(start)
+	return nil
+}
+
+// putChunk encodes readings and puts them under key, or under a new key from the first
+// reading's time when key is nil (moved past any chunk already there: after a clock jump
+// back, an old chunk must not be overwritten). It returns the key used.
+func putChunk(b *bbolt.Bucket, key []byte, rs []maskservice.Reading, hint chunk.Scale, buf []byte) ([]byte, chunk.Scale, []byte, error) {
+	if key == nil {
+		key = chunkKey(rs[0].Time)
+		for b.Get(key) != nil {
+			binary.BigEndian.PutUint64(key, binary.BigEndian.Uint64(key)+1)
+		}
+	}
+	buf, hint = chunk.Encode(buf[:0], rs, hint)
+	// bbolt keeps the value's slice until the transaction ends: give it its own copy.
+	if err := b.Put(key, slices.Clone(buf)); err != nil {
+		return nil, hint, buf, fmt.Errorf("put history chunk: %w", err)
+	}
+	return key, hint, buf, nil
+}
+
+// Stats returns the writer's counters.
+func (w *HistoryWriter) Stats() HistoryStats {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stats
+}
+
+// Run adds the readings of every round from rounds and commits every CommitInterval, and
+// enforces retention every RetentionEvery. It returns when ctx is done or rounds is closed,
+// after a last commit of what it has.
+func (w *HistoryWriter) Run(ctx context.Context, rounds <-chan *maskservice.Round) error {
+	commit := time.NewTicker(w.opts.CommitInterval)
+	defer commit.Stop()
+	trim := time.NewTimer(min(time.Minute, w.opts.RetentionEvery))
+	defer trim.Stop()
+	final := func() error {
+		// A last commit on the way out, with a context of its own: ctx is already done.
+		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return w.Commit(fctx)
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return final()
+		case r, ok := <-rounds:
+			if !ok {
+				return final()
+			}
+			for _, rd := range r.Readings {
+				w.Add(rd)
+			}
+		case <-commit.C:
+			if err := w.Commit(ctx); err != nil && ctx.Err() == nil {
+				w.opts.Log.Warn("history commit failed; readings wait in RAM", "err", err, "pending", w.Stats().Pending)
+			}
+		case <-trim.C:
+			if _, err := w.Trim(ctx); err != nil && ctx.Err() == nil {
+				w.opts.Log.Warn("history retention failed", "err", err)
+			}
+			trim.Reset(w.opts.RetentionEvery)
+		}
+	}
+}
+
+// trimBatch bounds the chunks one retention transaction deletes, so that the writer's
+// commits are not held up for long.
+const trimBatch = 2000
+
+// Trim deletes the history older than the retention period, then the oldest history while the
+// file's pages in use exceed nine tenths of MaxSize, down to eight tenths. Deleting does not
+// shrink the file: bbolt reuses the freed pages for new chunks (`maskserviced compact` gives
+// the space back). It returns the number of chunks deleted.
+func (w *HistoryWriter) Trim(ctx context.Context) (int, error) {
+	cutoff := w.opts.Now().Add(-w.opts.Retention)
+	deleted := 0
+	// By age: per sensor, from the front while a chunk's last reading is older than cutoff.
+	for {
+		n, err := w.deleteOldest(ctx, func(h chunk.Header, _ int64) bool { return h.End.Before(cutoff) })
+		deleted += n
+		if err != nil || n < trimBatch {
+			if err != nil {
+				return deleted, w.trimFailed(err)
+			}
+			break
+		}
+	}
+	// By size: the oldest chunks of all sensors first.
+	high, low := w.opts.MaxSize/10*9, w.opts.MaxSize/10*8
+	for used := w.db.usedBytes(); used > high; used = w.db.usedBytes() {
+		excess := used - low
+		n, err := w.deleteOldest(ctx, func(_ chunk.Header, freed int64) bool { return freed < excess })
+		deleted += n
+		if err != nil {
+			return deleted, w.trimFailed(err)
+		}
+		if n == 0 {
+			break // nothing left to delete: the rest of the file is not history
+		}
+	}
+	if deleted > 0 {
+		w.mu.Lock()
+		w.stats.Trimmed += uint64(deleted)
+		w.mu.Unlock()
+		w.opts.Log.Info("history retention", "deleted_chunks", deleted, "used_bytes", w.db.usedBytes())
+	}
+	return deleted, nil
+}
+
+func (w *HistoryWriter) trimFailed(err error) error {
+	w.mu.Lock()
+	w.stats.LastError = err.Error()
+	w.mu.Unlock()
+	return fmt.Errorf("history retention: %w", err)
+}
+
+// deleteOldest deletes, in one transaction, up to trimBatch chunks in start-time order across
+// all sensors while del(header, bytes freed so far) holds. A chunk the writer still has open
+// is deleted too; its next commit writes it again under its key.
+func (w *HistoryWriter) deleteOldest(ctx context.Context, del func(h chunk.Header, freed int64) bool) (int, error) {
+	n := 0
+	err := w.db.update(ctx, func(tx *bbolt.Tx) error {
+		hb := tx.Bucket(bucketHistory)
+		if hb == nil {
+			return nil
+		}
+		type head struct {
+			c    *bbolt.Cursor
+			k, v []byte
+		}
+		var heads []*head
+		err := hb.ForEachBucket(func(name []byte) error {
+			c := hb.Bucket(name).Cursor()
+			if k, v := c.First(); k != nil {
+				heads = append(heads, &head{c, k, v})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var freed int64
+		for n < trimBatch && len(heads) > 0 {
+			oldest := slices.MinFunc(heads, func(a, b *head) int { return compareBytes(a.k, b.k) })
+			h, err := chunk.ReadHeader(oldest.v)
+			if err == nil && !del(h, freed) {
+				return nil
+			}
+			// A corrupt chunk is deleted too: it cannot be read anyway.
+			freed += int64(len(oldest.k) + len(oldest.v) + 16)
+			if err := oldest.c.Delete(); err != nil {
+				return fmt.Errorf("delete chunk %x: %w", oldest.k, err)
+			}
+			n++
+			// The deleted chunk was its bucket's first: First finds the next one (Next after
+			// Delete can skip a key in bbolt).
+			if oldest.k, oldest.v = oldest.c.First(); oldest.k == nil {
+				heads = slices.DeleteFunc(heads, func(x *head) bool { return x == oldest })
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+func compareBytes(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return int(a[i]) - int(b[i])
+		}
+	}
+	return len(a) - len(b)
+}
+
+// usedBytes is the size of the file minus its free pages: what the data takes.
+func (db *DB) usedBytes() int64 {
+	var size int64
+	_ = db.db.View(func(tx *bbolt.Tx) error {
+		size = tx.Size()
+		return nil
+	})
+	st := db.db.Stats()
+	return size - int64(st.FreeAlloc)
+}
+
+// HistoryFileBytes returns the size of the database file and the bytes of it in use.
+func (db *DB) HistoryFileBytes() (size, used int64) {
+	_ = db.db.View(func(tx *bbolt.Tx) error {
+		size = tx.Size()
+		return nil
+	})
+	return size, size - int64(db.db.Stats().FreeAlloc)
+}
