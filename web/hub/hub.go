@@ -193,8 +193,19 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "err", err)
 		return
 	}
-	// Not the request's context: it is not meant for use after the hijack.
-	ctx, kill := context.WithCancel(h.base)
+	// Not the request's context: it is not meant for use after the hijack. A client that
+	// arrives after Close gets a context of its own, bounded, since the hub's is cancelled
+	// and would cut the connection before the 1001 close frame is through.
+	base := h.base
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		var cancel context.CancelFunc
+		base, cancel = context.WithTimeout(context.Background(), shutdownWait)
+		defer cancel()
+	}
+	ctx, kill := context.WithCancel(base)
 	c := &client{
 		conn:  conn,
 		addr:  r.RemoteAddr,
