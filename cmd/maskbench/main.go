@@ -35,7 +35,7 @@ import (
 // is checked at this rate.
 const budgetRPS = 5000.0
 
-var measurementNames = []string{"ws", "baseline", "current", "idle", "modbus"}
+var measurementNames = []string{"ws", "baseline", "current", "idle", "modbus", "history"}
 
 // config is the parsed command line.
 type config struct {
@@ -169,7 +169,8 @@ type bench struct {
 	paced      *loadResult // current at the budget's rate
 	idleRSS    int64
 	ready      time.Duration
-	frameBytes int // the daemon's frame size, for the baseline's frames
+	readyMonth time.Duration // start to ready on a month of history
+	frameBytes int           // the daemon's frame size, for the baseline's frames
 
 	figures  []figure
 	failures []string
@@ -221,6 +222,7 @@ func (b *bench) runAll(ctx context.Context) {
 		"current":  b.measureCurrent,
 		"idle":     b.measureIdle,
 		"modbus":   b.measureModbus,
+		"history":  b.measureHistory,
 	}
 	for _, name := range measurementNames {
 		if !slices.Contains(b.cfg.Only, name) {
@@ -516,8 +518,11 @@ func (b *bench) budgetRows() []budgetRow {
 	if b.idleRSS > 0 {
 		rows = append(rows,
 			budgetRow{"idle RSS", mb(b.idleRSS), "<= 30 MB", b.idleRSS <= 30e6},
-			budgetRow{"start to ready (empty data dir)", ms(b.ready), "<= 500 ms (30 days of history)", b.ready <= 500*time.Millisecond},
+			budgetRow{"start to ready (empty data dir)", ms(b.ready), "", true},
 		)
+	}
+	if b.readyMonth > 0 {
+		rows = append(rows, budgetRow{"start to ready (30 days of history)", ms(b.readyMonth), "<= 500 ms", b.readyMonth <= 500*time.Millisecond})
 	}
 	return rows
 }
