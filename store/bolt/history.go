@@ -43,15 +43,40 @@ func chunkKey(t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(nil, uint64(ns)^(1<<63))
 }
 
+// scanWindow is the span of history one read transaction covers. A read transaction keeps
+// the pages freed after it began from being reused; a CSV download of a year to a slow phone
+// must not hold them for minutes, so a scan takes a new transaction per window.
+const scanWindow = 24 * time.Hour
+
 // ScanHistory implements maskservice.HistoryLog: it calls fn with the logged readings of
-// sensorID whose Time lies in [start, end), chunk by chunk in key order, until fn returns
-// false. It runs in one read transaction, which sees a consistent file while the writer goes
-// on; a long scan keeps the pages it reads from being reused until it ends.
+// sensorID whose Time lies in [start, end), in key order (the order they were taken while the
+// clock did not jump back), until fn returns false. Each day of the range is read in a read
+// transaction of its own, which sees a consistent file while the writer goes on.
+//
+// After the clock jumped back, readings taken in the overlap come out of order, and those of
+// a chunk that began after end are not found by a range that ends in the overlap.
 func (db *DB) ScanHistory(ctx context.Context, sensorID, unit string, start, end time.Time, fn func(maskservice.Reading) bool) error {
-	if !start.Before(end) {
-		return nil
+	from := start
+	var resume []byte // the key after the last chunk read: a chunk spans windows
+	for from.Before(end) {
+		to := minTime(from.Add(scanWindow), end)
+		more, next, err := db.scanWindow(ctx, sensorID, unit, start, end, from, to, resume, fn)
+		if err != nil || !more {
+			return err
+		}
+		from, resume = to, next
 	}
-	return db.view(ctx, func(tx *bbolt.Tx) error {
+	return nil
+}
+
+// scanWindow reads, in one read transaction, the chunks whose first reading falls before to
+// (starting at resume, or at the chunk reaching into from), passing fn their readings in
+// [start, end). It returns whether fn wants more and the key to resume at.
+func (db *DB) scanWindow(ctx context.Context, sensorID, unit string, start, end, from, to time.Time, resume []byte,
+	fn func(maskservice.Reading) bool) (more bool, next []byte, err error) {
+	more = true
+	next = resume
+	err = db.view(ctx, func(tx *bbolt.Tx) error {
 		hb := tx.Bucket(bucketHistory)
 		if hb == nil {
 			return nil
@@ -61,30 +86,32 @@ func (db *DB) ScanHistory(ctx context.Context, sensorID, unit string, start, end
 			return nil
 		}
 		c := b.Cursor()
-		seek := chunkKey(start)
-		k, _ := c.Seek(seek)
-		// The chunk before the first one that starts at or after start may reach into the
-		// range: begin there if it does.
-		var pk, pv []byte
-		if k == nil {
-			pk, pv = c.Last()
+		var k, v []byte
+		if resume != nil {
+			k, v = c.Seek(resume)
 		} else {
-			pk, pv = c.Prev()
+			// The chunk before the first one that starts at or after from may reach into
+			// the range: begin there if it does.
+			seek := chunkKey(from)
+			k, _ = c.Seek(seek)
+			var pk, pv []byte
+			if k == nil {
+				pk, pv = c.Last()
+			} else {
+				pk, pv = c.Prev()
+			}
+			if h, err := chunk.ReadHeader(pv); pk != nil && (err != nil || !h.Max.Before(start)) {
+				seek = pk
+			}
+			k, v = c.Seek(seek)
 		}
-		if h, err := chunk.ReadHeader(pv); pk != nil && (err != nil || !h.End.Before(start)) {
-			seek = pk
-		}
-		k, v := c.Seek(seek)
-		more := true
-		for n := 0; k != nil && more; k, v = c.Next() {
+		stop := chunkKey(to)
+		for n := 0; k != nil && more && compareBytes(k, stop) < 0; k, v = c.Next() {
 			h, err := chunk.ReadHeader(v)
 			if err != nil {
 				return fmt.Errorf("history of %s, chunk %x: %w", sensorID, k, err)
 			}
-			if !h.Start.Before(end) {
-				break
-			}
-			if h.End.Before(start) {
+			if h.Max.Before(start) || !h.Min.Before(end) {
 				continue
 			}
 			err = chunk.Decode(v, sensorID, unit, func(r maskservice.Reading) bool {
@@ -102,8 +129,22 @@ func (db *DB) ScanHistory(ctx context.Context, sensorID, unit string, start, end
 				}
 			}
 		}
+		next = nil
+		if k != nil {
+			next = slices.Clone(k) // the key is only valid inside the transaction
+		} else {
+			more = false // no chunk left at all
+		}
 		return ctx.Err()
 	})
+	return more, next, err
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // HistoryOptions configure a HistoryWriter. The zero value is valid.
@@ -397,7 +438,7 @@ func (w *HistoryWriter) Trim(ctx context.Context) (int, error) {
 	deleted := 0
 	// By age: per sensor, from the front while a chunk's last reading is older than cutoff.
 	for {
-		n, err := w.deleteOldest(ctx, func(h chunk.Header, _ int64) bool { return h.End.Before(cutoff) })
+		n, err := w.deleteOldest(ctx, func(h chunk.Header, _ int64) bool { return h.Max.Before(cutoff) })
 		deleted += n
 		if err != nil || n < trimBatch {
 			if err != nil {

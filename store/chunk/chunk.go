@@ -8,7 +8,9 @@
 //	byte     version (1)
 //	uvarint  count: readings in the chunk, >= 1
 //	varint   start: time of the first reading, Unix milliseconds
-//	uvarint  span: time of the last reading minus start, milliseconds
+//	varint   last: time of the last reading minus start, milliseconds
+//	varint   min, max: the earliest and the latest reading's time minus start (they differ
+//	         from the first and the last only after the clock jumped back)
 //	byte     mode: 0 = values as float64 bit patterns, 1 = raw integers with scale and offset
 //	mode 1:  float64 scale, float64 offset (little-endian IEEE 754 bits)
 //	uvarint  events, then each event: uvarint index delta (from the previous event's index;
@@ -86,7 +88,14 @@ func Encode(dst []byte, rs []maskservice.Reading, hint Scale) ([]byte, Scale) {
 	dst = append(dst, Version)
 	dst = binary.AppendUvarint(dst, uint64(len(rs)))
 	dst = binary.AppendVarint(dst, start)
-	dst = binary.AppendUvarint(dst, uint64(rs[len(rs)-1].Time.UnixMilli()-start))
+	lo, hi := start, start
+	for _, r := range rs {
+		ms := r.Time.UnixMilli()
+		lo, hi = min(lo, ms), max(hi, ms)
+	}
+	dst = binary.AppendVarint(dst, rs[len(rs)-1].Time.UnixMilli()-start)
+	dst = binary.AppendVarint(dst, lo-start)
+	dst = binary.AppendVarint(dst, hi-start)
 	if sc.OK {
 		dst = append(dst, modeRaw)
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(sc.Scale))
@@ -263,6 +272,7 @@ func roundSig(f float64, digits int) float64 {
 type Header struct {
 	Count      int
 	Start, End time.Time // times of the first and the last reading
+	Min, Max   time.Time // the earliest and the latest reading's time
 }
 
 // ReadHeader decodes the header of a chunk without its readings.
@@ -331,6 +341,11 @@ func Decode(b []byte, sensorID, unit string, fn func(maskservice.Reading) bool) 
 	if times[h.Count-1] != h.End.UnixMilli() {
 		return fmt.Errorf("%w: times end at %d, header says %d", ErrCorrupt, times[h.Count-1], h.End.UnixMilli())
 	}
+	for _, t := range times {
+		if t < h.Min.UnixMilli() || t > h.Max.UnixMilli() {
+			return fmt.Errorf("%w: a time outside the header's bounds", ErrCorrupt)
+		}
+	}
 
 	var prevRaw int64
 	var prevBits uint64
@@ -396,12 +411,19 @@ func (d *decoder) header() (Header, Scale) {
 		d.fail("no readings")
 	}
 	start := d.varint("start")
-	span := d.uvarint("span", math.MaxInt64/2)
-	if d.err == nil && (start < -(1<<61) || start > 1<<61) {
-		d.fail("start out of range")
+	last, lo, hi := d.varint("last"), d.varint("min"), d.varint("max")
+	const limit = 1 << 60 // milliseconds: far beyond any clock, far from overflowing
+	for _, v := range []int64{start, last, lo, hi} {
+		if d.err == nil && (v < -limit || v > limit) {
+			d.fail("time out of range")
+		}
+	}
+	if d.err == nil && (lo > 0 || hi < 0 || last < lo || last > hi) {
+		d.fail("times outside their bounds")
 	}
 	h.Start = time.UnixMilli(start).UTC()
-	h.End = time.UnixMilli(start + int64(span)).UTC()
+	h.End = time.UnixMilli(start + last).UTC()
+	h.Min, h.Max = time.UnixMilli(start+lo).UTC(), time.UnixMilli(start+hi).UTC()
 	switch mode := d.byte("mode"); {
 	case d.err != nil:
 	case mode == modeRaw:

@@ -41,6 +41,11 @@ func randomReadings(rng *rand.Rand, n int, floats bool) []maskservice.Reading {
 		case 2:
 			status = maskservice.Status(1 + rng.IntN(3))
 			r.Status = status
+		case 3:
+			if rng.IntN(5) == 0 { // the clock jumped back
+				t = t.Add(-time.Hour)
+				r.Time = t
+			}
 		}
 		out[i] = r
 	}
@@ -88,7 +93,11 @@ func TestEncodeDecode_RoundTrip(t *testing.T) {
 			}
 		}
 		h, err := chunk.ReadHeader(b)
-		if err != nil || h.Count != len(rs) || !h.Start.Equal(got[0].Time) || !h.End.Equal(got[len(got)-1].Time) {
+		lo, hi := got[0].Time, got[0].Time
+		for _, r := range got {
+			lo, hi = minT(lo, r.Time), maxT(hi, r.Time)
+		}
+		if err != nil || h.Count != len(rs) || !h.Start.Equal(got[0].Time) || !h.End.Equal(got[len(got)-1].Time) || !h.Min.Equal(lo) || !h.Max.Equal(hi) {
 			t.Fatalf("iteration %d: header %+v, %v", iter, h, err)
 		}
 	}
@@ -181,4 +190,18 @@ func FuzzDecode(f *testing.F) {
 			}
 		}
 	})
+}
+
+func minT(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxT(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
