@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -60,6 +61,12 @@ func latestSchema() int { return migrations[len(migrations)-1].version }
 type Options struct {
 	Now     func() time.Time // the clock for the file's created stamp; default time.Now
 	Timeout time.Duration    // how long to wait for another process's file lock; default 1 s
+	// MmapSize is the memory map bbolt starts with. While the file fits in it, a long read
+	// (a backup download, a year of CSV) never holds up a commit that grows the file, since
+	// bbolt must remap, and wait for readers, only to grow beyond it. 0 lets bbolt choose.
+	// Keep it within the address space: the daemon passes storage.max_size (512 MiB on
+	// 32-bit ARM).
+	MmapSize int64
 }
 
 // DB is the open database. It is safe for concurrent use: reads run in parallel, writes one
@@ -95,7 +102,7 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 			return nil, fmt.Errorf("restrict %s to its owner: %w", path, err)
 		}
 	}
-	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout})
+	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout, InitialMmapSize: int(min(opts.MmapSize, math.MaxInt32))})
 	if err != nil {
 		return nil, openError(path, err)
 	}
