@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -136,6 +137,9 @@ type fixture struct {
 
 const minReads = 20
 
+// backupBytes is what the fixture's Backup writes: the server treats the copy as opaque bytes.
+var backupBytes = []byte("bbolt file of the fixture\x00\x01\x02")
+
 func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
 	tb.Helper()
 	sensors := maskservice.DefaultSensors()
@@ -160,6 +164,11 @@ func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
 		DeviceID: "C15.25.1010", Version: "test", Monitor: mon, Recent: f.ring, Host: fakeHost{},
 		Registry: f.reg, Now: f.clock.Now, StartTime: time.Now().Add(-time.Minute), Auth: f.auth,
 		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Backup: func(ctx context.Context, w io.Writer) (int64, error) {
+			n, err := w.Write(backupBytes)
+			return int64(n), err
+		},
+		BackupSize: func(context.Context) (int64, error) { return int64(len(backupBytes)), nil },
 	}
 	if cfg.hub {
 		if f.hub, err = hub.New(hub.Options{Current: mon.Current, Authorize: web.AuthorizeWebSocket}); err != nil {

@@ -14,6 +14,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -88,6 +89,11 @@ type Options struct {
 	// request that came over TLS are marked Secure anyway. Leave it off for the plain HTTP
 	// loopback listener of the LCD, or the browser would drop the cookies.
 	SecureCookies bool
+	// Backup writes a consistent copy of the database to w for GET /api/backup and returns
+	// its length; BackupSize tells that length beforehand, for the Content-Length. If either
+	// is nil, the route answers 503. The daemon passes (*bolt.DB).WriteBackup and BackupSize.
+	Backup     func(ctx context.Context, w io.Writer) (int64, error)
+	BackupSize func(ctx context.Context) (int64, error)
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 	// StartTime is when the process started, for the uptime; zero means when New was called.
@@ -209,6 +215,7 @@ func (s *Server) routeTable() []Route {
 		signedIn = AccessSignedIn
 		view     = string(maskservice.PermViewSensors)
 		users    = string(maskservice.PermManageUsers)
+		full     = string(maskservice.PermFullSystemAccess)
 	)
 	return []Route{
 		{Method: "POST", Pattern: "/api/auth/login", Handler: h(s.handleLogin), Summary: "Sign in", Access: public},
@@ -223,6 +230,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Pattern: "/api/sensors/{id}/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range", Access: view},
 		{Method: "GET", Pattern: "/api/sensors/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range (sensor_id in the query)", Access: view},
 		{Method: "GET", Pattern: "/api/device/status", Handler: h(s.handleDeviceStatus), Summary: "State and health of the device", Access: view},
+		{Method: "GET", Pattern: "/api/backup", Handler: h(s.handleBackup), Summary: "Download a consistent copy of the database", Access: full},
 		{Method: "GET", Pattern: "/api/ws/sensors", Handler: ws, Summary: "Live sensor frames over a WebSocket", Access: view, upgrade: true},
 		{Method: "GET", Pattern: "/api/openapi.json", Handler: h(s.handleSpec), Summary: "This OpenAPI document", Access: public},
 		{Method: "GET", Pattern: "/api/docs", Handler: h(s.handleDocs), Summary: "Interactive API documentation", Access: public},
