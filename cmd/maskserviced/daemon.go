@@ -52,6 +52,7 @@ type Main struct {
 	monitor *maskservice.Monitor
 	source  *multiSource // the buses; closed after the poll loop stops
 	db      *bolt.DB
+	admin   io.Closer // the admin socket (DIR/admin.sock)
 	history *bolt.HistoryWriter
 	auth    *auth.Service
 	hub     *hub.Hub
@@ -161,7 +162,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	m.db, err = bolt.Open(ctx, m.DataDir, bolt.Options{})
+	// Mapping the whole allowed size at once means a read (a history query, a backup
+	// download) never holds up a commit that grows the file: bbolt remaps only beyond it.
+	m.db, err = bolt.Open(ctx, m.DataDir, bolt.Options{MmapSize: int64(cfg.Storage.MaxSize)})
+	if err != nil {
+		return err
+	}
+	m.admin, err = serveAdmin(ctx, filepath.Join(m.DataDir, adminSocketName), m.db, log)
 	if err != nil {
 		return err
 	}
@@ -214,6 +221,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Version:      version,
 		Monitor:      m.monitor,
 		Buses:        m.source,
+		Backup:       m.db.WriteBackup,
+		BackupSize:   m.db.BackupSize,
 		History:      m.db,
 		Storage:      m.storageStatus,
 		Recent:       recent,
@@ -265,6 +274,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			log.Error("history: last commit failed", "err", err)
 		}
 	}()
+	if dir := cfg.Storage.BackupDir; dir != "" {
+		sched := &backupSchedule{db: m.db, dir: dir, keepDaily: *cfg.Storage.BackupKeepDaily,
+			keepWeekly: *cfg.Storage.BackupKeepWeekly, now: time.Now, log: log}
+		m.wg.Go(func() { sched.run(runCtx) })
+	}
 	go func() {
 		defer m.wg.Done()
 		m.cleanSessions(runCtx)
@@ -397,6 +411,12 @@ func (m *Main) Close() error {
 			// The poll loop has stopped: nothing reads the ports any more.
 			if e := m.source.Close(); e != nil {
 				err = errors.Join(err, fmt.Errorf("close buses: %w", e))
+			}
+		}
+		if m.admin != nil {
+			// Ends downloads in flight, which would otherwise keep the database from closing.
+			if e := m.admin.Close(); e != nil {
+				err = errors.Join(err, fmt.Errorf("close admin socket: %w", e))
 			}
 		}
 		if m.db != nil {

@@ -7,6 +7,9 @@
 //	maskserviced serve [--config FILE] [--data DIR] [--listen ADDR] [--demo] [--ui-dir DIR]
 //	maskserviced config check --config FILE
 //	maskserviced user add|passwd|list|unlock|disable|enable [NAME] [--role ROLE] [--data DIR]
+//	maskserviced backup FILE [--data DIR]
+//	maskserviced restore FILE [--data DIR]
+//	maskserviced compact [--data DIR]
 //	maskserviced version
 //
 // With no config file, serve runs the three sensors of the specification on the simulator.
@@ -71,6 +74,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		err = configCmd(args[1:], stdout)
 	case "user":
 		err = userCmd(args[1:], stdin, stdout)
+	case "backup":
+		err = backupCmd(args[1:], stdout)
+	case "restore":
+		err = restoreCmd(args[1:], stdout)
+	case "compact":
+		err = compactCmd(args[1:], stdout)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "maskserviced %s\n", version)
 	case "help", "--help", "-h", "-help":
@@ -101,6 +110,12 @@ const usage = `Usage:
       validate a configuration file and exit
   maskserviced user add|passwd|list|unlock|disable|enable [NAME] [--role ROLE] [--data DIR]
       manage users in the data directory while the daemon is stopped (passwords on stdin)
+  maskserviced backup FILE [--data DIR]
+      copy the database to FILE: a hot copy through the running daemon, or from the file
+  maskserviced restore FILE [--data DIR]
+      replace the database with the backup FILE while the daemon is stopped (the old one is kept)
+  maskserviced compact [--data DIR]
+      give the space of deleted data back to the disk while the daemon is stopped
   maskserviced version
       print the version
 `

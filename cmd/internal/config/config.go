@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -66,6 +67,11 @@ type Storage struct {
 	CommitInterval Duration `toml:"commit_interval"` // readings are committed at most this far apart
 	Retention      Duration `toml:"retention"`       // history older than this is deleted
 	MaxSize        Size     `toml:"max_size"`        // the history file is kept below this size
+	// BackupDir is where scheduled backups go (a daily and a weekly copy of the database);
+	// "" turns them off.
+	BackupDir        string `toml:"backup_dir"`
+	BackupKeepDaily  *int   `toml:"backup_keep_daily"`  // daily copies kept (default 30)
+	BackupKeepWeekly *int   `toml:"backup_keep_weekly"` // weekly copies kept (default 12)
 }
 
 // Log configures the structured log on stderr.
@@ -361,6 +367,22 @@ func (c *Config) finishStorage() error {
 	}
 	if s.MaxSize < 16<<20 {
 		return c.fieldError("storage.max_size", "%d bytes is below the minimum of 16MiB", int64(s.MaxSize))
+	}
+	if s.BackupDir != "" && !filepath.IsAbs(s.BackupDir) {
+		return c.fieldError("storage.backup_dir", "%q: want an absolute path", s.BackupDir)
+	}
+	for _, k := range []struct {
+		key string
+		v   **int
+		def int
+	}{{"storage.backup_keep_daily", &s.BackupKeepDaily, 30}, {"storage.backup_keep_weekly", &s.BackupKeepWeekly, 12}} {
+		if *k.v == nil {
+			*k.v = new(int)
+			**k.v = k.def
+		}
+		if n := **k.v; n < 0 || n > 1000 {
+			return c.fieldError(k.key, "%d must be between 0 and 1000", n)
+		}
 	}
 	if s.MaxSize > MaxMaxSize {
 		return c.fieldError("storage.max_size", "%d bytes is above the limit of %d MiB on this %d-bit platform (bbolt maps the whole file into memory)",

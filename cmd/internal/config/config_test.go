@@ -169,6 +169,8 @@ func TestParse_Errors(t *testing.T) {
 		{"two buses on one port", "name = \"sim\"\ndriver = \"sim\"", "name = \"sim\"\ndriver = \"modbus-rtu\"\ndevice = \"/dev/ttyUSB0\"", "device = \"/dev/ttyUSB0\"\n[[sensor]]", 0, `bus[1].device: "/dev/ttyUSB0" may be the same port as bus[0] "rs485" ("/dev/ttyUSB0"): one port, one bus`},
 		{"register key on a sim sensor", "id = \"P2\"\nbus = \"sim\"", "id = \"P2\"\nbus = \"sim\"\nslave = 3", "slave = 3", 0, `sensor[1].slave: applies only to sensors on a modbus bus, not on "sim" (driver sim)`},
 		{"max_size above the platform's limit", `max_size = "1GiB"`, `max_size = "100GiB"`, "", 0, `storage.max_size: 107374182400 bytes is above the limit of 65536 MiB on this 64-bit platform`},
+		{"backup dir relative", `max_size = "1GiB"`, "max_size = \"1GiB\"\nbackup_dir = \"backups\"", "backup_dir", 0, `storage.backup_dir: "backups": want an absolute path`},
+		{"backup keep", `max_size = "1GiB"`, "max_size = \"1GiB\"\nbackup_keep_daily = -1", "backup_keep_daily", 0, `storage.backup_keep_daily: -1 must be between 0 and 1000`},
 		{"max gap", `retries = 2`, "retries = 2\nmax_gap = 500", "max_gap", 0, `bus[0].max_gap: 500 must be between 0 and 100 registers`},
 		{"32-bit at the last register", "address = 0\ntype = \"int16\"", "address = 65535\ntype = \"float32\"", "address = 65535", 0, `sensor[0].address: 65535: a float32 takes two registers and would end past 65535`},
 		{"script order", `[5.0, 2.0], [6.0, 4.7]`, `[5.0, 2.0], [4.0, 4.7]`, "sim_script", 0, `sensor[1].sim_script: point 2: seconds must be >= 0 and ascending`},

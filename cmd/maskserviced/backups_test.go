@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"mask.services/maskservice/store/bolt"
+)
+
+// Thirty-five days of the schedule: one verified copy a day and one a week, the newest 30
+// and 12 kept, nothing made twice.
+func TestBackupSchedule(t *testing.T) {
+	ctx := context.Background()
+	db, err := bolt.Open(ctx, filepath.Join(t.TempDir(), "data"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dir := filepath.Join(t.TempDir(), "backups")
+	day := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
+	s := &backupSchedule{db: db, dir: dir, keepDaily: 30, keepWeekly: 2, now: func() time.Time { return day },
+		log: slog.New(slog.DiscardHandler)}
+	for range 35 {
+		for range 2 { // twice a day: the second run finds the copies made
+			if err := s.once(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		day = day.Add(24 * time.Hour)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	daily := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return len(n) < len(dailyPrefix) || n[:len(dailyPrefix)] != dailyPrefix })
+	weekly := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return len(n) < len(weeklyPrefix) || n[:len(weeklyPrefix)] != weeklyPrefix })
+	if len(daily) != 30 || daily[0] != "maskservice-daily-2026-10-06.db" || daily[29] != "maskservice-daily-2026-11-04.db" {
+		t.Errorf("daily copies %v: want the 30 newest, 2026-10-06 to 2026-11-04", daily)
+	}
+	if len(weekly) != 2 || weekly[1] != "maskservice-weekly-2026-W45.db" {
+		t.Errorf("weekly copies %v: want the 2 newest, ending with 2026-W45", weekly)
+	}
+	if len(names) != 32 {
+		t.Errorf("%d files in the backup folder (%v), want 32: no temporary files left", len(names), names)
+	}
+	if _, err := bolt.Verify(ctx, filepath.Join(dir, daily[29])); err != nil {
+		t.Errorf("the newest copy does not verify: %v", err)
+	}
+}
