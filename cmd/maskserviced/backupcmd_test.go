@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"mask.services/maskservice"
+	"mask.services/maskservice/cmd/internal/config"
 	"mask.services/maskservice/store/bolt"
 )
 
@@ -202,5 +204,46 @@ func TestBackupCmd_Usage(t *testing.T) {
 		if code, out := runCLI(args...); code != exitUsage || !strings.Contains(out, args[0]) {
 			t.Errorf("%v: exit %d, want %d: %s", args, code, exitUsage, out)
 		}
+	}
+}
+
+// A backup taken through the admin socket while the daemon ingests restores to a working
+// daemon that has the history of before the backup.
+func TestBackup_DuringIngestRestoresToAWorkingDaemon(t *testing.T) {
+	m := MustRunMain(t, "[storage]\ncommit_interval = \"50ms\"\n"+fastConfig(""))
+	waitFor(t, 5*time.Second, "some history committed", func() bool { return m.history.Stats().Committed >= 30 })
+	file := filepath.Join(t.TempDir(), "during-ingest.db")
+	if code, out := runCLI("backup", file, "--data", m.DataDir); code != exitOK || !strings.Contains(out, "from the running daemon") {
+		t.Fatalf("backup: exit %d: %s", code, out)
+	}
+	taken := time.Now()
+
+	restored := filepath.Join(t.TempDir(), "restored")
+	if code, out := runCLI("restore", file, "--data", restored); code != exitOK {
+		t.Fatalf("restore: exit %d: %s", code, out)
+	}
+	m2 := NewMain()
+	m2.DataDir, m2.Listen, m2.Stderr, m2.Demo, m2.BcryptCost = restored, "127.0.0.1:0", io.Discard, true, 4
+	c, err := config.Parse("test.toml", []byte(fastConfig("")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.Config = c
+	if err := m2.Run(context.Background()); err != nil {
+		t.Fatalf("daemon on the restored data: %v", err)
+	}
+	defer m2.Close()
+	token2 := signIn(t, m2.Addr().String())
+	var h struct {
+		Count  int `json:"count"`
+		Points []struct {
+			Timestamp string `json:"timestamp"`
+		} `json:"points"`
+	}
+	start := taken.Add(-time.Minute).UTC().Format(time.RFC3339Nano)
+	end := taken.UTC().Format(time.RFC3339Nano) // before the restored daemon's own readings
+	getJSON(t, baseURL(m2)+"/api/sensors/P1/history?max_points=10000&start_time="+start+"&end_time="+end, token2, &h)
+	if h.Count < 10 {
+		t.Fatalf("the restored daemon has %d readings of P1 from before the backup, want the ingested ones", h.Count)
 	}
 }
