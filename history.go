@@ -110,8 +110,11 @@ type Bucketer struct {
 // (at least 1).
 func NewBucketer(start, end time.Time, maxPoints int) *Bucketer {
 	maxPoints = max(maxPoints, 1)
+	// Whole milliseconds, rounded up: the buckets cover the range, and their width reads
+	// well (an hour into 3 points is 20 minutes, not 20 minutes and a nanosecond).
 	span := end.Sub(start)
-	width := max(time.Duration(math.Ceil(float64(span+1)/float64(maxPoints))), 1)
+	width := time.Duration(math.Ceil(float64(span)/float64(maxPoints)/float64(time.Millisecond))) * time.Millisecond
+	width = max(width, time.Millisecond)
 	return &Bucketer{start: start, width: width, maxPoints: maxPoints}
 }
 

@@ -343,7 +343,7 @@ func (s *Server) writeHistoryCSV(w http.ResponseWriter, r *http.Request, sensor 
 		return strconv.FormatFloat(f, 'g', -1, 64)
 	}
 	err := maskservice.ScanHistory(r.Context(), s.opts.Recent, s.opts.History, sensor, hq.start, hq.end, func(rd maskservice.Reading) bool {
-		_ = cw.Write([]string{rd.Time.UTC().Format(time.RFC3339Nano), rd.SensorID, num(rd.Value), num(rd.Raw), rd.Unit,
+		_ = cw.Write([]string{rd.Time.UTC().Format(wire.TimestampLayout), rd.SensorID, num(rd.Value), num(rd.Raw), rd.Unit,
 			rd.Status.String(), rd.Quality.String(), rd.Fault})
 		if rows++; rows%4096 == 0 {
 			cw.Flush()

@@ -11,16 +11,18 @@
 //	varint   last: time of the last reading minus start, milliseconds
 //	varint   min, max: the earliest and the latest reading's time minus start (they differ
 //	         from the first and the last only after the clock jumped back)
-//	byte     mode: 0 = values as float64 bit patterns, 1 = raw integers with scale and offset
-//	mode 1:  float64 scale, float64 offset (little-endian IEEE 754 bits)
+//	byte     mode: 0 = values as float64 bit patterns, 1 = raw integers with scale and offset,
+//	         2 = raw integers with divisor and offset
+//	mode 1, 2: float64 scale (or divisor), float64 offset (little-endian IEEE 754 bits)
 //	uvarint  events, then each event: uvarint index delta (from the previous event's index;
 //	         the first event is at index 0), byte state, and when the state says so a fault
 //	         text (uvarint length, bytes). An event sets the status, quality, fault and
 //	         whether there is a value for its reading and every later one up to the next event.
 //	times    for readings 1..count-1: varint delta-of-delta of the milliseconds between readings
 //	values   for each reading that has a value, in order:
-//	         mode 1: varint raw minus the previous raw (the first against 0); value = raw *
-//	                 scale + offset, which reproduces the reading's value bit for bit;
+//	         mode 1, 2: varint raw minus the previous raw (the first against 0); value = raw *
+//	                 scale + offset (mode 2: raw / divisor + offset), which reproduces the
+//	                 reading's value bit for bit;
 //	         mode 0: the value's bits XOR the previous value's (the first against 0): one byte
 //	                 0xFF when equal, else a byte (leading zero bytes << 4 | trailing zero
 //	                 bytes) and the bytes between.
@@ -50,8 +52,9 @@ const Version = 1
 
 // The modes of the values section.
 const (
-	modeFloat = 0
-	modeRaw   = 1
+	modeFloat     = 0
+	modeRaw       = 1
+	modeRawDivide = 2
 )
 
 // State byte bits.
@@ -73,6 +76,7 @@ var ErrCorrupt = errors.New("corrupt history chunk")
 // Offset. Passing the previous chunk's Scale to Encode saves inferring it again.
 type Scale struct {
 	Scale, Offset float64
+	Divide        bool // value = raw / Scale + Offset (as a register's counts per unit give it)
 	OK            bool // the conversion is known
 }
 
@@ -96,12 +100,17 @@ func Encode(dst []byte, rs []maskservice.Reading, hint Scale) ([]byte, Scale) {
 	dst = binary.AppendVarint(dst, rs[len(rs)-1].Time.UnixMilli()-start)
 	dst = binary.AppendVarint(dst, lo-start)
 	dst = binary.AppendVarint(dst, hi-start)
+	mode := byte(modeFloat)
 	if sc.OK {
-		dst = append(dst, modeRaw)
+		mode = modeRaw
+		if sc.Divide {
+			mode = modeRawDivide
+		}
+	}
+	dst = append(dst, mode)
+	if sc.OK {
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(sc.Scale))
 		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(sc.Offset))
-	} else {
-		dst = append(dst, modeFloat)
 	}
 
 	// Events: where the state changes.
@@ -243,10 +252,15 @@ func inferScale(rs []maskservice.Reading, hint Scale) Scale {
 	scales = append(scales, 1)
 	for _, s0 := range scales {
 		for _, digits := range []int{4, 6, 8, 10, 12} {
-			s := roundSig(s0, digits)
-			for _, off := range []float64{0, roundSig(a.Value-float64(a.Raw*s), digits), a.Value - float64(a.Raw*s)} {
-				if c := (Scale{Scale: s, Offset: off, OK: true}); fits(c) {
-					return c
+			// Multiplying by the scale, as a transducer's register map says; or dividing by
+			// the counts per unit, as some sources compute it.
+			for _, c := range []Scale{{Scale: roundSig(s0, digits)}, {Scale: roundSig(1/s0, digits), Divide: true}} {
+				c.OK = true
+				base := rawToValue(a.Raw, c)
+				for _, off := range []float64{0, roundSig(a.Value-base, digits), a.Value - base} {
+					if c.Offset = off; fits(c) {
+						return c
+					}
 				}
 			}
 		}
@@ -257,7 +271,12 @@ func inferScale(rs []maskservice.Reading, hint Scale) Scale {
 // rawToValue is raw * scale + offset, rounded after the multiplication: the conversion makes
 // the compiler keep the two roundings, where on arm64 it could otherwise fuse them into one
 // multiply-add and give another last bit than the encoder verified.
-func rawToValue(raw float64, s Scale) float64 { return float64(raw*s.Scale) + s.Offset }
+func rawToValue(raw float64, s Scale) float64 {
+	if s.Divide {
+		return float64(raw/s.Scale) + s.Offset
+	}
+	return float64(raw*s.Scale) + s.Offset
+}
 
 // roundSig rounds f to digits significant decimal digits.
 func roundSig(f float64, digits int) float64 {
@@ -426,8 +445,8 @@ func (d *decoder) header() (Header, Scale) {
 	h.Min, h.Max = time.UnixMilli(start+lo).UTC(), time.UnixMilli(start+hi).UTC()
 	switch mode := d.byte("mode"); {
 	case d.err != nil:
-	case mode == modeRaw:
-		sc = Scale{OK: true,
+	case mode == modeRaw || mode == modeRawDivide:
+		sc = Scale{OK: true, Divide: mode == modeRawDivide,
 			Scale:  math.Float64frombits(binary.LittleEndian.Uint64(d.bytes(8))),
 			Offset: math.Float64frombits(binary.LittleEndian.Uint64(d.bytes(8)))}
 	case mode != modeFloat:

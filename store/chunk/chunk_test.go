@@ -21,6 +21,8 @@ func randomReadings(rng *rand.Rand, n int, floats bool) []maskservice.Reading {
 	t := time.Date(2026, 11, 27, 3, 0, 0, 0, time.UTC).Add(time.Duration(rng.Int64N(1e15)))
 	interval := []time.Duration{10 * time.Millisecond, time.Second, time.Minute}[rng.IntN(3)]
 	raw := float64(rng.IntN(20000) - 5000)
+	divide := rng.IntN(3) == 0
+	perUnit := []float64{1000, 2000, 10, 16}[rng.IntN(4)]
 	status := maskservice.StatusNormal
 	out := make([]maskservice.Reading, n)
 	for i := range out {
@@ -28,6 +30,9 @@ func randomReadings(rng *rand.Rand, n int, floats bool) []maskservice.Reading {
 		raw += float64(rng.IntN(41) - 20)
 		r := maskservice.Reading{SensorID: "P1", Unit: "bar", Time: t, Raw: raw, Value: float64(raw*scale) + offset,
 			Status: status, Quality: maskservice.QualityGood}
+		if divide {
+			r.Value = raw / perUnit // as the simulator computes it
+		}
 		if floats {
 			r.Value = rng.NormFloat64() * 3
 			r.Raw = r.Value
