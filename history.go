@@ -22,32 +22,48 @@ type HistoryLog interface {
 // ring holds, and from the ring from then on, so that the newest readings (not yet committed)
 // are there and no reading comes twice or goes missing at the seam. log may be nil: then only
 // the ring answers.
+//
+// The log keeps millisecond times, so the seam is the ring's oldest reading cut to the
+// millisecond (its logged copy then falls on the ring's side), and the log is read from
+// start's millisecond on. If the ring moves on
+// while the log is read (a long scan), the log is read again up to the ring's new oldest
+// reading, so that the readings that left the ring meanwhile are not lost.
 func ScanHistory(ctx context.Context, recent RecentReadings, log HistoryLog, s Sensor, start, end time.Time, fn func(Reading) bool) error {
 	if end.Before(start) {
 		return nil
 	}
-	cut, inRing := recent.Oldest(s.ID)
-	if !inRing {
-		cut = end.Add(time.Nanosecond) // the ring is empty: the log answers for all
-	}
-	if log != nil && start.Before(cut) {
-		more := true
-		logEnd := minTime(cut, end.Add(time.Nanosecond))
-		err := log.ScanHistory(ctx, s.ID, s.Unit, start, logEnd, func(r Reading) bool {
-			more = fn(r)
-			return more
-		})
-		if err != nil {
-			return fmt.Errorf("read history of %s: %w", s.ID, err)
+	after := end.Add(time.Nanosecond) // the log's ranges exclude their end
+	// The log keeps milliseconds: a reading at start's millisecond is in the range.
+	from := start.Truncate(time.Millisecond)
+	for pass := 0; ; pass++ {
+		oldest, inRing := recent.Oldest(s.ID)
+		cut := after
+		if inRing {
+			cut = minTime(oldest.Truncate(time.Millisecond), after)
 		}
-		if !more {
-			return nil
+		if log != nil && from.Before(cut) {
+			more := true
+			err := log.ScanHistory(ctx, s.ID, s.Unit, from, cut, func(r Reading) bool {
+				more = fn(r)
+				return more
+			})
+			if err != nil {
+				return fmt.Errorf("read history of %s: %w", s.ID, err)
+			}
+			if !more {
+				return nil
+			}
+		}
+		from = maxTime(from, cut)
+		if !inRing || !cut.Before(after) {
+			return ctx.Err()
+		}
+		now, ok := recent.Oldest(s.ID)
+		if !ok || now.Truncate(time.Millisecond).Equal(cut) || log == nil || pass == 4 {
+			break // the ring did not move while the log was read (or keeps moving: give up)
 		}
 	}
-	if !inRing || cut.After(end) {
-		return ctx.Err()
-	}
-	for _, r := range recent.Range(s.ID, maxTime(start, cut), end, nil) {
+	for _, r := range recent.Range(s.ID, maxTime(from, start), end, nil) {
 		if !fn(r) {
 			break
 		}
@@ -143,7 +159,10 @@ func (b *Bucketer) Add(r Reading) {
 }
 
 func (b *Bucketer) aggregate(r Reading) {
-	i := int(float64(r.Time.Sub(b.start)) / float64(b.width))
+	i := int(r.Time.Sub(b.start) / b.width)
+	if r.Time.Before(b.start) {
+		i = 0
+	}
 	i = min(max(i, 0), b.maxPoints-1)
 	n := len(b.buckets)
 	if n == 0 || i > b.index(n-1) {

@@ -129,6 +129,7 @@ type fakeLog struct{ rs []maskservice.Reading }
 
 func (f fakeLog) ScanHistory(_ context.Context, id, unit string, start, end time.Time, fn func(maskservice.Reading) bool) error {
 	for _, r := range f.rs {
+		r.Time = r.Time.Truncate(time.Millisecond) // the log keeps milliseconds
 		if r.SensorID == id && !r.Time.Before(start) && r.Time.Before(end) && !fn(r) {
 			return nil
 		}
@@ -138,7 +139,8 @@ func (f fakeLog) ScanHistory(_ context.Context, id, unit string, start, end time
 
 // The seam between the log and the ring: every reading once, in order, whatever the range.
 func TestScanHistory_Merge(t *testing.T) {
-	all := series(t0, time.Second, 7200, wave) // two hours
+	// Sub-millisecond times, as real ones are: the log's copies are a little earlier.
+	all := series(t0.Add(123456789), time.Second, 7200, wave) // two hours
 	// The log has everything up to 5 s ago (the last commit); the ring the newest hour.
 	log := fakeLog{all[:7195]}
 	rs := ring.NewSet([]string{"P1"}, 3600)
@@ -151,11 +153,11 @@ func TestScanHistory_Merge(t *testing.T) {
 		start, end time.Time
 		from, to   int // indexes into all, inclusive
 	}{
-		{"both", t0.Add(100 * time.Second), t0.Add(7199 * time.Second), 100, 7199},
-		{"log only", t0.Add(10 * time.Second), t0.Add(20 * time.Second), 10, 20},
-		{"ring only", t0.Add(7000 * time.Second), t0.Add(7199 * time.Second), 7000, 7199},
-		{"at the seam", t0.Add(3599 * time.Second), t0.Add(3601 * time.Second), 3599, 3601},
-		{"one instant", t0.Add(3600 * time.Second), t0.Add(3600 * time.Second), 3600, 3600},
+		{"both", all[100].Time, all[7199].Time, 100, 7199},
+		{"log only", all[10].Time.Truncate(time.Millisecond), all[20].Time, 10, 20},
+		{"ring only", all[7000].Time, all[7199].Time, 7000, 7199},
+		{"at the seam", all[3599].Time.Truncate(time.Millisecond), all[3601].Time, 3599, 3601},
+		{"one instant", all[3600].Time, all[3600].Time, 3600, 3600},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,7 +173,7 @@ func TestScanHistory_Merge(t *testing.T) {
 				t.Fatalf("%d readings, want %d", len(got), want)
 			}
 			for i, r := range got {
-				if !r.Time.Equal(all[tt.from+i].Time) {
+				if !r.Time.Truncate(time.Millisecond).Equal(all[tt.from+i].Time.Truncate(time.Millisecond)) {
 					t.Fatalf("reading %d at %s, want %s", i, r.Time, all[tt.from+i].Time)
 				}
 			}
@@ -179,12 +181,12 @@ func TestScanHistory_Merge(t *testing.T) {
 	}
 	// Without a log, the ring alone; stopping early stops both.
 	n := 0
-	_ = maskservice.ScanHistory(context.Background(), rs, nil, p1, t0, t0.Add(7199*time.Second), func(maskservice.Reading) bool { n++; return true })
+	_ = maskservice.ScanHistory(context.Background(), rs, nil, p1, t0, t0.Add(7200*time.Second), func(maskservice.Reading) bool { n++; return true })
 	if n != 3600 {
 		t.Errorf("ring alone: %d readings, want 3600", n)
 	}
 	n = 0
-	_ = maskservice.ScanHistory(context.Background(), rs, log, p1, t0, t0.Add(7199*time.Second), func(maskservice.Reading) bool { n++; return n < 10 })
+	_ = maskservice.ScanHistory(context.Background(), rs, log, p1, t0, t0.Add(7200*time.Second), func(maskservice.Reading) bool { n++; return n < 10 })
 	if n != 10 {
 		t.Errorf("early stop: %d readings", n)
 	}
@@ -196,4 +198,47 @@ func sameReading(a, b maskservice.Reading) bool {
 		a.Value, b.Value, a.Raw, b.Raw = 0, 0, 0, 0
 	}
 	return a == b
+}
+
+// movingRing is a ring whose oldest reading moves on while the log is read, as in a long scan.
+type movingRing struct {
+	*ring.Set
+	moves int
+}
+
+func (m *movingRing) Oldest(id string) (time.Time, bool) {
+	t, ok := m.Set.Oldest(id)
+	if m.moves > 0 {
+		m.moves--
+		// Evict ten readings: they are in the log, and must be read from there.
+		for range 10 {
+			m.Set.Push(maskservice.Reading{SensorID: id, Time: time.Date(2099, 1, 1, 0, 0, 0, 0, time.UTC)})
+		}
+	}
+	return t, ok
+}
+
+// The ring moving on while the log is read loses nothing: the log is read again up to the
+// ring's new oldest reading.
+func TestScanHistory_RingMovesDuringTheLogScan(t *testing.T) {
+	all := series(t0.Add(123456789), time.Second, 200, wave)
+	rs := ring.NewSet([]string{"P1"}, 100)
+	for _, r := range all[100:] {
+		rs.Push(r)
+	}
+	mr := &movingRing{Set: rs, moves: 1}
+	var got []maskservice.Reading
+	err := maskservice.ScanHistory(context.Background(), mr, fakeLog{all}, maskservice.Sensor{ID: "P1", Unit: "bar"},
+		all[0].Time, all[199].Time, func(r maskservice.Reading) bool { got = append(got, r); return true })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 200 {
+		t.Fatalf("%d readings, want 200 (each once)", len(got))
+	}
+	for i, r := range got {
+		if !r.Time.Truncate(time.Millisecond).Equal(all[i].Time.Truncate(time.Millisecond)) {
+			t.Fatalf("reading %d at %s, want %s", i, r.Time, all[i].Time)
+		}
+	}
 }

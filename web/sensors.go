@@ -325,14 +325,22 @@ func historyError(err error) error {
 	return maskservice.Errorf(maskservice.EINTERNAL, "read history: %v", err)
 }
 
+// csvWriteTimeout bounds each flush of a CSV download to a client that stopped reading.
+const csvWriteTimeout = 30 * time.Second
+
 // writeHistoryCSV streams every reading of the range as CSV, flushed as it goes, so that a
-// year of 1 Hz readings never sits in memory. A failure after the first row can only cut the
-// download short; it is logged.
+// year of 1 Hz readings never sits in memory. The status is sent before the scan, so a
+// failure during it is logged and aborts the connection: the client sees a broken download,
+// never a complete-looking file that is not.
 func (s *Server) writeHistoryCSV(w http.ResponseWriter, r *http.Request, sensor maskservice.Sensor, hq historyQuery) {
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s-%s.csv"`, sensor.ID,
 		hq.start.UTC().Format("20060102T150405Z"), hq.end.UTC().Format("20060102T150405Z")))
 	w.WriteHeader(http.StatusOK)
+	// A client that stops reading must not hold the handler for ever: every flush has to get
+	// through within csvWriteTimeout.
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Now().Add(csvWriteTimeout))
 	cw := csv.NewWriter(w)
 	_ = cw.Write([]string{"timestamp", "sensor_id", "value", "raw_value", "unit", "status", "quality", "fault"})
 	rows := 0
@@ -347,6 +355,7 @@ func (s *Server) writeHistoryCSV(w http.ResponseWriter, r *http.Request, sensor 
 			rd.Status.String(), rd.Quality.String(), rd.Fault})
 		if rows++; rows%4096 == 0 {
 			cw.Flush()
+			_ = rc.SetWriteDeadline(time.Now().Add(csvWriteTimeout))
 			return cw.Error() == nil
 		}
 		return true
@@ -357,6 +366,8 @@ func (s *Server) writeHistoryCSV(w http.ResponseWriter, r *http.Request, sensor 
 	}
 	if err != nil {
 		s.log.Warn("history CSV cut short", "sensor", sensor.ID, "rows", rows, "err", err)
+		// The status is out: only a broken connection tells the client the file is not whole.
+		panic(http.ErrAbortHandler)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -69,6 +70,11 @@ func backupCmd(args []string, stdout io.Writer) error {
 	}
 	ctx, cancel := offlineContext()
 	defer cancel()
+	// Renaming a copy over the live file would leave the daemon writing to an unlinked one:
+	// everything after the backup would be gone at its next start.
+	if isSameFile(file, filepath.Join(dataDir, bolt.FileName)) {
+		return fmt.Errorf("backup: %s is the database itself; choose another file", file)
+	}
 	how, err := backupViaSocket(ctx, filepath.Join(dataDir, adminSocketName), file)
 	if errors.Is(err, errNoDaemon) {
 		how, err = backupDirect(ctx, dataDir, file)
@@ -95,7 +101,10 @@ const adminDialTimeout = 2 * time.Second
 func backupViaSocket(ctx context.Context, sock, file string) (string, error) {
 	d := net.Dialer{Timeout: adminDialTimeout}
 	conn, err := d.DialContext(ctx, "unix", sock)
-	if err != nil {
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return "", fmt.Errorf("the running daemon's admin socket %s refuses this user: run as the daemon's user or root", sock)
+	case err != nil:
 		return "", errNoDaemon
 	}
 	_ = conn.Close()
@@ -133,15 +142,18 @@ func backupDirect(ctx context.Context, dataDir, file string) (string, error) {
 	if _, err := os.Stat(path); err != nil {
 		return "", fmt.Errorf("no database to back up: %w", err)
 	}
-	db, err := bolt.Open(ctx, dataDir, bolt.Options{})
-	if err != nil {
-		return "", err
-	}
-	defer db.Close()
-	if err := db.BackupToFile(ctx, file); err != nil {
+	if err := bolt.BackupClosedFile(ctx, path, file); err != nil {
 		return "", err
 	}
 	return "from " + path, nil
+}
+
+// isSameFile reports whether a and b name the same file (through links too); false when
+// either does not exist.
+func isSameFile(a, b string) bool {
+	fa, errA := os.Stat(a)
+	fb, errB := os.Stat(b)
+	return errA == nil && errB == nil && os.SameFile(fa, fb)
 }
 
 // restoreCmd runs "restore FILE" while the daemon is stopped.

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"mask.services/maskservice/store/bolt"
@@ -34,7 +35,12 @@ const (
 )
 
 // run makes the copies that are due a minute after start, then every hour, until ctx is done.
-func (s *backupSchedule) run(ctx context.Context) {
+// It warns once when the folder is on the data directory's file system: such copies survive
+// a damaged file or a mistake, not the loss of the SD card.
+func (s *backupSchedule) run(ctx context.Context, dataDir string) {
+	if sameFS(s.dir, dataDir) {
+		s.log.Warn("backup_dir is on the same file system as the data directory: the copies do not survive a failed card", "dir", s.dir)
+	}
 	t := time.NewTimer(time.Minute)
 	defer t.Stop()
 	for {
@@ -72,6 +78,10 @@ func (s *backupSchedule) once(ctx context.Context) error {
 		}
 		path := filepath.Join(s.dir, d.name)
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if err := s.roomFor(ctx); err != nil {
+				errs = append(errs, err)
+				continue
+			}
 			start := time.Now()
 			if err := s.db.BackupToFile(ctx, path); err != nil {
 				errs = append(errs, err)
@@ -84,6 +94,32 @@ func (s *backupSchedule) once(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// roomFor refuses a copy when the backup folder's file system has less free space than twice
+// the database: backups must never fill the disk the history log writes to.
+func (s *backupSchedule) roomFor(ctx context.Context) error {
+	size, err := s.db.BackupSize(ctx)
+	if err != nil {
+		return err
+	}
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.dir, &st); err != nil {
+		return fmt.Errorf("free space in %s: %w", s.dir, err)
+	}
+	if free := int64(st.Bavail) * int64(st.Bsize); free < 2*size {
+		return fmt.Errorf("backup skipped: %s has %d MB free, a copy needs %d MB and as much to spare", s.dir, free>>20, size>>20)
+	}
+	return nil
+}
+
+// sameFS reports whether two existing paths are on one file system.
+func sameFS(a, b string) bool {
+	var sa, sb syscall.Stat_t
+	if syscall.Stat(a, &sa) != nil || syscall.Stat(b, &sb) != nil {
+		return false
+	}
+	return sa.Dev == sb.Dev
 }
 
 // prune removes the oldest files of dir named prefix*.db beyond the newest keep.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,5 +56,31 @@ func TestBackupSchedule(t *testing.T) {
 	}
 	if _, err := bolt.Verify(ctx, filepath.Join(dir, daily[29])); err != nil {
 		t.Errorf("the newest copy does not verify: %v", err)
+	}
+}
+
+// A backup folder without room for two copies gets none: backups must not fill the disk.
+func TestBackupSchedule_NoRoom(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("this test mounts a small tmpfs and needs root (CI runs as root): run make test as root")
+	}
+	ctx := context.Background()
+	db, err := bolt.Open(ctx, filepath.Join(t.TempDir(), "data"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=40k", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a tmpfs: %v: %s", err, out)
+	}
+	defer exec.Command("umount", "-l", dir).Run()
+	s := &backupSchedule{db: db, dir: dir, keepDaily: 30, keepWeekly: 12, now: time.Now, log: slog.New(slog.DiscardHandler)}
+	err = s.once(ctx)
+	if err == nil || !strings.Contains(err.Error(), "backup skipped") {
+		t.Fatalf("once on a 40 KiB folder: %v, want backup skipped", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("%d files written to a folder without room", len(entries))
 	}
 }

@@ -75,7 +75,7 @@ func TestServe_CrashKeepsCommittedHistory(t *testing.T) {
 		}
 		addr := listenAddr(t, &stderr)
 		seen := watchReadings(t, addr)
-		time.Sleep(time.Duration(300+rng.IntN(900)) * time.Millisecond)
+		time.Sleep(time.Duration(700+rng.IntN(900)) * time.Millisecond) // past the commit and fsync margin, then at random
 		killed := time.Now()
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)

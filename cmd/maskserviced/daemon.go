@@ -54,15 +54,18 @@ type Main struct {
 	db      *bolt.DB
 	admin   io.Closer // the admin socket (DIR/admin.sock)
 	history *bolt.HistoryWriter
-	auth    *auth.Service
-	hub     *hub.Hub
-	server  *http.Server
-	ln      net.Listener
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	closing atomic.Bool
-	failed  chan error
-	closed  sync.Once
+	// historyDone is closed when the history writer has made its last commit; the database
+	// must not close before.
+	historyDone chan struct{}
+	auth        *auth.Service
+	hub         *hub.Hub
+	server      *http.Server
+	ln          net.Listener
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
+	closing     atomic.Bool
+	failed      chan error
+	closed      sync.Once
 }
 
 // NewMain returns a Main with the defaults of the serve command.
@@ -268,8 +271,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// busy for seconds) does not lose readings; what overflows is counted as dropped.
 	histSub := m.monitor.Subscribe(historySubscriber, historyQueue(sensors))
 	m.wg.Add(5)
+	m.historyDone = make(chan struct{})
 	go func() {
 		defer m.wg.Done()
+		defer close(m.historyDone)
 		if err := m.history.Run(runCtx, histSub.C); err != nil {
 			log.Error("history: last commit failed", "err", err)
 		}
@@ -277,7 +282,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if dir := cfg.Storage.BackupDir; dir != "" {
 		sched := &backupSchedule{db: m.db, dir: dir, keepDaily: *cfg.Storage.BackupKeepDaily,
 			keepWeekly: *cfg.Storage.BackupKeepWeekly, now: time.Now, log: log}
-		m.wg.Go(func() { sched.run(runCtx) })
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			log.Error("scheduled backups off: cannot create backup_dir", "dir", dir, "err", err)
+		} else {
+			m.wg.Go(func() { sched.run(runCtx, m.DataDir) })
+		}
 	}
 	go func() {
 		defer m.wg.Done()
@@ -321,6 +330,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		"start_ms", time.Since(start).Milliseconds())
 	return nil
 }
+
+// historyStopTimeout bounds the wait for the history writer's last commit at shutdown: an
+// fsync on a busy SD card, not more.
+const historyStopTimeout = 10 * time.Second
 
 // historySubscriber names the history writer's subscription in the monitor's stats.
 const historySubscriber = "history"
@@ -406,6 +419,15 @@ func (m *Main) Close() error {
 		case <-done:
 		case <-ctx.Done():
 			err = errors.Join(err, errors.New("shutdown timed out waiting for the poll loop"))
+		}
+		if m.historyDone != nil {
+			// The last commit must reach the file before it closes, whatever the wait above
+			// used up of the shutdown time (a long download, say).
+			select {
+			case <-m.historyDone:
+			case <-time.After(historyStopTimeout):
+				err = errors.Join(err, errors.New("shutdown timed out waiting for the last history commit"))
+			}
 		}
 		if m.source != nil {
 			// The poll loop has stopped: nothing reads the ports any more.

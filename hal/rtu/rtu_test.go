@@ -109,7 +109,7 @@ func TestSlave(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer master.Close()
-	slave := rtu.NewSlave(fixed{}, rtu.SlaveOptions{Gap: 5 * time.Millisecond})
+	slave := rtu.NewSlave(fixed{}, rtu.SlaveOptions{Gap: 40 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- slave.Serve(ctx, p.Master) }()

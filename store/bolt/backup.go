@@ -135,6 +135,36 @@ func (db *DB) BackupToFile(ctx context.Context, path string) error {
 	return nil
 }
 
+// BackupClosedFile copies the database file at path, which no daemon holds, to dest the way
+// BackupToFile does. It opens the file read-only: no migration runs and nothing in it changes,
+// so a newer command line never upgrades the file under an older daemon. It fails with
+// ErrInUse when a daemon holds the file.
+func BackupClosedFile(ctx context.Context, path, dest string) error {
+	if same, err := sameFile(dest, path); err != nil {
+		return fmt.Errorf("back up to %s: %w", dest, err)
+	} else if same {
+		return fmt.Errorf("back up to %s: that is the database file itself", dest)
+	}
+	db, err := openLocked(path, true)
+	if err != nil {
+		return fmt.Errorf("back up %s: %w", path, err)
+	}
+	defer db.Close()
+	err = writeAtomic(ctx, dest, dest+".tmp", func(w io.Writer) error {
+		return db.View(func(tx *bbolt.Tx) error {
+			_, err := tx.WriteTo(ctxWriter{ctx: ctx, w: w})
+			return err
+		})
+	}, func(tmp string) error {
+		_, err := Verify(ctx, tmp)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("back up to %s: %w", dest, err)
+	}
+	return nil
+}
+
 // SaveBackup writes a copy read from r (the body of a backup download) to path in the same
 // way as BackupToFile: path.tmp, fsync, Verify, rename, fsync of the directory. It returns
 // what Verify found. A copy that fails verification never replaces path.
@@ -302,10 +332,15 @@ func Restore(ctx context.Context, dataDir, from string) (kept string, err error)
 	tmp := cur + restoreTmpSuffix
 	err = writeAtomic(ctx, cur, tmp, func(w io.Writer) error {
 		return copyFile(ctx, w, from)
-	}, func(string) error {
+	}, func(tmp string) error {
+		// The copy, not only its source, must be sound before it replaces anything.
+		if _, err := Verify(ctx, tmp); err != nil {
+			return err
+		}
 		if !exists {
 			return nil
 		}
+		var err error
 		kept, err = keep(cur, time.Now())
 		return err
 	})

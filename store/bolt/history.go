@@ -43,39 +43,59 @@ func chunkKey(t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(nil, uint64(ns)^(1<<63))
 }
 
-// scanWindow is the span of history one read transaction covers. A read transaction keeps
-// the pages freed after it began from being reused; a CSV download of a year to a slow phone
-// must not hold them for minutes, so a scan takes a new transaction per window.
-const scanWindow = 24 * time.Hour
+// scanBatch bounds the chunks one read transaction copies out (about 150 KB at 1 Hz). The
+// readings are decoded and handed to fn after the transaction ends: a read transaction keeps
+// the pages freed after it began from being reused, and fn may be a CSV download to a slow
+// phone that must not hold them for minutes.
+const scanBatch = 256
 
 // ScanHistory implements maskservice.HistoryLog: it calls fn with the logged readings of
 // sensorID whose Time lies in [start, end), in key order (the order they were taken while the
-// clock did not jump back), until fn returns false. Each day of the range is read in a read
-// transaction of its own, which sees a consistent file while the writer goes on.
+// clock did not jump back), until fn returns false. The chunks are copied out of the file in
+// batches, each in a short read transaction that sees a consistent file while the writer
+// goes on.
 //
 // After the clock jumped back, readings taken in the overlap come out of order, and those of
 // a chunk that began after end are not found by a range that ends in the overlap.
 func (db *DB) ScanHistory(ctx context.Context, sensorID, unit string, start, end time.Time, fn func(maskservice.Reading) bool) error {
-	from := start
-	var resume []byte // the key after the last chunk read: a chunk spans windows
-	for from.Before(end) {
-		to := minTime(from.Add(scanWindow), end)
-		more, next, err := db.scanWindow(ctx, sensorID, unit, start, end, from, to, resume, fn)
-		if err != nil || !more {
+	if !start.Before(end) {
+		return nil
+	}
+	var resume []byte // the key to go on from; nil for the first batch
+	for {
+		batch, next, err := db.copyChunks(ctx, sensorID, start, end, resume)
+		if err != nil {
 			return err
 		}
-		from, resume = to, next
+		for i, v := range batch {
+			more := true
+			err := chunk.Decode(v, sensorID, unit, func(r maskservice.Reading) bool {
+				if !r.Time.Before(start) && r.Time.Before(end) {
+					more = fn(r)
+				}
+				return more
+			})
+			if err != nil {
+				return fmt.Errorf("history of %s, chunk %d of a batch: %w", sensorID, i, err)
+			}
+			if !more {
+				return nil
+			}
+		}
+		if next == nil {
+			return ctx.Err()
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		resume = next
 	}
-	return nil
 }
 
-// scanWindow reads, in one read transaction, the chunks whose first reading falls before to
-// (starting at resume, or at the chunk reaching into from), passing fn their readings in
-// [start, end). It returns whether fn wants more and the key to resume at.
-func (db *DB) scanWindow(ctx context.Context, sensorID, unit string, start, end, from, to time.Time, resume []byte,
-	fn func(maskservice.Reading) bool) (more bool, next []byte, err error) {
-	more = true
-	next = resume
+// copyChunks copies, in one read transaction, up to scanBatch chunks of sensorID that may
+// hold readings in [start, end): from resume, or for the first batch from the chunk reaching
+// into start. It returns them and the key to resume at, nil when there are no more.
+func (db *DB) copyChunks(ctx context.Context, sensorID string, start, end time.Time, resume []byte) (batch [][]byte, next []byte, err error) {
 	err = db.view(ctx, func(tx *bbolt.Tx) error {
 		hb := tx.Bucket(bucketHistory)
 		if hb == nil {
@@ -90,9 +110,9 @@ func (db *DB) scanWindow(ctx context.Context, sensorID, unit string, start, end,
 		if resume != nil {
 			k, v = c.Seek(resume)
 		} else {
-			// The chunk before the first one that starts at or after from may reach into
+			// The chunk before the first one that starts at or after start may reach into
 			// the range: begin there if it does.
-			seek := chunkKey(from)
+			seek := chunkKey(start)
 			k, _ = c.Seek(seek)
 			var pk, pv []byte
 			if k == nil {
@@ -105,8 +125,12 @@ func (db *DB) scanWindow(ctx context.Context, sensorID, unit string, start, end,
 			}
 			k, v = c.Seek(seek)
 		}
-		stop := chunkKey(to)
-		for n := 0; k != nil && more && compareBytes(k, stop) < 0; k, v = c.Next() {
+		stop := chunkKey(end)
+		for ; k != nil && compareBytes(k, stop) < 0; k, v = c.Next() {
+			if len(batch) == scanBatch {
+				next = slices.Clone(k) // keys and values are valid only inside the transaction
+				return nil
+			}
 			h, err := chunk.ReadHeader(v)
 			if err != nil {
 				return fmt.Errorf("history of %s, chunk %x: %w", sensorID, k, err)
@@ -114,37 +138,11 @@ func (db *DB) scanWindow(ctx context.Context, sensorID, unit string, start, end,
 			if h.Max.Before(start) || !h.Min.Before(end) {
 				continue
 			}
-			err = chunk.Decode(v, sensorID, unit, func(r maskservice.Reading) bool {
-				if !r.Time.Before(start) && r.Time.Before(end) {
-					more = fn(r)
-				}
-				return more
-			})
-			if err != nil {
-				return fmt.Errorf("history of %s, chunk %x: %w", sensorID, k, err)
-			}
-			if n++; n%64 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
+			batch = append(batch, slices.Clone(v))
 		}
-		next = nil
-		if k != nil {
-			next = slices.Clone(k) // the key is only valid inside the transaction
-		} else {
-			more = false // no chunk left at all
-		}
-		return ctx.Err()
+		return nil
 	})
-	return more, next, err
-}
-
-func minTime(a, b time.Time) time.Time {
-	if a.Before(b) {
-		return a
-	}
-	return b
+	return batch, next, err
 }
 
 // HistoryOptions configure a HistoryWriter. The zero value is valid.
@@ -194,7 +192,8 @@ type HistoryStats struct {
 
 // HistoryWriter batches readings into the history log: Add keeps them in an open chunk per
 // sensor in RAM, Commit writes every changed chunk in one transaction. Run does both from a
-// monitor subscription. Add, Commit, Trim and Stats are safe for concurrent use.
+// monitor subscription, and retention in a goroutine of its own. Add, Commit, Trim and Stats
+// are safe for concurrent use; Stats never waits for a commit.
 //
 // What a crash or power cut loses: the readings added since the last successful commit (at
 // most CommitInterval of them while the disk works). bbolt switches its meta page last, so a
@@ -203,24 +202,29 @@ type HistoryWriter struct {
 	db   *DB
 	opts HistoryOptions
 
-	mu      sync.Mutex
+	mu      sync.Mutex // the chunks; held across a commit
 	sensors map[string]*sensorLog
 	order   []string // sensor ids in the order first seen
-	stats   HistoryStats
+	pending int      // readings added and not yet committed (nor dropped)
+
+	smu   sync.Mutex // the counters, so that Stats does not wait for an fsync
+	stats HistoryStats
 }
 
 // sensorLog is one sensor's part of the writer.
 type sensorLog struct {
-	open    []maskservice.Reading // the open chunk
-	openKey []byte                // its key once committed, nil before
-	dirty   bool                  // open has readings not yet committed
-	sealed  []pendingChunk        // full chunks not committed yet (commits failing)
-	hint    chunk.Scale
+	open        []maskservice.Reading // the open chunk
+	openKey     []byte                // its key once committed, nil before
+	uncommitted int                   // readings of open added since its last commit
+	sealed      []pendingChunk        // full chunks with readings not committed yet
+	hint        chunk.Scale
 }
 
+// pendingChunk is a sealed chunk whose newest readings never reached the file.
 type pendingChunk struct {
-	key      []byte // nil if never committed
-	readings []maskservice.Reading
+	key         []byte // nil if no part of it was ever committed
+	readings    []maskservice.Reading
+	uncommitted int // its readings not in the file: the last ones
 }
 
 // NewHistoryWriter returns a writer into db's history log.
@@ -261,20 +265,27 @@ func (w *HistoryWriter) Add(r maskservice.Reading) {
 		w.order = append(w.order, r.SensorID)
 	}
 	if n := len(sl.open); n >= chunkReadings || (n > 0 && r.Time.Sub(sl.open[0].Time) >= chunkSpan) {
-		if sl.dirty {
-			sl.sealed = append(sl.sealed, pendingChunk{key: sl.openKey, readings: sl.open})
+		if sl.uncommitted > 0 {
+			sl.sealed = append(sl.sealed, pendingChunk{key: sl.openKey, readings: sl.open, uncommitted: sl.uncommitted})
 		}
-		sl.open, sl.openKey, sl.dirty = make([]maskservice.Reading, 0, chunkReadings), nil, false
+		sl.open, sl.openKey, sl.uncommitted = make([]maskservice.Reading, 0, chunkReadings), nil, 0
 	}
 	sl.open = append(sl.open, r)
-	sl.dirty = true
-	w.stats.Pending++
-	w.dropOverflow()
+	sl.uncommitted++
+	w.pending++
+	dropped := w.dropOverflow()
+	w.smu.Lock()
+	w.stats.Pending = w.pending
+	w.stats.Dropped += uint64(dropped)
+	w.smu.Unlock()
 }
 
-// dropOverflow drops the oldest sealed chunks while more readings wait than MaxPending.
-func (w *HistoryWriter) dropOverflow() {
-	for w.stats.Pending > w.opts.MaxPending {
+// dropOverflow drops the oldest sealed chunks while more readings wait than MaxPending, and
+// returns how many readings it dropped. A dropped chunk's readings that were committed stay
+// in the file.
+func (w *HistoryWriter) dropOverflow() int {
+	dropped := 0
+	for w.pending > w.opts.MaxPending {
 		var oldest *sensorLog
 		for _, id := range w.order {
 			sl := w.sensors[id]
@@ -283,13 +294,14 @@ func (w *HistoryWriter) dropOverflow() {
 			}
 		}
 		if oldest == nil {
-			return // only open chunks wait; they are bounded by chunkReadings each
+			return dropped // only open chunks wait; they are bounded by chunkReadings each
 		}
-		n := len(oldest.sealed[0].readings)
+		n := oldest.sealed[0].uncommitted
 		oldest.sealed = oldest.sealed[1:]
-		w.stats.Pending -= n
-		w.stats.Dropped += uint64(n)
+		w.pending -= n
+		dropped += n
 	}
+	return dropped
 }
 
 // Commit writes every chunk with new readings in one transaction. On failure (a full disk)
@@ -297,7 +309,7 @@ func (w *HistoryWriter) dropOverflow() {
 func (w *HistoryWriter) Commit(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.stats.Pending == 0 {
+	if w.pending == 0 {
 		return nil
 	}
 	type written struct {
@@ -306,7 +318,7 @@ func (w *HistoryWriter) Commit(ctx context.Context) error {
 		hint    chunk.Scale
 	}
 	var done []written
-	n := w.stats.Pending
+	n := w.pending
 	start := time.Now()
 	var buf []byte
 	err := w.db.update(ctx, func(tx *bbolt.Tx) error {
@@ -317,7 +329,7 @@ func (w *HistoryWriter) Commit(ctx context.Context) error {
 		}
 		for _, id := range w.order {
 			sl := w.sensors[id]
-			if !sl.dirty && len(sl.sealed) == 0 {
+			if sl.uncommitted == 0 && len(sl.sealed) == 0 {
 				continue
 			}
 			b, err := hb.CreateBucketIfNotExists([]byte(id))
@@ -332,7 +344,7 @@ func (w *HistoryWriter) Commit(ctx context.Context) error {
 				}
 			}
 			wr := written{sl: sl, openKey: sl.openKey, hint: hint}
-			if sl.dirty {
+			if sl.uncommitted > 0 {
 				if wr.openKey, wr.hint, buf, err = putChunk(b, sl.openKey, sl.open, hint, buf); err != nil {
 					return err
 				}
@@ -342,23 +354,27 @@ func (w *HistoryWriter) Commit(ctx context.Context) error {
 		return nil
 	})
 	if err != nil {
-		w.stats.LastError = err.Error()
-		w.stats.State = HistoryError
+		state := HistoryError
 		if errors.Is(err, syscall.ENOSPC) {
-			w.stats.State = HistoryDiskFull
+			state = HistoryDiskFull
 		}
+		w.smu.Lock()
+		w.stats.LastError, w.stats.State = err.Error(), state
+		w.smu.Unlock()
 		return fmt.Errorf("commit history (%d readings wait): %w", n, err)
 	}
 	for _, d := range done {
-		d.sl.sealed, d.sl.openKey, d.sl.hint = nil, d.openKey, d.hint
-		d.sl.dirty = false
+		d.sl.sealed, d.sl.openKey, d.sl.hint, d.sl.uncommitted = nil, d.openKey, d.hint, 0
 	}
+	w.pending = 0
+	w.smu.Lock()
 	w.stats.State, w.stats.LastError = HistoryOK, ""
 	w.stats.Committed += uint64(n)
 	w.stats.Commits++
 	w.stats.Pending = 0
 	w.stats.LastCommit = w.opts.Now()
 	w.stats.CommitTime = time.Since(start)
+	w.smu.Unlock()
 	return nil
 }
 
@@ -380,22 +396,45 @@ func putChunk(b *bbolt.Bucket, key []byte, rs []maskservice.Reading, hint chunk.
 	return key, hint, buf, nil
 }
 
-// Stats returns the writer's counters.
+// Stats returns the writer's counters. It does not wait for a commit in progress.
 func (w *HistoryWriter) Stats() HistoryStats {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.smu.Lock()
+	defer w.smu.Unlock()
 	return w.stats
 }
 
-// Run adds the readings of every round from rounds and commits every CommitInterval, and
-// enforces retention every RetentionEvery. It returns when ctx is done or rounds is closed,
-// after a last commit of what it has.
+// Run adds the readings of every round from rounds and commits every CommitInterval;
+// retention runs every RetentionEvery in a goroutine of its own, so a long pass never holds
+// up the readings. Run returns when ctx is done or rounds is closed, after adding the rounds
+// still queued and a last commit.
 func (w *HistoryWriter) Run(ctx context.Context, rounds <-chan *maskservice.Round) error {
+	trimDone := make(chan struct{})
+	go func() {
+		defer close(trimDone)
+		w.runRetention(ctx)
+	}()
+	defer func() { <-trimDone }()
 	commit := time.NewTicker(w.opts.CommitInterval)
 	defer commit.Stop()
-	trim := time.NewTimer(min(time.Minute, w.opts.RetentionEvery))
-	defer trim.Stop()
+	add := func(r *maskservice.Round) {
+		for _, rd := range r.Readings {
+			w.Add(rd)
+		}
+	}
 	final := func() error {
+		// The rounds already queued are readings the monitor took: keep them too.
+		for drained := false; !drained; {
+			select {
+			case r, ok := <-rounds:
+				if !ok {
+					drained = true
+				} else {
+					add(r)
+				}
+			default:
+				drained = true
+			}
+		}
 		// A last commit on the way out, with a context of its own: ctx is already done.
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -409,18 +448,29 @@ func (w *HistoryWriter) Run(ctx context.Context, rounds <-chan *maskservice.Roun
 			if !ok {
 				return final()
 			}
-			for _, rd := range r.Readings {
-				w.Add(rd)
-			}
+			add(r)
 		case <-commit.C:
 			if err := w.Commit(ctx); err != nil && ctx.Err() == nil {
 				w.opts.Log.Warn("history commit failed; readings wait in RAM", "err", err, "pending", w.Stats().Pending)
 			}
-		case <-trim.C:
+		}
+	}
+}
+
+// runRetention runs Trim every RetentionEvery, the first time one minute after it starts (at
+// most), until ctx is done.
+func (w *HistoryWriter) runRetention(ctx context.Context) {
+	t := time.NewTimer(min(time.Minute, w.opts.RetentionEvery))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 			if _, err := w.Trim(ctx); err != nil && ctx.Err() == nil {
 				w.opts.Log.Warn("history retention failed", "err", err)
 			}
-			trim.Reset(w.opts.RetentionEvery)
+			t.Reset(w.opts.RetentionEvery)
 		}
 	}
 }
@@ -461,18 +511,18 @@ func (w *HistoryWriter) Trim(ctx context.Context) (int, error) {
 		}
 	}
 	if deleted > 0 {
-		w.mu.Lock()
+		w.smu.Lock()
 		w.stats.Trimmed += uint64(deleted)
-		w.mu.Unlock()
+		w.smu.Unlock()
 		w.opts.Log.Info("history retention", "deleted_chunks", deleted, "used_bytes", w.db.usedBytes())
 	}
 	return deleted, nil
 }
 
 func (w *HistoryWriter) trimFailed(err error) error {
-	w.mu.Lock()
+	w.smu.Lock()
 	w.stats.LastError = err.Error()
-	w.mu.Unlock()
+	w.smu.Unlock()
 	return fmt.Errorf("history retention: %w", err)
 }
 

@@ -228,7 +228,8 @@ func inferScale(rs []maskservice.Reading, hint Scale) Scale {
 			return false
 		}
 		for _, r := range rs {
-			if r.HasValue() && math.Float64bits(rawToValue(r.Raw, s)) != math.Float64bits(r.Value) {
+			// The raw value as the decoder will have it: an integer (so -0 becomes 0).
+			if r.HasValue() && math.Float64bits(rawToValue(float64(int64(r.Raw)), s)) != math.Float64bits(r.Value) {
 				return false
 			}
 		}

@@ -108,6 +108,17 @@ func TestEncodeDecode_RoundTrip(t *testing.T) {
 	}
 }
 
+// Negative zero survives, in either mode.
+func TestEncode_NegativeZero(t *testing.T) {
+	rs := []maskservice.Reading{{Time: time.Unix(1, 0), Raw: math.Copysign(0, -1), Value: math.Copysign(0, -1)},
+		{Time: time.Unix(2, 0), Raw: 3, Value: 3}}
+	b, _ := chunk.Encode(nil, rs, chunk.Scale{})
+	got := decodeAll(t, b)
+	if math.Float64bits(got[0].Value) != math.Float64bits(rs[0].Value) || got[1].Value != 3 {
+		t.Errorf("values %v %v, want -0 and 3", got[0].Value, got[1].Value)
+	}
+}
+
 // A reading at 1 Hz must cost at most 4 bytes (the budget), chunk header included.
 func TestEncode_Size(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
