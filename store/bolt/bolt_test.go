@@ -80,7 +80,7 @@ func TestOpen_FileModeAndSchema(t *testing.T) {
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
 	}
-	if db.SchemaVersion() != 2 || db.Path() != path {
+	if db.SchemaVersion() != 3 || db.Path() != path {
 		t.Errorf("schema %d path %s", db.SchemaVersion(), db.Path())
 	}
 	// The meta bucket holds what doc.go says, in the encoding it says.
@@ -89,8 +89,8 @@ func TestOpen_FileModeAndSchema(t *testing.T) {
 	}
 	rawUpdate(t, path, func(tx *bbolt.Tx) error {
 		meta := tx.Bucket([]byte("meta"))
-		if got := meta.Get([]byte("schema_version")); !bytes.Equal(got, []byte{0, 0, 0, 2}) {
-			t.Errorf("schema_version = %x, want 00000002", got)
+		if got := meta.Get([]byte("schema_version")); !bytes.Equal(got, []byte{0, 0, 0, 3}) {
+			t.Errorf("schema_version = %x, want 00000003", got)
 		}
 		if got := string(meta.Get([]byte("created"))); got != "2026-11-27T08:00:00Z" {
 			t.Errorf("created = %q, want the injected clock's time", got)
@@ -152,7 +152,7 @@ func TestOpen_Refuses(t *testing.T) {
 			rawUpdate(t, path, func(tx *bbolt.Tx) error {
 				return tx.Bucket([]byte("meta")).Put([]byte("schema_version"), []byte{0, 0, 0, 99})
 			})
-		}, "was written by a newer maskserviced (schema 99 > 2)"},
+		}, "was written by a newer maskserviced (schema 99 > 3)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -194,8 +194,8 @@ func TestOpen_MigratesOldFile(t *testing.T) {
 		return meta.Put([]byte("schema_version"), []byte{0, 0, 0, 0})
 	})
 	db := mustOpenAt(t, dir)
-	if db.SchemaVersion() != 2 {
-		t.Errorf("schema %d after migration, want 2 (users and sessions, history)", db.SchemaVersion())
+	if db.SchemaVersion() != 3 {
+		t.Errorf("schema %d after migration, want 3 (users and sessions, history, alerts and audit)", db.SchemaVersion())
 	}
 	mustCreateUsers(t, db, newUser("anna", maskservice.RoleSuperuser))
 	if err := db.CreateSession(ctx, newSession("s", "anna", t0)); err != nil {

@@ -24,6 +24,8 @@ var (
 	bucketMeta     = []byte("meta")
 	bucketUsers    = []byte("users")
 	bucketSessions = []byte("sessions")
+	bucketAlerts   = []byte("alerts")
+	bucketAudit    = []byte("audit")
 	keySchema      = []byte("schema_version")
 	keyCreated     = []byte("created")
 )
@@ -49,6 +51,14 @@ var migrations = []migration{
 	{version: 2, name: "history log", up: func(tx *bbolt.Tx) error {
 		if _, err := tx.CreateBucketIfNotExists(bucketHistory); err != nil {
 			return fmt.Errorf("create bucket %s: %w", bucketHistory, err)
+		}
+		return nil
+	}},
+	{version: 3, name: "alerts and audit", up: func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketAlerts, bucketAudit} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("create bucket %s: %w", b, err)
+			}
 		}
 		return nil
 	}},

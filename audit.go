@@ -1,0 +1,48 @@
+package maskservice
+
+import (
+	"context"
+	"time"
+)
+
+// AuditAction names what an audit entry records.
+type AuditAction string
+
+// The actions the audit log records. Later issues add calibration and configuration changes.
+const (
+	AuditLogin       AuditAction = "login"        // a user signed in
+	AuditLoginFailed AuditAction = "login_failed" // a sign-in was refused (wrong password, unknown user, wrong role)
+	AuditLockout     AuditAction = "lockout"      // failed sign-ins locked an account
+	AuditLogout      AuditAction = "logout"       // a user signed out
+	AuditAlertAck    AuditAction = "alert_ack"    // a user acknowledged an alert
+	AuditUserCreate  AuditAction = "user_create"  // a user account was created
+	AuditUserUpdate  AuditAction = "user_update"  // an account's role, state or password was changed, or it was unlocked
+)
+
+// AuditEntry is one line of the audit trail: who did what, from where, when. Entries are
+// never changed or deleted through the API; retention removes the oldest.
+type AuditEntry struct {
+	Seq      uint64      // assigned by the log, increasing; 0 before it is appended
+	Time     time.Time   // when it happened
+	Action   AuditAction // what happened
+	Username string      // who did it (for a failed sign-in: the name given)
+	Role     Role        // the role they acted in, "" when none (a failed sign-in)
+	Source   string      // where from: the client's address ("127.0.0.1" is the LCD)
+	Details  string      // what exactly, in words: "alert 12 acknowledged: valve checked"
+}
+
+// AuditFilter selects audit entries. The zero value selects all.
+type AuditFilter struct {
+	Since, Until time.Time   // [Since, Until); zero means open
+	Username     string      // "" for any
+	Action       AuditAction // "" for any
+	BeforeSeq    uint64      // only entries with Seq below this (paging backwards); 0 for no bound
+}
+
+// AuditLog is the append-only audit trail. Implementation: store/bolt.DB.
+type AuditLog interface {
+	// AppendAudit records e (its Seq is assigned) durably before it returns.
+	AppendAudit(ctx context.Context, e AuditEntry) error
+	// ScanAudit calls fn with the entries that match f, newest first, until fn returns false.
+	ScanAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry) bool) error
+}
