@@ -13,7 +13,7 @@ import (
 
 var alarmP1 = maskservice.Sensor{ID: "P1", Name: "Pressure 1", Unit: "bar", Range: maskservice.Band{Low: 0, High: 10},
 	Thresholds: maskservice.Thresholds{Normal: maskservice.Band{Low: 2, High: 8}, Warning: maskservice.Band{Low: 1.5, High: 9}},
-	Interval: time.Second}
+	Interval:   time.Second}
 
 // alarmAt feeds the engine one reading of P1 at second sec with the value and status given
 // (a NaN value is a failed read) and returns what changed.
