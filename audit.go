@@ -2,7 +2,9 @@ package maskservice
 
 import (
 	"context"
+	"slices"
 	"time"
+	"unicode/utf8"
 )
 
 // AuditAction names what an audit entry records.
@@ -18,6 +20,39 @@ const (
 	AuditUserCreate  AuditAction = "user_create"  // a user account was created
 	AuditUserUpdate  AuditAction = "user_update"  // an account's role, state or password was changed, or it was unlocked
 )
+
+// auditActions lists every AuditAction, in the order of the constants. Immutable.
+var auditActions = [...]AuditAction{
+	AuditLogin, AuditLoginFailed, AuditLockout, AuditLogout, AuditAlertAck, AuditUserCreate, AuditUserUpdate,
+}
+
+// AuditActions returns every action the audit log knows, in a stable order.
+func AuditActions() []AuditAction { return slices.Clone(auditActions[:]) }
+
+// Valid reports whether a is one of the actions of AuditActions.
+func (a AuditAction) Valid() bool { return slices.Contains(auditActions[:], a) }
+
+// Bounds of an audit entry's text fields, in bytes. An AuditLog refuses an entry whose
+// Username or Source is longer, and cuts a longer Details to fit, ending it with "…".
+const (
+	AuditMaxUsername = 64
+	AuditMaxSource   = 64
+	AuditMaxDetails  = 1024
+)
+
+// AuditClip returns s cut to at most n bytes at a rune boundary, ending with "…" when it was
+// cut; n must be at least 3, the length of "…". Callers use it to fit a field an AuditLog
+// bounds: a name given at a failed sign-in, a long detail.
+func AuditClip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
 
 // AuditEntry is one line of the audit trail: who did what, from where, when. Entries are
 // never changed or deleted through the API; retention removes the oldest.

@@ -20,8 +20,12 @@
 // Buckets that later issues add, each through its own migration:
 //
 //	alerts    key: uint64 big-endian from NextSequence (creation order); value: alert record
-//	audit     key: uint64 big-endian Unix nanoseconds + uint64 sequence; value: audit record,
-//	          so the log reads in time order and is trimmed from the front
+//	audit     (schema 3) key: 16 bytes, the entry's time as Unix nanoseconds with the sign
+//	          bit flipped, uint64 big-endian (as in history), then its sequence from the
+//	          bucket's NextSequence, uint64 big-endian; value: JSON {"v":1, "time" (RFC 3339
+//	          UTC), "action", "username", "role", "source", "details"} (empty ones omitted).
+//	          The log reads newest first with Last/Prev or a Seek to a time, and is trimmed
+//	          from the front
 //	settings  key: setting name (config, calibration per sensor); value: versioned record
 //	uplink    key: uplink name; value: the history/alert/audit key last confirmed upstream
 //
