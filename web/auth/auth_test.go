@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -499,5 +500,38 @@ func TestRefresh_DisabledUser(t *testing.T) {
 	s, err := f.db.Session(ctx, res.Session.ID)
 	if err != nil || s.Revoked.IsZero() || s.RefreshGen != 1 {
 		t.Errorf("session after refusal: %v %+v", err, s)
+	}
+}
+
+// TestLogin_LockedNowSignal: only the failure that locks the account carries ErrLockedNow,
+// and it answers the client exactly as every other failure does.
+func TestLogin_LockedNowSignal(t *testing.T) {
+	f := MustService(t)
+	try := func(user, password string) error {
+		_, err := f.svc.Login(ctx, auth.LoginRequest{Username: user, Password: password, Role: maskservice.RoleOperator, Origin: maskservice.OriginRemote})
+		return err
+	}
+	tests := []struct {
+		name, user, password string
+		code                 string
+		lockedNow            bool
+	}{
+		{"first failure", "operator1", "wrong horse!", maskservice.EUNAUTHORIZED, false},
+		{"unknown user", "nobody", "wrong horse!", maskservice.EUNAUTHORIZED, false},
+		{"second failure", "operator1", "wrong horse!", maskservice.EUNAUTHORIZED, false},
+		{"third failure locks", "operator1", "wrong horse!", maskservice.EUNAUTHORIZED, true},
+		{"while locked", "operator1", "wrong horse!", maskservice.ELOCKED, false},
+		{"right password while locked", "operator1", "correct horse", maskservice.ELOCKED, false},
+	}
+	plain := try("nobody", "x")
+	for _, tt := range tests {
+		err := try(tt.user, tt.password)
+		if code(err) != tt.code || errors.Is(err, auth.ErrLockedNow) != tt.lockedNow {
+			t.Errorf("%s: %v (code %s, locked now %v); want code %s, locked now %v",
+				tt.name, err, code(err), errors.Is(err, auth.ErrLockedNow), tt.code, tt.lockedNow)
+		}
+		if tt.lockedNow && (err.Error() != plain.Error() || maskservice.ErrorMessage(err) != maskservice.ErrorMessage(plain)) {
+			t.Errorf("%s: answers %q, any other failure %q", tt.name, maskservice.ErrorMessage(err), maskservice.ErrorMessage(plain))
+		}
 	}
 }

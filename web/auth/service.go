@@ -32,6 +32,17 @@ const persistEvery = time.Minute
 // part was wrong.
 var errBadLogin = &maskservice.Error{Code: maskservice.EUNAUTHORIZED, Message: "wrong username, password or role"}
 
+// ErrLockedNow is in the chain of the error Login returns for the failure that has just
+// locked the account (errors.Is), so that the caller can record the lockout. The error is
+// otherwise the same EUNAUTHORIZED answer as any failure: the client learns nothing from it.
+var ErrLockedNow = errors.New("this failure locked the account")
+
+// lockedNowError is errBadLogin with ErrLockedNow in its chain.
+type lockedNowError struct{}
+
+func (lockedNowError) Error() string   { return errBadLogin.Message }
+func (lockedNowError) Unwrap() []error { return []error{errBadLogin, ErrLockedNow} }
+
 // Options configure a Service.
 type Options struct {
 	Users      maskservice.UserStore
@@ -191,7 +202,8 @@ func (s *Service) SetPassword(ctx context.Context, username, password string) er
 // Login checks a sign-in. Every failure answers the same EUNAUTHORIZED error after exactly one
 // bcrypt comparison, whether or not the user exists, so neither the answer nor its time tells
 // which part was wrong. Only a caller who gave the right password to a locked account learns
-// that it is locked (ELOCKED, with the minutes left). Failures are counted per origin (see
+// that it is locked (ELOCKED, with the minutes left). The failure that locks the account
+// answers the same, with ErrLockedNow in the error's chain for the caller's audit log. Failures are counted per origin (see
 // maskservice.Origin): the hotspot cannot lock the LCD out.
 func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	roleLabel := string(req.Role)
@@ -233,7 +245,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 			if locked {
 				log.Warn("account locked", "for", maskservice.LockoutDuration.String())
 				s.attempts.WithLabelValues(roleLabel, "locked").Inc()
-				return nil, errBadLogin
+				return nil, lockedNowError{}
 			}
 		}
 		log.Info("login failed")
