@@ -20,7 +20,7 @@ func (s *Server) Guard(rt Route, upgrade bool) http.Handler {
 // TakeLogin spends one sign-in attempt of the client at remoteAddr and reports whether it
 // was allowed.
 func (s *Server) TakeLogin(remoteAddr string) bool {
-	ok, _ := s.limiter.take(clientKey(remoteAddr))
+	ok, _, _ := s.limiter.take(clientKey(remoteAddr))
 	return ok
 }
 

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"mask.services/maskservice"
+	"mask.services/maskservice/store/bolt"
 	"mask.services/maskservice/store/ring"
 	"mask.services/maskservice/web"
 	"mask.services/maskservice/web/auth"
@@ -130,12 +131,38 @@ type fixture struct {
 	auth    *auth.Service
 	store   *memStore
 	hub     *hub.Hub
+	audit   *memAudit // the server's audit log, unless fixtureConfig.opts replaces it
+	// alarms is the server's alarm engine, over a real bbolt file, unless fixtureConfig.opts
+	// replaces it; rearm makes an alert of P3 that needs acknowledging.
+	alarms *maskservice.AlarmEngine
 	// sessions holds one signed-in session per role, made when the fixture is built; do
 	// sends the OPERATOR's access token unless told otherwise.
 	sessions map[maskservice.Role]*auth.LoginResult
 }
 
 const minReads = 20
+
+// rearm makes P3's alert active and unacknowledged (a new one, or the same one again within
+// the repeat interval) and returns its id.
+func (f *fixture) rearm(tb testing.TB) uint64 {
+	tb.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	for _, st := range []maskservice.Status{maskservice.StatusNormal, maskservice.StatusCritical} {
+		changed, err := f.alarms.Process(ctx, &maskservice.Round{Readings: []maskservice.Reading{
+			{SensorID: "P3", Time: now, Value: 990, Raw: 990, Unit: "mbar", Status: st}}})
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if st == maskservice.StatusCritical {
+			if len(changed) != 1 {
+				tb.Fatalf("rearm: %+v", changed)
+			}
+			return changed[0].ID
+		}
+	}
+	return 0
+}
 
 // backupBytes is what the fixture's Backup writes: the server treats the copy as opaque bytes.
 var backupBytes = []byte("bbolt file of the fixture\x00\x01\x02")
@@ -170,6 +197,17 @@ func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
 		},
 		BackupSize: func(context.Context) (int64, error) { return int64(len(backupBytes)), nil },
 	}
+	f.audit = &memAudit{}
+	opts.Audit = f.audit
+	alertDB, err := bolt.Open(context.Background(), tb.TempDir(), bolt.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { alertDB.Close() })
+	if f.alarms, err = maskservice.NewAlarmEngine(context.Background(), alertDB, sensors, maskservice.AlarmOptions{}); err != nil {
+		tb.Fatal(err)
+	}
+	opts.Alarms, opts.Alerts = f.alarms, alertDB
 	if cfg.hub {
 		if f.hub, err = hub.New(hub.Options{Current: mon.Current, Authorize: web.AuthorizeWebSocket}); err != nil {
 			tb.Fatal(err)

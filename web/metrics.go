@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"crypto/subtle"
 	"fmt"
 	"net/http"
@@ -143,6 +144,53 @@ func (c *busCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// alertCollector counts the alerts in the store at scrape time: there are few (a handful a
+// day), so a scan per scrape is cheap, and the figures are the store's, never drifting.
+type alertCollector struct {
+	store         maskservice.AlertStore
+	active, total *prometheus.Desc
+}
+
+func newAlertCollector(store maskservice.AlertStore) *alertCollector {
+	return &alertCollector{
+		store:  store,
+		active: prometheus.NewDesc("alerts_active", "Alerts whose condition holds now (active, acknowledged or not).", []string{"sensor_id", "type"}, nil),
+		total:  prometheus.NewDesc("alerts_total", "Alerts ever opened, by type (escalated ones count as critical).", []string{"type"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *alertCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.active
+	ch <- c.total
+}
+
+// Collect implements prometheus.Collector.
+func (c *alertCollector) Collect(ch chan<- prometheus.Metric) {
+	type key struct{ sensor, typ string }
+	active := map[key]int{}
+	total := map[string]int{}
+	for _, t := range []maskservice.AlertType{maskservice.AlertWarning, maskservice.AlertCritical, maskservice.AlertSensorFault} {
+		total[string(t)] = 0
+	}
+	err := c.store.ScanAlerts(context.Background(), maskservice.AlertFilter{}, func(a maskservice.Alert) bool {
+		total[string(a.Type)]++
+		if a.State.Active() {
+			active[key{a.SensorID, string(a.Type)}]++
+		}
+		return true
+	})
+	if err != nil {
+		return // an unreadable store shows as missing series rather than wrong ones
+	}
+	for k, n := range active {
+		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(n), k.sensor, k.typ)
+	}
+	for t, n := range total {
+		ch <- prometheus.MustNewConstMetric(c.total, prometheus.CounterValue, float64(n), t)
+	}
+}
+
 // registerMetrics registers the monitor collector and the request histogram.
 func (s *Server) registerMetrics() error {
 	s.requestDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -153,6 +201,9 @@ func (s *Server) registerMetrics() error {
 	cs := []prometheus.Collector{newMonitorCollector(s.opts.Monitor), s.requestDuration}
 	if s.opts.Buses != nil {
 		cs = append(cs, newBusCollector(s.opts.Buses))
+	}
+	if s.opts.Alerts != nil {
+		cs = append(cs, newAlertCollector(s.opts.Alerts))
 	}
 	for _, c := range cs {
 		if err := s.opts.Registry.Register(c); err != nil {

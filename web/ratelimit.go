@@ -31,18 +31,20 @@ type limiter struct {
 }
 
 type bucket struct {
-	key    string
-	tokens float64
-	at     time.Time // when tokens was last brought up to date
+	key     string
+	tokens  float64
+	at      time.Time // when tokens was last brought up to date
+	refused bool      // the last take was refused
 }
 
 func newLimiter(burst int, every time.Duration, max int, now func() time.Time) *limiter {
 	return &limiter{burst: float64(burst), every: every, max: max, now: now, lru: list.New(), byKey: map[string]*list.Element{}}
 }
 
-// take spends one token of key's bucket. When there is none it reports false and how long
-// until there is one.
-func (l *limiter) take(key string) (ok bool, retry time.Duration) {
+// take spends one token of key's bucket. When there is none it reports false, how long until
+// there is one, and whether this is the first refusal since the last allowed take: a client
+// that keeps trying is worth one line of the audit log, not one per request.
+func (l *limiter) take(key string) (ok bool, retry time.Duration, firstRefusal bool) {
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -67,9 +69,12 @@ func (l *limiter) take(key string) (ok bool, retry time.Duration) {
 	}
 	if b.tokens >= 1 {
 		b.tokens--
-		return true, 0
+		b.refused = false
+		return true, 0, false
 	}
-	return false, time.Duration((1 - b.tokens) * float64(l.every))
+	first := !b.refused
+	b.refused = true
+	return false, time.Duration((1 - b.tokens) * float64(l.every)), first
 }
 
 // len returns the number of addresses remembered.

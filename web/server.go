@@ -57,12 +57,23 @@ type Options struct {
 	// Storage reports the health of the history log for the device status; nil leaves it
 	// out.
 	Storage func() maskservice.StorageStatus
+	// Alarms acknowledges alerts and Alerts lists them; nil Alarms answers the alert routes
+	// with 503.
+	Alarms *maskservice.AlarmEngine
+	Alerts maskservice.AlertStore
+	// PublishAlert tells the WebSocket clients that an alert changed (an acknowledgement);
+	// nil tells nobody.
+	PublishAlert func(maskservice.Alert)
 	// Recent holds the readings of the last hour (the RAM ring).
 	Recent maskservice.RecentReadings
 	// Host gives memory and uptime facts; nil leaves them out of the device status.
 	Host maskservice.Host
 	// Auth signs users in and checks every request's access token and session.
 	Auth *auth.Service
+	// Audit receives the audit trail (sign-ins, failed ones, lockouts, logouts, user
+	// changes) and answers GET /api/audit; nil records nothing, and the route answers 503.
+	// The daemon passes its *bolt.DB.
+	Audit maskservice.AuditLog
 	// WebSocket serves GET /api/ws/sensors (the hub); nil answers 503. The server checks the
 	// client's token before the handler runs and closes a refused client with 4001 or 4003
 	// itself; the handler gets the admitted client's Principal in the request context. A hub
@@ -211,11 +222,13 @@ func (s *Server) routeTable() []Route {
 	}
 	h := func(f http.HandlerFunc) http.Handler { return f }
 	const (
-		public   = AccessPublic
-		signedIn = AccessSignedIn
-		view     = string(maskservice.PermViewSensors)
-		users    = string(maskservice.PermManageUsers)
-		full     = string(maskservice.PermFullSystemAccess)
+		public     = AccessPublic
+		signedIn   = AccessSignedIn
+		view       = string(maskservice.PermViewSensors)
+		viewAlerts = string(maskservice.PermViewAlerts)
+		ackAlerts  = string(maskservice.PermAckAlerts)
+		users      = string(maskservice.PermManageUsers)
+		full       = string(maskservice.PermFullSystemAccess)
 	)
 	return []Route{
 		{Method: "POST", Pattern: "/api/auth/login", Handler: h(s.handleLogin), Summary: "Sign in", Access: public},
@@ -225,11 +238,16 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Pattern: "/api/users", Handler: h(s.handleUsers), Summary: "The users", Access: users},
 		{Method: "POST", Pattern: "/api/users", Handler: h(s.handleCreateUser), Summary: "Create a user", Access: users},
 		{Method: "PATCH", Pattern: "/api/users/{username}", Handler: h(s.handleUpdateUser), Summary: "Change a user's role, state or password, or unlock it", Access: users},
+		{Method: "GET", Pattern: "/api/audit", Handler: h(s.handleAudit), Summary: "The audit trail, newest first", Access: users},
 		{Method: "GET", Pattern: "/api/sensors", Handler: h(s.handleSensors), Summary: "Recent readings, newest first", Access: view},
 		{Method: "GET", Pattern: "/api/sensors/current", Handler: h(s.handleCurrent), Summary: "The newest reading of every sensor", Access: view},
 		{Method: "GET", Pattern: "/api/sensors/{id}/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range", Access: view},
 		{Method: "GET", Pattern: "/api/sensors/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range (sensor_id in the query)", Access: view},
 		{Method: "GET", Pattern: "/api/device/status", Handler: h(s.handleDeviceStatus), Summary: "State and health of the device", Access: view},
+		{Method: "GET", Pattern: "/api/alerts", Handler: h(s.handleAlerts), Summary: "Alerts, newest first", Access: viewAlerts},
+		{Method: "GET", Pattern: "/api/alerts/{id}", Handler: h(s.handleAlert), Summary: "One alert", Access: viewAlerts},
+		{Method: "POST", Pattern: "/api/alerts/{id}/ack", Handler: h(s.handleAck), Summary: "Acknowledge an alert", Access: ackAlerts},
+		{Method: "POST", Pattern: "/api/alerts/ack-all", Handler: h(s.handleAckAll), Summary: "Acknowledge every alert that needs it", Access: ackAlerts},
 		{Method: "GET", Pattern: "/api/backup", Handler: h(s.handleBackup), Summary: "Download a consistent copy of the database", Access: full},
 		{Method: "GET", Pattern: "/api/ws/sensors", Handler: ws, Summary: "Live sensor frames over a WebSocket", Access: view, upgrade: true},
 		{Method: "GET", Pattern: "/api/openapi.json", Handler: h(s.handleSpec), Summary: "This OpenAPI document", Access: public},
@@ -258,8 +276,17 @@ func (s *Server) newMux() *http.ServeMux {
 		allowed[rt.Pattern] = append(allowed[rt.Pattern], rt.Method)
 	}
 	// The router's own 405 is plain text; a method-less pattern for each path answers in JSON.
+	// 405 for the other methods, each registered with its method: a pattern without one
+	// would conflict with a wildcard sibling (POST /api/alerts/ack-all and GET
+	// /api/alerts/{id}). Methods outside this list get the 404 of /api/.
 	for pattern, methods := range allowed {
-		mux.Handle(pattern, s.methodNotAllowed(methods))
+		for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut,
+			http.MethodPatch, http.MethodDelete, http.MethodOptions} {
+			served := slices.Contains(methods, m) || (m == http.MethodHead && slices.Contains(methods, http.MethodGet))
+			if !served {
+				mux.Handle(m+" "+pattern, s.methodNotAllowed(methods))
+			}
+		}
 	}
 	// "/api" too, or the router would redirect it to "/api/".
 	mux.Handle("/api", http.HandlerFunc(s.handleNotFound))

@@ -61,7 +61,16 @@ type meAnswer struct {
 // POST /api/auth/login. Each client address may try a few sign-ins, then one every few
 // seconds; the account lockout of the sign-in service works on top, per origin.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if ok, retry := s.limiter.take(clientKey(r.RemoteAddr)); !ok {
+	if ok, retry, first := s.limiter.take(clientKey(r.RemoteAddr)); !ok {
+		if first {
+			// Once per run of refusals: a client hammering the sign-in is one entry, and
+			// refused requests never cost a disk write each. The body is read only for
+			// the name the client tried, if it sent one.
+			var req loginRequest
+			_, _ = decodeBody(w, r, &req, false)
+			s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditLoginFailed, Username: req.Username,
+				Role: auditRole(req.Role), Details: "rate limited"})
+		}
 		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
 		s.writeError(w, r, maskservice.Errorf(maskservice.ELIMIT, "too many sign-in attempts from this address; try again in %d s",
 			int(math.Ceil(retry.Seconds()))))
@@ -92,9 +101,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		Username: req.Username, Password: req.Password, Role: role, Origin: originOf(r), Remote: r.RemoteAddr,
 	})
 	if err != nil {
+		s.auditLoginFailure(r, req.Username, role, err)
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditLogin, Username: res.Session.Username, Role: res.Session.Role})
 	s.answerTokens(w, r, res, "")
 }
 
@@ -147,6 +158,7 @@ func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditLogout, Username: p.Username, Role: p.Role})
 	s.clearCookies(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -181,6 +181,9 @@ func TestServer_AccessMatrix(t *testing.T) {
 				}
 				mods = append(mods, sampleRequest(t, f, rt)...)
 				target := strings.ReplaceAll(rt.Pattern, "{id}", "P1")
+				if strings.HasPrefix(rt.Pattern, "/api/alerts/{id}") {
+					target = strings.ReplaceAll(rt.Pattern, "{id}", strconv.FormatUint(f.rearm(t), 10))
+				}
 				target = strings.ReplaceAll(target, "{username}", userOf[maskservice.RoleOperator])
 				if rt.Pattern == "/api/sensors/history" {
 					target += "?sensor_id=P1"

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"mask.services/maskservice"
@@ -97,7 +99,13 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.Info("user created", "username", u.Username, "role", string(u.Role), "by", PrincipalFrom(r.Context()).Username)
+	p := PrincipalFrom(r.Context())
+	s.log.Info("user created", "username", u.Username, "role", string(u.Role), "by", p.Username)
+	details := fmt.Sprintf("user %s created as %s", u.Username, u.Role)
+	if u.MustChangePassword {
+		details += ", must change password"
+	}
+	s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditUserCreate, Username: p.Username, Role: p.Role, Details: details})
 	s.writeJSON(w, r, http.StatusCreated, s.userBody(u))
 }
 
@@ -136,11 +144,22 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// What changed, for the audit log; recorded also when a later step fails, since the
+	// steps before it have happened.
+	var changes []string
+	p := PrincipalFrom(ctx)
+	record := func() {
+		if len(changes) > 0 {
+			s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditUserUpdate, Username: p.Username, Role: p.Role,
+				Details: "user " + name + ": " + strings.Join(changes, ", ")})
+		}
+	}
 	if req.Password != nil {
 		if err := s.opts.Auth.SetPassword(ctx, name, *req.Password); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
+		changes = append(changes, "password reset")
 	}
 	u, err := s.opts.Auth.UpdateUser(ctx, name, func(u *maskservice.User) error {
 		if req.Role != nil {
@@ -158,16 +177,39 @@ func (s *Server) handleUpdateUser(w http.ResponseWriter, r *http.Request) {
 		return nil
 	})
 	if err != nil {
+		record()
 		s.writeError(w, r, err)
 		return
 	}
+	changes = append(changes, userChanges(current, u, req.Unlock)...)
+	record()
 	if req.Password != nil || (req.Role != nil && role != current.Role) || (req.Active != nil && !*req.Active) {
-		if _, err := s.opts.Auth.RevokeUser(ctx, name, "user changed by "+PrincipalFrom(ctx).Username); err != nil {
+		if _, err := s.opts.Auth.RevokeUser(ctx, name, "user changed by "+p.Username); err != nil {
 			s.writeError(w, r, err)
 			return
 		}
 	}
-	s.log.Info("user changed", "username", name, "by", PrincipalFrom(ctx).Username,
+	s.log.Info("user changed", "username", name, "by", p.Username,
 		"role", string(u.Role), "active", u.Active, "password", req.Password != nil, "unlock", req.Unlock)
 	s.writeJSON(w, r, http.StatusOK, s.userBody(u))
+}
+
+// userChanges says in words what became of a user between before and after, for the audit
+// log: "role OPERATOR→ADMIN", "disabled", "enabled", "unlocked" (when asked, whether or not
+// a lock was on), "must change password" or "need not change password".
+func userChanges(before, after *maskservice.User, unlocked bool) []string {
+	var out []string
+	if before.Role != after.Role {
+		out = append(out, fmt.Sprintf("role %s→%s", before.Role, after.Role))
+	}
+	if before.Active != after.Active {
+		out = append(out, map[bool]string{true: "enabled", false: "disabled"}[after.Active])
+	}
+	if unlocked {
+		out = append(out, "unlocked")
+	}
+	if before.MustChangePassword != after.MustChangePassword {
+		out = append(out, map[bool]string{true: "must change password", false: "need not change password"}[after.MustChangePassword])
+	}
+	return out
 }

@@ -35,7 +35,7 @@ import (
 // is checked at this rate.
 const budgetRPS = 5000.0
 
-var measurementNames = []string{"ws", "baseline", "current", "idle", "modbus", "history"}
+var measurementNames = []string{"ws", "baseline", "current", "idle", "modbus", "history", "alerts"}
 
 // config is the parsed command line.
 type config struct {
@@ -170,7 +170,9 @@ type bench struct {
 	idleRSS    int64
 	ready      time.Duration
 	readyMonth time.Duration // start to ready on a month of history
-	frameBytes int           // the daemon's frame size, for the baseline's frames
+	// alertLatency is from the poll that crosses a threshold to the alert frame.
+	alertLatency *summary
+	frameBytes   int // the daemon's frame size, for the baseline's frames
 
 	figures  []figure
 	failures []string
@@ -223,6 +225,7 @@ func (b *bench) runAll(ctx context.Context) {
 		"idle":     b.measureIdle,
 		"modbus":   b.measureModbus,
 		"history":  b.measureHistory,
+		"alerts":   b.measureAlerts,
 	}
 	for _, name := range measurementNames {
 		if !slices.Contains(b.cfg.Only, name) {
@@ -520,6 +523,9 @@ func (b *bench) budgetRows() []budgetRow {
 			budgetRow{"idle RSS", mb(b.idleRSS), "<= 30 MB", b.idleRSS <= 30e6},
 			budgetRow{"start to ready (empty data dir)", ms(b.ready), "", true},
 		)
+	}
+	if b.alertLatency != nil {
+		rows = append(rows, budgetRow{"alert latency p99, poll to WebSocket alert frame", ms(b.alertLatency.P99), "< 50 ms", b.alertLatency.P99 < 50*time.Millisecond})
 	}
 	if b.readyMonth > 0 {
 		rows = append(rows, budgetRow{"start to ready (30 days of history)", ms(b.readyMonth), "<= 500 ms", b.readyMonth <= 500*time.Millisecond})

@@ -42,7 +42,7 @@ func runMain(t *testing.T, mode string, args ...string) (int, string) {
 }
 
 func TestRun_FakeDaemon(t *testing.T) {
-	// modbus and history need the real daemon (and transducer-sim); make bench runs them.
+	// modbus, history and alerts need the real daemon (and transducer-sim); make bench runs them.
 	code, out := runMain(t, "run", "-only", "ws,baseline,current,idle",
 		"-clients", "10", "-frames", "3", "-interval", "50ms", "-baseline-interval", "50ms",
 		"-concurrency", "4", "-warmup", "50ms", "-duration", "300ms", "-idle-wait", "50ms")
@@ -114,7 +114,7 @@ func TestParseFlags(t *testing.T) {
 		only    []string
 		wantErr string
 	}{
-		{"defaults", nil, []string{"ws", "baseline", "current", "idle", "modbus", "history"}, ""},
+		{"defaults", nil, []string{"ws", "baseline", "current", "idle", "modbus", "history", "alerts"}, ""},
 		{"only, deduplicated", []string{"-only", "idle, ws,idle"}, []string{"idle", "ws"}, ""},
 		{"unknown measurement", []string{"-only", "ws,bogus"}, nil, `unknown measurement "bogus"`},
 		{"empty only", []string{"-only", ","}, nil, "no measurement"},

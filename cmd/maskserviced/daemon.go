@@ -54,6 +54,7 @@ type Main struct {
 	db      *bolt.DB
 	admin   io.Closer // the admin socket (DIR/admin.sock)
 	history *bolt.HistoryWriter
+	alarms  *maskservice.AlarmEngine
 	// historyDone is closed when the history writer has made its last commit; the database
 	// must not close before.
 	historyDone chan struct{}
@@ -192,6 +193,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("start monitor: %w", err)
 	}
 
+	m.alarms, err = maskservice.NewAlarmEngine(ctx, m.db, sensors, maskservice.AlarmOptions{})
+	if err != nil {
+		return fmt.Errorf("start alarm engine: %w", err)
+	}
+
 	// Each ring holds ringSpan of its own sensor's readings, and at least the default count.
 	ids := make([]string, len(sensors))
 	capacity := make(map[string]int, len(sensors))
@@ -224,12 +230,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Version:      version,
 		Monitor:      m.monitor,
 		Buses:        m.source,
+		Alarms:       m.alarms,
+		Alerts:       m.db,
+		PublishAlert: m.publishAlert,
 		Backup:       m.db.WriteBackup,
 		BackupSize:   m.db.BackupSize,
 		History:      m.db,
 		Storage:      m.storageStatus,
 		Recent:       recent,
 		Auth:         m.auth,
+		Audit:        m.db,
 		CORSOrigins:  cfg.HTTP.CORSOrigins,
 		Host:         hal.Host{},
 		WebSocket:    m.hub,
@@ -266,7 +276,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// The ring and the hub each get their own bounded queue: a slow consumer loses rounds
 	// (counted in the monitor's stats) and never stalls polling.
 	ringSub := m.monitor.Subscribe("ring", 64)
-	hubSub := m.monitor.Subscribe("websocket", 4)
+	// The alarm engine and the WebSocket hub share one queue: each round's alert changes are
+	// committed, then its sensors frame and its alert frames go out, in that order.
+	hubSub := m.monitor.Subscribe("alarms+websocket", 16)
 	// The history writer's queue holds a minute of rounds, so a slow commit (an SD card
 	// busy for seconds) does not lose readings; what overflows is counted as dropped.
 	histSub := m.monitor.Subscribe(historySubscriber, historyQueue(sensors))
@@ -302,7 +314,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}()
 	go func() {
 		defer m.wg.Done()
-		m.hub.Run(runCtx, hubSub.C)
+		m.runAlarms(runCtx, hubSub.C, log)
 	}()
 	go func() {
 		defer m.wg.Done()
@@ -329,6 +341,36 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		"sensors", len(sensors), "config", configName(cfg), "data", m.DataDir, "version", version,
 		"start_ms", time.Since(start).Milliseconds())
 	return nil
+}
+
+// runAlarms judges every round for alarms and publishes it, then its alert changes, to the
+// WebSocket clients, until rounds is closed or ctx is done. A failure to store an alert is
+// logged; the condition is evaluated again with the next round.
+func (m *Main) runAlarms(ctx context.Context, rounds <-chan *maskservice.Round, log *slog.Logger) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case r, ok := <-rounds:
+			if !ok {
+				return
+			}
+			changed, err := m.alarms.Process(ctx, r)
+			if err != nil && ctx.Err() == nil {
+				log.Error("alarm engine: storing an alert failed", "err", err)
+			}
+			m.hub.PublishRound(r)
+			for _, a := range changed {
+				m.publishAlert(a)
+				log.Info("alert", "id", a.ID, "sensor", a.SensorID, "type", string(a.Type), "state", string(a.State), "message", a.Message)
+			}
+		}
+	}
+}
+
+// publishAlert sends an alert's change to every WebSocket client.
+func (m *Main) publishAlert(a maskservice.Alert) {
+	m.hub.Publish(web.AlertFrame(a, time.Now()))
 }
 
 // historyStopTimeout bounds the wait for the history writer's last commit at shutdown: an
@@ -490,8 +532,8 @@ func (m *Main) startAuth(ctx context.Context, reg prometheus.Registerer) error {
 // sessionCleanupEvery is how often ended sessions are deleted from the database.
 const sessionCleanupEvery = time.Hour
 
-// cleanSessions deletes ended sessions (revoked, or past their 7 days) at start and then
-// every sessionCleanupEvery, until ctx is done. Sessions that ended within the last day are
+// cleanSessions deletes ended sessions (revoked, or past their 7 days) and trims the audit
+// log to storage.retention at start and then every sessionCleanupEvery, until ctx is done. Sessions that ended within the last day are
 // kept a little, so a reused refresh token still finds its session and is told it ended.
 func (m *Main) cleanSessions(ctx context.Context) {
 	t := time.NewTicker(sessionCleanupEvery)
@@ -501,6 +543,12 @@ func (m *Main) cleanSessions(ctx context.Context) {
 			m.Logger.Warn("delete ended sessions", "err", err)
 		} else if n > 0 {
 			m.Logger.Info("deleted ended sessions", "count", n)
+		}
+		// The audit trail is kept as long as the history (storage.retention).
+		if n, err := m.db.TrimAudit(ctx, time.Now().Add(-time.Duration(m.Config.Storage.Retention))); err != nil && ctx.Err() == nil {
+			m.Logger.Warn("audit retention", "err", err)
+		} else if n > 0 {
+			m.Logger.Info("audit retention", "deleted_entries", n)
 		}
 		select {
 		case <-ctx.Done():

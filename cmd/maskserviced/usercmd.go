@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -86,6 +87,13 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		if err := db.CreateUser(ctx, u); err != nil {
 			return fmt.Errorf("add: %w", err)
 		}
+		details := fmt.Sprintf("user %s created as %s", name, r)
+		if *mustChange {
+			details += ", must change password"
+		}
+		if err := auditCLI(ctx, db, maskservice.AuditUserCreate, details); err != nil {
+			return fmt.Errorf("add: %w", err)
+		}
 		fmt.Fprintf(stdout, "added %s (%s)\n", name, r)
 	case "passwd":
 		hash, err := readPasswordHash(stdin)
@@ -97,6 +105,9 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 			u.Unlock()
 			return nil
 		}); err != nil {
+			return fmt.Errorf("passwd: %w", err)
+		}
+		if err := auditCLI(ctx, db, maskservice.AuditUserUpdate, "user "+name+": password reset"); err != nil {
 			return fmt.Errorf("passwd: %w", err)
 		}
 		n, err := revokeSessions(ctx, db, name, "password changed")
@@ -118,13 +129,17 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		}); err != nil {
 			return fmt.Errorf("%s: %w", sub, err)
 		}
+		done := map[string]string{"unlock": "unlocked", "disable": "disabled", "enable": "enabled"}[sub]
+		if err := auditCLI(ctx, db, maskservice.AuditUserUpdate, "user "+name+": "+done); err != nil {
+			return fmt.Errorf("%s: %w", sub, err)
+		}
 		if sub == "disable" {
 			// A disabled user's sessions end too, not only its future sign-ins.
 			if _, err := revokeSessions(ctx, db, name, "user disabled"); err != nil {
 				return fmt.Errorf("disable: %w", err)
 			}
 		}
-		fmt.Fprintf(stdout, "%s %s\n", map[string]string{"unlock": "unlocked", "disable": "disabled", "enable": "enabled"}[sub], name)
+		fmt.Fprintf(stdout, "%s %s\n", done, name)
 	case "list":
 		users, err := db.Users(ctx)
 		if err != nil {
@@ -149,6 +164,26 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		return tw.Flush()
 	default:
 		return usageErrorf("user: unknown subcommand %q\n\n%s", sub, userUsage)
+	}
+	return nil
+}
+
+// auditCLI records a change the user command made in the audit log, as the CLI: source "cli",
+// username "cli:NAME" with the OS user from $SUDO_USER or $USER (the one who ran sudo, if
+// sudo was used), or "cli" when neither is set, and no role. The change itself is on disk
+// already; when recording fails, the error says so, so that the person at the console knows
+// the audit trail lacks it.
+func auditCLI(ctx context.Context, db *bolt.DB, action maskservice.AuditAction, details string) error {
+	who := "cli"
+	for _, env := range []string{"SUDO_USER", "USER"} {
+		if v := os.Getenv(env); v != "" {
+			who = maskservice.AuditClip("cli:"+v, maskservice.AuditMaxUsername)
+			break
+		}
+	}
+	err := db.AppendAudit(ctx, maskservice.AuditEntry{Time: time.Now(), Action: action, Username: who, Source: "cli", Details: details})
+	if err != nil {
+		return fmt.Errorf("done, but not recorded in the audit log: %w", err)
 	}
 	return nil
 }

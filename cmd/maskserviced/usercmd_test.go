@@ -111,6 +111,69 @@ func TestUserCmd(t *testing.T) {
 	}
 }
 
+// TestUserCmd_Audit checks that every change the CLI makes is in the audit log, as the CLI
+// and the OS user who ran it, and that what it refuses or only reads is not.
+func TestUserCmd_Audit(t *testing.T) {
+	tests := []struct {
+		name     string
+		sudoUser string
+		user     string
+		args     []string
+		stdin    string
+		action   maskservice.AuditAction // "" for no entry
+		username string
+		details  string
+	}{
+		{"add", "", "anna", []string{"user", "add", "boss", "--role", "SUPERUSER"}, "correct horse battery\n", maskservice.AuditUserCreate, "cli:anna", "user boss created as SUPERUSER"},
+		{"add with --must-change, through sudo", "piotr", "root", []string{"user", "add", "jan", "--role", "OPERATOR", "--must-change"}, "correct horse battery\n", maskservice.AuditUserCreate, "cli:piotr", "user jan created as OPERATOR, must change password"},
+		{"no OS user known", "", "", []string{"user", "passwd", "jan"}, "another long one\n", maskservice.AuditUserUpdate, "cli", "user jan: password reset"},
+		{"disable", "", "anna", []string{"user", "disable", "jan"}, "", maskservice.AuditUserUpdate, "cli:anna", "user jan: disabled"},
+		{"enable", "", "anna", []string{"user", "enable", "jan"}, "", maskservice.AuditUserUpdate, "cli:anna", "user jan: enabled"},
+		{"unlock", "", "anna", []string{"user", "unlock", "jan"}, "", maskservice.AuditUserUpdate, "cli:anna", "user jan: unlocked"},
+		{"refused: duplicate", "", "anna", []string{"user", "add", "jan", "--role", "ADMIN"}, "correct horse battery\n", "", "", ""},
+		{"refused: last superuser", "", "anna", []string{"user", "disable", "boss"}, "", "", "", ""},
+		{"list reads only", "", "anna", []string{"user", "list"}, "", "", "", ""},
+	}
+	dir := t.TempDir()
+	seen := 0
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("SUDO_USER", tt.sudoUser)
+			t.Setenv("USER", tt.user)
+			var stdout, stderr bytes.Buffer
+			run(append(tt.args, "--data", dir), strings.NewReader(tt.stdin), &stdout, &stderr)
+			db, err := bolt.Open(context.Background(), dir, bolt.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			var got []maskservice.AuditEntry
+			if err := db.ScanAudit(context.Background(), maskservice.AuditFilter{}, func(e maskservice.AuditEntry) bool {
+				got = append(got, e)
+				return true
+			}); err != nil {
+				t.Fatal(err)
+			}
+			want := seen
+			if tt.action != "" {
+				want++
+			}
+			if len(got) != want {
+				t.Fatalf("%d entries, want %d (stdout %q, stderr %q)", len(got), want, stdout.String(), stderr.String())
+			}
+			seen = want
+			if tt.action == "" {
+				return
+			}
+			e := got[0] // newest first
+			if e.Action != tt.action || e.Username != tt.username || e.Source != "cli" || e.Role != "" || e.Details != tt.details ||
+				time.Since(e.Time) > time.Minute {
+				t.Errorf("entry %+v, want %s by %s from cli: %q", e, tt.action, tt.username, tt.details)
+			}
+		})
+	}
+}
+
 // TestUserCmd_DaemonRunning checks that the CLI refuses a data directory in use, quickly and
 // saying why.
 func TestUserCmd_DaemonRunning(t *testing.T) {

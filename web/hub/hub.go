@@ -120,7 +120,10 @@ type Hub struct {
 	mu      sync.Mutex
 	clients []*client          // registered clients, in no order
 	last    *maskservice.Round // the newest round broadcast
-	closed  bool
+
+	sizeMu    sync.Mutex // the size of the next frame buffer, grown to fit the frames
+	frameSize int
+	closed    bool
 }
 
 // client is one connection. The fields after kill are guarded by Hub.mu.
@@ -173,7 +176,7 @@ func New(opts Options) (*Hub, error) {
 		return nil, err
 	}
 	base, cancel := context.WithCancel(context.Background())
-	return &Hub{opts: opts, log: log, m: m, base: base, cancelBase: cancel}, nil
+	return &Hub{frameSize: 256, opts: opts, log: log, m: m, base: base, cancelBase: cancel}, nil
 }
 
 // ServeHTTP upgrades the request to a WebSocket and serves the client until it goes away or
@@ -431,7 +434,6 @@ func (h *Hub) enqueueLocked(c *client, frame []byte) bool {
 // a client never gets a round older than or equal to its first frame. Run returns when ctx
 // is done or rounds is closed; call it once.
 func (h *Hub) Run(ctx context.Context, rounds <-chan *maskservice.Round) {
-	size := 256
 	for {
 		select {
 		case <-ctx.Done():
@@ -443,15 +445,40 @@ func (h *Hub) Run(ctx context.Context, rounds <-chan *maskservice.Round) {
 			if r == nil {
 				continue
 			}
-			// A new buffer every time: earlier frames may still wait in client queues.
-			frame := AppendSensorsFrame(make([]byte, 0, size), r, h.opts.Now())
-			size = max(size, len(frame)+len(frame)/8)
-			h.publish(r, frame)
+			h.PublishRound(r)
 		}
 	}
 }
 
 // publish queues frame, the encoding of r, for every client that should get it.
+// PublishRound encodes r once and queues it for every client, as Run does for each round it
+// receives. Call it from one goroutine (or use Run): a round not newer than the last one
+// published is skipped. Frames queued after it with Publish reach each client after it.
+func (h *Hub) PublishRound(r *maskservice.Round) {
+	if r == nil {
+		return
+	}
+	h.sizeMu.Lock()
+	frame := AppendSensorsFrame(make([]byte, 0, h.frameSize), r, h.opts.Now())
+	h.frameSize = max(h.frameSize, len(frame)+len(frame)/8)
+	h.sizeMu.Unlock()
+	h.publish(r, frame)
+}
+
+// Publish queues a frame that is not a round (an alert frame) for every client, after what
+// is queued already. A client whose queue is full is closed as too slow, as for rounds.
+func (h *Hub) Publish(frame []byte) {
+	var slow []*client
+	h.mu.Lock()
+	for _, c := range h.clients {
+		if c.reason == "" && !h.enqueueLocked(c, frame) {
+			slow = append(slow, c)
+		}
+	}
+	h.mu.Unlock()
+	h.logSlow(slow)
+}
+
 func (h *Hub) publish(r *maskservice.Round, frame []byte) {
 	var slow []*client
 	h.mu.Lock()

@@ -1,0 +1,264 @@
+package web
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"mask.services/maskservice"
+)
+
+// alertJSON is an alert as the API and the WebSocket alert frames spell it.
+type alertJSON struct {
+	ID                 uint64                 `json:"id"`
+	SensorID           string                 `json:"sensor_id"`
+	Type               maskservice.AlertType  `json:"type"`
+	State              maskservice.AlertState `json:"state"`
+	Message            string                 `json:"message"`
+	Value              number                 `json:"value"`
+	Threshold          number                 `json:"threshold"`
+	OpenedAt           timestamp              `json:"opened_at"`
+	EscalatedAt        *timestamp             `json:"escalated_at"`
+	EscalatedValue     number                 `json:"escalated_value"`
+	EscalatedThreshold number                 `json:"escalated_threshold"`
+	ClearedAt          *timestamp             `json:"cleared_at"`
+	AckedBy            string                 `json:"acked_by"`
+	AckedAt            *timestamp             `json:"acked_at"`
+	Comment            string                 `json:"comment"`
+	Reactivations      int                    `json:"reactivations"`
+	UpdatedAt          timestamp              `json:"updated_at"`
+}
+
+func optTime(t time.Time) *timestamp {
+	if t.IsZero() {
+		return nil
+	}
+	ts := timestamp(t)
+	return &ts
+}
+
+func newAlertJSON(a maskservice.Alert) alertJSON {
+	return alertJSON{ID: a.ID, SensorID: a.SensorID, Type: a.Type, State: a.State, Message: a.Message,
+		Value: number(a.Value), Threshold: number(a.Threshold), OpenedAt: timestamp(a.OpenedAt),
+		EscalatedAt: optTime(a.EscalatedAt), EscalatedValue: number(a.EscalatedValue),
+		EscalatedThreshold: number(a.EscalatedThreshold), ClearedAt: optTime(a.ClearedAt),
+		AckedBy: a.AckedBy, AckedAt: optTime(a.AckedAt), Comment: a.Comment,
+		Reactivations: a.Reactivations, UpdatedAt: timestamp(a.UpdatedAt)}
+}
+
+// AlertFrame is the WebSocket frame that tells clients an alert changed:
+// {"type":"alert","ts":1712345678.123456,"alert":{…}}, ts in Unix seconds as in the sensors
+// frames, the alert spelled as GET /api/alerts/{id} answers it.
+func AlertFrame(a maskservice.Alert, now time.Time) []byte {
+	body, err := json.Marshal(struct {
+		Type  string      `json:"type"`
+		TS    json.Number `json:"ts"`
+		Alert alertJSON   `json:"alert"`
+	}{"alert", json.Number(strconv.FormatFloat(float64(now.UnixMicro())/1e6, 'f', 6, 64)), newAlertJSON(a)})
+	if err != nil {
+		panic("web: encode alert frame: " + err.Error()) // plain fields only: a bug
+	}
+	return body
+}
+
+// Limits of the alert list.
+const (
+	defaultAlertLimit = 100
+	maxAlertLimit     = 1000
+	maxCommentBytes   = 500
+)
+
+var alertStates = []maskservice.AlertState{maskservice.AlertActiveUnack, maskservice.AlertActiveAck,
+	maskservice.AlertClearedUnack, maskservice.AlertClosed}
+
+// GET /api/alerts?state=&sensor_id=&since=&until=&limit=&before_id= : newest first.
+func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Alarms == nil {
+		s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "the alarm engine is not running"))
+		return
+	}
+	q := r.URL.Query()
+	var f maskservice.AlertFilter
+	for st := range strings.SplitSeq(q.Get("state"), ",") {
+		if st == "" {
+			continue
+		}
+		state := maskservice.AlertState(strings.ToUpper(strings.TrimSpace(st)))
+		if !slices.Contains(alertStates, state) {
+			s.writeError(w, r, maskservice.Errorf(maskservice.EINVALID, "state %s: want ACTIVE_UNACK, ACTIVE_ACK, CLEARED_UNACK or CLOSED, or several separated by commas", echo(st)))
+			return
+		}
+		f.States = append(f.States, state)
+	}
+	f.SensorID = q.Get("sensor_id")
+	var err error
+	for _, p := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &f.Since}, {"until", &f.Until}} {
+		if v := q.Get(p.name); v != "" {
+			if *p.dst, err = timeParam(p.name, v); err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+		}
+	}
+	limit, err := intParam(q, "limit", defaultAlertLimit, 1, maxAlertLimit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if v := q.Get("before_id"); v != "" {
+		if f.BeforeID, err = strconv.ParseUint(v, 10, 64); err != nil || f.BeforeID == 0 {
+			s.writeError(w, r, maskservice.Errorf(maskservice.EINVALID, "before_id %s: want a positive integer", echo(v)))
+			return
+		}
+	}
+	out := []alertJSON{}
+	more := false
+	err = s.opts.Alerts.ScanAlerts(r.Context(), f, func(a maskservice.Alert) bool {
+		if len(out) == limit {
+			more = true
+			return false
+		}
+		out = append(out, newAlertJSON(a))
+		return true
+	})
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	var next *uint64
+	if more {
+		next = &out[len(out)-1].ID
+	}
+	s.writeJSON(w, r, http.StatusOK, struct {
+		Alerts       []alertJSON `json:"alerts"`
+		NextBeforeID *uint64     `json:"next_before_id"`
+	}{out, next})
+}
+
+// alertID reads the {id} of the path.
+func alertID(r *http.Request) (uint64, error) {
+	v := r.PathValue("id")
+	id, err := strconv.ParseUint(v, 10, 64)
+	if err != nil || id == 0 {
+		return 0, maskservice.Errorf(maskservice.EINVALID, "alert id %s: want a positive integer", echo(v))
+	}
+	return id, nil
+}
+
+// GET /api/alerts/{id}
+func (s *Server) handleAlert(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Alarms == nil {
+		s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "the alarm engine is not running"))
+		return
+	}
+	id, err := alertID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	a, err := s.opts.Alerts.Alert(r.Context(), id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, newAlertJSON(a))
+}
+
+// ackRequest is the body of the acknowledgements: an optional comment.
+type ackRequest struct {
+	Comment string `json:"comment"`
+}
+
+func readAck(w http.ResponseWriter, r *http.Request) (string, error) {
+	var req ackRequest
+	if _, err := decodeBody(w, r, &req, true); err != nil {
+		return "", err
+	}
+	c := strings.TrimSpace(req.Comment)
+	if len(c) > maxCommentBytes || !printableText(c) {
+		return "", maskservice.FieldErrorf("comment", "comment: at most %d bytes of printable text", maxCommentBytes)
+	}
+	return c, nil
+}
+
+// printableText reports whether s has no control characters.
+func printableText(s string) bool {
+	return !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f || r == 0xFFFD })
+}
+
+// POST /api/alerts/{id}/ack {comment}: 200 with the alert; 409 when it needs no
+// acknowledgement (already acknowledged, or closed).
+func (s *Server) handleAck(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Alarms == nil {
+		s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "the alarm engine is not running"))
+		return
+	}
+	id, err := alertID(r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	comment, err := readAck(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := PrincipalFrom(r.Context())
+	a, err := s.opts.Alarms.Ack(r.Context(), id, p.Username, comment)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.alertAcked(r, a)
+	s.writeJSON(w, r, http.StatusOK, newAlertJSON(a))
+}
+
+// POST /api/alerts/ack-all {comment}: acknowledges every alert that needs it.
+func (s *Server) handleAckAll(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Alarms == nil {
+		s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "the alarm engine is not running"))
+		return
+	}
+	comment, err := readAck(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	p := PrincipalFrom(r.Context())
+	acked, err := s.opts.Alarms.AckAll(r.Context(), p.Username, comment)
+	for _, a := range acked {
+		s.alertAcked(r, a)
+	}
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]alertJSON, len(acked))
+	for i, a := range acked {
+		out[i] = newAlertJSON(a)
+	}
+	s.writeJSON(w, r, http.StatusOK, struct {
+		Acknowledged []alertJSON `json:"acknowledged"`
+	}{out})
+}
+
+// alertAcked tells WebSocket clients and the audit trail that a was acknowledged.
+func (s *Server) alertAcked(r *http.Request, a maskservice.Alert) {
+	if s.opts.PublishAlert != nil {
+		s.opts.PublishAlert(a)
+	}
+	p := PrincipalFrom(r.Context())
+	details := fmt.Sprintf("alert %d (%s %s) acknowledged, now %s", a.ID, a.SensorID, a.Type, a.State)
+	if a.Comment != "" {
+		details += ": " + a.Comment
+	}
+	s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditAlertAck, Username: p.Username, Role: p.Role,
+		Details: maskservice.AuditClip(details, maskservice.AuditMaxDetails)})
+}
