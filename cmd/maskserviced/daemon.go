@@ -193,7 +193,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("start monitor: %w", err)
 	}
 
-	m.alarms, err = maskservice.NewAlarmEngine(ctx, m.db, sensors, maskservice.AlarmOptions{})
+	m.alarms, err = maskservice.NewAlarmEngine(ctx, m.db, sensors, maskservice.AlarmOptions{
+		RepeatInterval: time.Duration(cfg.Alarms.RepeatInterval)})
 	if err != nil {
 		return fmt.Errorf("start alarm engine: %w", err)
 	}

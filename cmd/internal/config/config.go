@@ -38,6 +38,7 @@ type Config struct {
 	Storage  Storage   `toml:"storage"`
 	Log      Log       `toml:"log"`
 	Auth     Auth      `toml:"auth"`
+	Alarms   Alarms    `toml:"alarms"`
 	Buses    []Bus     `toml:"bus"`
 	Sensors  []Sensor  `toml:"sensor"`
 	file     string    // the file it was read from, "" for the built-in default
@@ -60,6 +61,13 @@ type Auth struct {
 	// KeyFile is the RSA private key (PEM) that signs access tokens; "" means jwt-key.pem in
 	// the data directory, generated at first start.
 	KeyFile string `toml:"key_file"`
+}
+
+// Alarms configures the alarm engine.
+type Alarms struct {
+	// RepeatInterval bounds alert floods: a sensor whose last alert opened less than this
+	// ago gets that alert back (active again) rather than a new one.
+	RepeatInterval Duration `toml:"repeat_interval"`
 }
 
 // Storage configures the data on the device.
@@ -289,6 +297,12 @@ func (c *Config) finish() error {
 	}
 	if err := c.finishStorage(); err != nil {
 		return err
+	}
+	switch {
+	case c.Alarms.RepeatInterval == 0:
+		c.Alarms.RepeatInterval = Duration(time.Minute)
+	case c.Alarms.RepeatInterval < Duration(time.Second) || c.Alarms.RepeatInterval > Duration(24*time.Hour):
+		return c.fieldError("alarms.repeat_interval", "%s must be between 1s and 24h", time.Duration(c.Alarms.RepeatInterval))
 	}
 	switch c.Log.Level {
 	case "":

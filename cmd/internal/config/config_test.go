@@ -171,6 +171,7 @@ func TestParse_Errors(t *testing.T) {
 		{"max_size above the platform's limit", `max_size = "1GiB"`, `max_size = "100GiB"`, "", 0, `storage.max_size: 107374182400 bytes is above the limit of 65536 MiB on this 64-bit platform`},
 		{"backup dir relative", `max_size = "1GiB"`, "max_size = \"1GiB\"\nbackup_dir = \"backups\"", "backup_dir", 0, `storage.backup_dir: "backups": want an absolute path`},
 		{"backup keep", `max_size = "1GiB"`, "max_size = \"1GiB\"\nbackup_keep_daily = -1", "backup_keep_daily", 0, `storage.backup_keep_daily: -1 must be between 0 and 1000`},
+		{"repeat interval", `device_id = "C15.25.1010"`, "device_id = \"C15.25.1010\"\n[alarms]\nrepeat_interval = \"100ms\"", "repeat_interval", 0, `alarms.repeat_interval: 100ms must be between 1s and 24h`},
 		{"max gap", `retries = 2`, "retries = 2\nmax_gap = 500", "max_gap", 0, `bus[0].max_gap: 500 must be between 0 and 100 registers`},
 		{"32-bit at the last register", "address = 0\ntype = \"int16\"", "address = 65535\ntype = \"float32\"", "address = 65535", 0, `sensor[0].address: 65535: a float32 takes two registers and would end past 65535`},
 		{"script order", `[5.0, 2.0], [6.0, 4.7]`, `[5.0, 2.0], [4.0, 4.7]`, "sim_script", 0, `sensor[1].sim_script: point 2: seconds must be >= 0 and ascending`},
