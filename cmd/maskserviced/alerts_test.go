@@ -198,7 +198,7 @@ func TestMain_AlarmSurvivesRestart(t *testing.T) {
 	}
 }
 
-// A flapping value and a sensor fault through the simulator: P1 crosses 8 bar every 200 ms
+// A flapping value and a sensor fault through the simulator: P1 crosses 8 bar every 400 ms
 // (one alert, active again at each crossing); P2 leaves its range (a sensor fault).
 func TestMain_AlarmFlappingAndFault(t *testing.T) {
 	var pts []string
@@ -207,7 +207,10 @@ func TestMain_AlarmFlappingAndFault(t *testing.T) {
 		if i%2 == 1 {
 			v = 8.3
 		}
-		pts = append(pts, "["+strconv.FormatFloat(0.5+0.2*float64(i), 'f', 1, 64)+", "+strconv.FormatFloat(v, 'f', 1, 64)+"]")
+		// Each level held 400 ms, four polls: a loaded machine still sees every one.
+		at := 0.5 + 0.4*float64(i)
+		pts = append(pts, "["+strconv.FormatFloat(at, 'f', 2, 64)+", "+strconv.FormatFloat(v, 'f', 1, 64)+"], ["+
+			strconv.FormatFloat(at+0.39, 'f', 2, 64)+", "+strconv.FormatFloat(v, 'f', 1, 64)+"]")
 	}
 	text := strings.Replace(fastConfig("sim_script = ["+strings.Join(pts, ", ")+"]"),
 		"id = \"P2\"\nbus = \"sim\"\ninterval = \"100ms\"", "id = \"P2\"\nbus = \"sim\"\ninterval = \"100ms\"\nsim_script = [[0.0, 2.5], [0.5, 2.5], [0.6, 6.0]]", 1)
@@ -224,11 +227,12 @@ func TestMain_AlarmFlappingAndFault(t *testing.T) {
 		} `json:"alerts"`
 	}
 	var p1, p2 list
-	waitFor(t, 10*time.Second, "the flapping to end and the fault", func() bool {
+	waitFor(t, 20*time.Second, "the flapping to end and the fault", func() bool {
 		getJSON(t, baseURL(m)+"/api/alerts?sensor_id=P1", token, &p1)
 		getJSON(t, baseURL(m)+"/api/alerts?sensor_id=P2", token, &p2)
 		return len(p1.Alerts) > 0 && p1.Alerts[0].Reactivations >= 4 && len(p2.Alerts) > 0
 	})
+	time.Sleep(time.Second) // the rest of the flapping: still one alert
 	if len(p1.Alerts) != 1 || p1.Alerts[0].Type != "WARNING" {
 		t.Errorf("P1 alerts %+v, want one WARNING, active again at each crossing", p1.Alerts)
 	}
