@@ -57,11 +57,15 @@ type Alert struct {
 	EscalatedValue     float64
 	EscalatedThreshold float64
 	ClearedAt          time.Time // when its sensor was last back to normal; zero while active
-	AckedBy            string    // who acknowledged it, "" before
-	AckedAt            time.Time
-	Comment            string // the acknowledging user's comment
-	Reactivations      int    // times it became active again after clearing
-	UpdatedAt          time.Time
+	// ReactivatedAt is when it last became active again after clearing (a flapping value, or
+	// an excursion within the repeat interval); Message, Value and Threshold then describe
+	// that reactivation. Zero if it never did.
+	ReactivatedAt time.Time
+	AckedBy       string // who acknowledged it, "" before
+	AckedAt       time.Time
+	Comment       string // the acknowledging user's comment
+	Reactivations int    // times it became active again after clearing
+	UpdatedAt     time.Time
 }
 
 // AlertFilter selects alerts. The zero value selects all.
@@ -108,6 +112,10 @@ type AlarmOptions struct {
 	RepeatInterval time.Duration
 	// Now returns the current time for acknowledgements; default time.Now.
 	Now func() time.Time
+	// OnChange, if set, is called with every changed alert after it is committed, in commit
+	// order, with the engine's lock held: it must not block (queue a WebSocket frame, say)
+	// and must not call the engine.
+	OnChange func(Alert)
 }
 
 // AlarmEngine turns judged readings into alerts and keeps their life cycle. Every change is
@@ -120,8 +128,18 @@ type AlarmEngine struct {
 	opts    AlarmOptions
 
 	mu     sync.Mutex
-	latest map[string]Alert // the newest alert of each sensor (open or not)
+	latest map[alertSlot]Alert // the newest alert of each sensor and class (open or not)
 }
+
+// alertSlot is where a sensor's alerts of one class follow each other: a sensor has a value
+// alarm (warning or critical) and a sensor fault independently, so that a sensor whose reads
+// fail now and then does not clear its value alarm, or open a new one, at every switch.
+type alertSlot struct {
+	sensor string
+	fault  bool
+}
+
+func slotOf(a Alert) alertSlot { return alertSlot{a.SensorID, a.Type == AlertSensorFault} }
 
 // NewAlarmEngine returns an engine for sensors that keeps alerts in store, rebuilding its
 // state from the alerts there.
@@ -132,19 +150,39 @@ func NewAlarmEngine(ctx context.Context, store AlertStore, sensors []Sensor, opt
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &AlarmEngine{store: store, sensors: map[string]Sensor{}, opts: opts, latest: map[string]Alert{}}
+	e := &AlarmEngine{store: store, sensors: map[string]Sensor{}, opts: opts, latest: map[alertSlot]Alert{}}
 	for _, s := range sensors {
 		e.sensors[s.ID] = s
 	}
-	// Newest first: the first alert seen of each sensor is its latest.
+	// Newest first: the first alert seen of each slot is its latest. Alerts of sensors no
+	// longer configured that are still active could never clear: they are cleared here.
+	var orphans []Alert
 	err := store.ScanAlerts(ctx, AlertFilter{}, func(a Alert) bool {
-		if _, seen := e.latest[a.SensorID]; !seen {
-			e.latest[a.SensorID] = a
+		slot := slotOf(a)
+		if _, seen := e.latest[slot]; seen {
+			return true
 		}
-		return len(e.latest) < len(e.sensors)
+		e.latest[slot] = a
+		if _, configured := e.sensors[a.SensorID]; !configured && a.State.Active() {
+			orphans = append(orphans, a)
+		}
+		return true
 	})
 	if err != nil {
 		return nil, fmt.Errorf("load alerts: %w", err)
+	}
+	now := opts.Now()
+	for _, a := range orphans {
+		a.ClearedAt, a.UpdatedAt = now, now
+		if a.State == AlertActiveAck {
+			a.State = AlertClosed
+		} else {
+			a.State = AlertClearedUnack
+		}
+		a.Message += " (sensor no longer configured)"
+		if _, err := store.PutAlert(ctx, a); err != nil {
+			return nil, fmt.Errorf("clear alert %d of removed sensor %s: %w", a.ID, a.SensorID, err)
+		}
 	}
 	return e, nil
 }
@@ -194,21 +232,39 @@ func (e *AlarmEngine) Process(ctx context.Context, r *Round) ([]Alert, error) {
 		if !ok {
 			continue
 		}
-		a, err := e.step(ctx, s, rd)
-		if err != nil {
-			return changed, err
+		// The fault machine follows the quality; the value machine follows the status,
+		// and only while the value can be trusted.
+		fault := condition{}
+		if rd.Quality != QualityGood {
+			fault = judge(s, rd)
 		}
-		if a != nil {
-			changed = append(changed, *a)
+		steps := []struct {
+			slot alertSlot
+			c    condition
+		}{{alertSlot{s.ID, true}, fault}}
+		if rd.Quality == QualityGood {
+			steps = append(steps, struct {
+				slot alertSlot
+				c    condition
+			}{alertSlot{s.ID, false}, judge(s, rd)})
+		}
+		for _, st := range steps {
+			a, err := e.step(ctx, st.slot, st.c, rd)
+			if err != nil {
+				return changed, err
+			}
+			if a != nil {
+				changed = append(changed, *a)
+			}
 		}
 	}
 	return changed, nil
 }
 
-// step applies one reading to its sensor's latest alert and returns the alert it changed.
-func (e *AlarmEngine) step(ctx context.Context, s Sensor, rd Reading) (*Alert, error) {
-	c := judge(s, rd)
-	a, has := e.latest[s.ID]
+// step applies the condition c of reading rd to the latest alert of its slot and returns
+// the alert it changed, committed.
+func (e *AlarmEngine) step(ctx context.Context, slot alertSlot, c condition, rd Reading) (*Alert, error) {
+	a, has := e.latest[slot]
 	open := has && a.State != AlertClosed
 	now := rd.Time
 	next := a
@@ -229,51 +285,39 @@ func (e *AlarmEngine) step(ctx context.Context, s Sensor, rd Reading) (*Alert, e
 		next.Type, next.State = AlertCritical, AlertActiveUnack
 		next.EscalatedAt, next.EscalatedValue, next.EscalatedThreshold = now, rd.Value, c.threshold
 		next.Message = c.message
-	case open && a.State.Active() && a.Type == AlertCritical && c.typ == AlertWarning:
-		return nil, nil // better, but not normal: the alert keeps its highest type
-	case has && !a.State.Active() && sameClass(a.Type, c.typ) && (open || now.Sub(a.OpenedAt) < e.opts.RepeatInterval):
-		// The condition is back soon after clearing (flapping): the same alert becomes
-		// active again instead of a flood of new ones.
-		next.State, next.ClearedAt = AlertActiveUnack, time.Time{}
+	case open && a.State.Active():
+		return nil, nil // critical back to warning: better, but not normal; the alert keeps its highest type
+	case has && (open || now.Sub(a.OpenedAt) < e.opts.RepeatInterval):
+		// The condition is back while the alert is not closed, or soon after it opened (a
+		// flapping value): the same alert becomes active again instead of a flood of new ones.
+		next.State, next.ClearedAt, next.ReactivatedAt = AlertActiveUnack, time.Time{}, now
 		next.AckedBy, next.AckedAt, next.Comment = "", time.Time{}, ""
 		next.Reactivations++
+		next.Message, next.Value, next.Threshold = c.message, rd.Value, c.threshold
 		if c.typ == AlertCritical && a.Type == AlertWarning {
 			next.Type, next.EscalatedAt, next.EscalatedValue, next.EscalatedThreshold = AlertCritical, now, rd.Value, c.threshold
-			next.Message = c.message
 		}
 	default:
-		// A new condition: close what is open (a fault giving way to a value alarm, or the
-		// reverse) and open a new alert.
-		if open {
-			closed := a
-			if closed.ClearedAt.IsZero() {
-				closed.ClearedAt = now
-			}
-			closed.State = AlertClearedUnack
-			if a.State.Acked() {
-				closed.State = AlertClosed
-			}
-			closed.UpdatedAt = now
-			if _, err := e.store.PutAlert(ctx, closed); err != nil {
-				return nil, fmt.Errorf("close alert %d: %w", a.ID, err)
-			}
-		}
-		next = Alert{SensorID: s.ID, Type: c.typ, State: AlertActiveUnack, Message: c.message,
+		next = Alert{SensorID: slot.sensor, Type: c.typ, State: AlertActiveUnack, Message: c.message,
 			Value: rd.Value, Threshold: c.threshold, OpenedAt: now,
 			EscalatedValue: math.NaN(), EscalatedThreshold: math.NaN()}
 	}
 	next.UpdatedAt = now
 	stored, err := e.store.PutAlert(ctx, next)
 	if err != nil {
-		return nil, fmt.Errorf("store alert of %s: %w", s.ID, err)
+		return nil, fmt.Errorf("store alert of %s: %w", slot.sensor, err)
 	}
-	e.latest[s.ID] = stored
+	e.latest[slot] = stored
+	e.changed(stored)
 	return &stored, nil
 }
 
-// sameClass reports whether two alert types are both about the value (warning, critical)
-// or both a sensor fault.
-func sameClass(a, b AlertType) bool { return (a == AlertSensorFault) == (b == AlertSensorFault) }
+// changed tells OnChange about a committed change; e.mu is held.
+func (e *AlarmEngine) changed(a Alert) {
+	if e.opts.OnChange != nil {
+		e.opts.OnChange(a)
+	}
+}
 
 // Ack acknowledges alert id for user with an optional comment and returns it. Acknowledging
 // an alert that needs none (acknowledged already, or closed) is an ECONFLICT error; an
@@ -285,10 +329,8 @@ func (e *AlarmEngine) Ack(ctx context.Context, id uint64, user, comment string) 
 	if err != nil {
 		return Alert{}, err
 	}
-	// The engine's copy is newer than the store's only if a write failed; take the newest.
-	if l, ok := e.latest[a.SensorID]; ok && l.ID == a.ID {
-		a = l
-	}
+	// The engine's copy and the store's are the same: every change is written before the
+	// engine keeps it.
 	if a.State.Acked() {
 		by := ""
 		if a.AckedBy != "" {
@@ -307,9 +349,10 @@ func (e *AlarmEngine) Ack(ctx context.Context, id uint64, user, comment string) 
 	if err != nil {
 		return Alert{}, fmt.Errorf("acknowledge alert %d: %w", id, err)
 	}
-	if l, ok := e.latest[a.SensorID]; ok && l.ID == a.ID {
-		e.latest[a.SensorID] = stored
+	if l, ok := e.latest[slotOf(stored)]; ok && l.ID == stored.ID {
+		e.latest[slotOf(stored)] = stored
 	}
+	e.changed(stored)
 	return stored, nil
 }
 

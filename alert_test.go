@@ -204,3 +204,80 @@ func TestAlarm_ConcurrentAck(t *testing.T) {
 		t.Errorf("unknown alert: %v", err)
 	}
 }
+
+// A sensor in warning whose reads fail every other poll: one value alert that stays active,
+// and one sensor fault that comes and goes, not an alert per switch.
+func TestAlarm_FaultsDuringAValueAlarm(t *testing.T) {
+	db := openStore(t)
+	e := newEngine(t, db)
+	ids := map[uint64]maskservice.AlertType{}
+	for i := range 20 {
+		v, st := 8.5, maskservice.StatusWarning
+		if i%2 == 1 {
+			v, st = math.NaN(), maskservice.StatusUnknown
+		}
+		for _, a := range alarmAt(t, e, i, v, st) {
+			ids[a.ID] = a.Type
+		}
+	}
+	if len(ids) != 2 {
+		t.Fatalf("alerts %v, want one WARNING and one SENSOR_FAULT", ids)
+	}
+	var warn maskservice.Alert
+	_ = db.ScanAlerts(context.Background(), maskservice.AlertFilter{}, func(a maskservice.Alert) bool {
+		if a.Type == maskservice.AlertWarning {
+			warn = a
+		}
+		return true
+	})
+	if warn.State != maskservice.AlertActiveUnack || warn.Reactivations != 0 {
+		t.Errorf("the warning %+v: want it active all along", warn)
+	}
+}
+
+// At start, an active alert of a sensor no longer configured is cleared, and the alerts of
+// the configured ones are found whatever came after them.
+func TestAlarm_RebuildWithARemovedSensor(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	old := maskservice.Sensor{ID: "P9", Name: "Old", Unit: "bar", Range: alarmP1.Range, Thresholds: alarmP1.Thresholds, Interval: time.Second}
+	e, err := maskservice.NewAlarmEngine(ctx, db, []maskservice.Sensor{alarmP1, old}, maskservice.AlarmOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p1 := one(t, alarmAt(t, e, 0, 9.5, maskservice.StatusCritical))
+	r := maskservice.Reading{SensorID: "P9", Time: t0.Add(time.Second), Value: 9.5, Status: maskservice.StatusCritical}
+	if _, err := e.Process(ctx, &maskservice.Round{Readings: []maskservice.Reading{r}}); err != nil {
+		t.Fatal(err)
+	}
+	e2 := newEngine(t, db) // P9 is gone from the config
+	if c := alarmAt(t, e2, 2, 9.6, maskservice.StatusCritical); len(c) != 0 {
+		t.Fatalf("P1's open alert not found at start: %+v", c)
+	}
+	var p9 maskservice.Alert
+	_ = db.ScanAlerts(ctx, maskservice.AlertFilter{SensorID: "P9"}, func(a maskservice.Alert) bool { p9 = a; return false })
+	if p9.State != maskservice.AlertClearedUnack || p9.ClearedAt.IsZero() {
+		t.Errorf("alert of the removed sensor %+v: want cleared", p9)
+	}
+	_ = p1
+}
+
+// OnChange sees every committed change in commit order, acknowledgements included.
+func TestAlarm_OnChange(t *testing.T) {
+	db := openStore(t)
+	var seen []maskservice.AlertState
+	e, err := maskservice.NewAlarmEngine(context.Background(), db, []maskservice.Sensor{alarmP1}, maskservice.AlarmOptions{
+		OnChange: func(a maskservice.Alert) { seen = append(seen, a.State) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := one(t, alarmAt(t, e, 0, 9.5, maskservice.StatusCritical))
+	if _, err := e.Ack(context.Background(), a.ID, "operator1", ""); err != nil {
+		t.Fatal(err)
+	}
+	alarmAt(t, e, 1, 5, maskservice.StatusNormal)
+	want := []maskservice.AlertState{maskservice.AlertActiveUnack, maskservice.AlertActiveAck, maskservice.AlertClosed}
+	if len(seen) != 3 || seen[0] != want[0] || seen[1] != want[1] || seen[2] != want[2] {
+		t.Errorf("changes %v, want %v", seen, want)
+	}
+}

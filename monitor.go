@@ -23,6 +23,10 @@ type Round struct {
 	RTT     time.Duration // the longest transaction round-trip time of the round
 }
 
+// FaultNotReadYet is the fault of a sensor's placeholder in Round.Current before its first
+// reading.
+const FaultNotReadYet = "not read yet"
+
 // DeviceState is the overall state of the transducers as the API reports it.
 type DeviceState string
 
@@ -263,7 +267,7 @@ func (m *Monitor) round(ctx context.Context, now time.Time, due []int, ids []str
 	} else {
 		for i, s := range m.sensors {
 			current[i] = Reading{SensorID: s.ID, Time: now, Value: math.NaN(), Raw: math.NaN(),
-				Unit: s.Unit, Quality: QualityBad, Fault: "not read yet"}
+				Unit: s.Unit, Quality: QualityBad, Fault: FaultNotReadYet}
 		}
 	}
 	good := 0

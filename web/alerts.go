@@ -26,6 +26,7 @@ type alertJSON struct {
 	EscalatedValue     number                 `json:"escalated_value"`
 	EscalatedThreshold number                 `json:"escalated_threshold"`
 	ClearedAt          *timestamp             `json:"cleared_at"`
+	ReactivatedAt      *timestamp             `json:"reactivated_at"`
 	AckedBy            string                 `json:"acked_by"`
 	AckedAt            *timestamp             `json:"acked_at"`
 	Comment            string                 `json:"comment"`
@@ -45,7 +46,7 @@ func newAlertJSON(a maskservice.Alert) alertJSON {
 	return alertJSON{ID: a.ID, SensorID: a.SensorID, Type: a.Type, State: a.State, Message: a.Message,
 		Value: number(a.Value), Threshold: number(a.Threshold), OpenedAt: timestamp(a.OpenedAt),
 		EscalatedAt: optTime(a.EscalatedAt), EscalatedValue: number(a.EscalatedValue),
-		EscalatedThreshold: number(a.EscalatedThreshold), ClearedAt: optTime(a.ClearedAt),
+		EscalatedThreshold: number(a.EscalatedThreshold), ClearedAt: optTime(a.ClearedAt), ReactivatedAt: optTime(a.ReactivatedAt),
 		AckedBy: a.AckedBy, AckedAt: optTime(a.AckedAt), Comment: a.Comment,
 		Reactivations: a.Reactivations, UpdatedAt: timestamp(a.UpdatedAt)}
 }
@@ -84,10 +85,10 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	var f maskservice.AlertFilter
 	for st := range strings.SplitSeq(q.Get("state"), ",") {
-		if st == "" {
+		if st = strings.TrimSpace(st); st == "" {
 			continue
 		}
-		state := maskservice.AlertState(strings.ToUpper(strings.TrimSpace(st)))
+		state := maskservice.AlertState(strings.ToUpper(st))
 		if !slices.Contains(alertStates, state) {
 			s.writeError(w, r, maskservice.Errorf(maskservice.EINVALID, "state %s: want ACTIVE_UNACK, ACTIVE_ACK, CLEARED_UNACK or CLOSED, or several separated by commas", echo(st)))
 			return
@@ -249,11 +250,9 @@ func (s *Server) handleAckAll(w http.ResponseWriter, r *http.Request) {
 	}{out})
 }
 
-// alertAcked tells WebSocket clients and the audit trail that a was acknowledged.
+// alertAcked records an acknowledgement in the audit trail. (The engine tells the WebSocket
+// clients, in commit order, through its OnChange.)
 func (s *Server) alertAcked(r *http.Request, a maskservice.Alert) {
-	if s.opts.PublishAlert != nil {
-		s.opts.PublishAlert(a)
-	}
 	p := PrincipalFrom(r.Context())
 	details := fmt.Sprintf("alert %d (%s %s) acknowledged, now %s", a.ID, a.SensorID, a.Type, a.State)
 	if a.Comment != "" {

@@ -33,17 +33,17 @@ func newAlertFixture(t *testing.T) *alertFixture {
 	t.Cleanup(func() { db.Close() })
 	af := &alertFixture{ids: map[string]uint64{}}
 	af.fixture = newFixture(t, fixtureConfig{opts: func(o *web.Options) {
-		engine, err := maskservice.NewAlarmEngine(ctx, db, o.Monitor.Sensors(), maskservice.AlarmOptions{})
+		engine, err := maskservice.NewAlarmEngine(ctx, db, o.Monitor.Sensors(), maskservice.AlarmOptions{
+			OnChange: func(a maskservice.Alert) {
+				af.mu.Lock()
+				af.published = append(af.published, a)
+				af.mu.Unlock()
+			}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		af.engine = engine
 		o.Alarms, o.Alerts = engine, db
-		o.PublishAlert = func(a maskservice.Alert) {
-			af.mu.Lock()
-			af.published = append(af.published, a)
-			af.mu.Unlock()
-		}
 	}})
 	now := time.Now()
 	changed, err := af.engine.Process(ctx, &maskservice.Round{Readings: []maskservice.Reading{
@@ -137,8 +137,9 @@ func TestServer_AckAlerts(t *testing.T) {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.published) != 2 || f.published[0].State != maskservice.AlertActiveAck {
-		t.Errorf("published %+v: want both acknowledgements told to WebSocket clients", f.published)
+	// The two openings, then the two acknowledgements, in commit order.
+	if len(f.published) != 4 || f.published[2].State != maskservice.AlertActiveAck || f.published[3].AckedBy != userOf[maskservice.RoleServiceTech] {
+		t.Errorf("published %+v: want the openings and both acknowledgements, in order", f.published)
 	}
 }
 

@@ -155,7 +155,7 @@ func newAlertCollector(store maskservice.AlertStore) *alertCollector {
 	return &alertCollector{
 		store:  store,
 		active: prometheus.NewDesc("alerts_active", "Alerts whose condition holds now (active, acknowledged or not).", []string{"sensor_id", "type"}, nil),
-		total:  prometheus.NewDesc("alerts_total", "Alerts ever opened, by type (escalated ones count as critical).", []string{"type"}, nil),
+		total:  prometheus.NewDesc("alerts_total", "Alerts ever raised, by type; a warning that escalated counts once as WARNING and once as CRITICAL.", []string{"type"}, nil),
 	}
 }
 
@@ -174,14 +174,20 @@ func (c *alertCollector) Collect(ch chan<- prometheus.Metric) {
 		total[string(t)] = 0
 	}
 	err := c.store.ScanAlerts(context.Background(), maskservice.AlertFilter{}, func(a maskservice.Alert) bool {
+		// Counted by every type an alert has had, so that an escalation adds a CRITICAL
+		// and never takes a WARNING away: the counter only grows.
 		total[string(a.Type)]++
+		if !a.EscalatedAt.IsZero() {
+			total[string(maskservice.AlertWarning)]++
+		}
 		if a.State.Active() {
 			active[key{a.SensorID, string(a.Type)}]++
 		}
 		return true
 	})
 	if err != nil {
-		return // an unreadable store shows as missing series rather than wrong ones
+		ch <- prometheus.NewInvalidMetric(c.total, fmt.Errorf("read alerts: %w", err))
+		return
 	}
 	for k, n := range active {
 		ch <- prometheus.MustNewConstMetric(c.active, prometheus.GaugeValue, float64(n), k.sensor, k.typ)

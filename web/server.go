@@ -61,9 +61,6 @@ type Options struct {
 	// with 503.
 	Alarms *maskservice.AlarmEngine
 	Alerts maskservice.AlertStore
-	// PublishAlert tells the WebSocket clients that an alert changed (an acknowledgement);
-	// nil tells nobody.
-	PublishAlert func(maskservice.Alert)
 	// Recent holds the readings of the last hour (the RAM ring).
 	Recent maskservice.RecentReadings
 	// Host gives memory and uptime facts; nil leaves them out of the device status.

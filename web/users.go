@@ -89,23 +89,27 @@ func (s *Server) handleCreateUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	u, err := s.opts.Auth.CreateUser(r.Context(), req.Username, req.Password, role, false)
-	if err == nil && req.MustChangePassword {
-		u, err = s.opts.Auth.UpdateUser(r.Context(), u.Username, func(u *maskservice.User) error {
-			u.MustChangePassword = true
-			return nil
-		})
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
+	// Recorded as soon as the account exists, whatever happens next.
 	p := PrincipalFrom(r.Context())
 	s.log.Info("user created", "username", u.Username, "role", string(u.Role), "by", p.Username)
-	details := fmt.Sprintf("user %s created as %s", u.Username, u.Role)
-	if u.MustChangePassword {
-		details += ", must change password"
+	s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditUserCreate, Username: p.Username, Role: p.Role,
+		Details: fmt.Sprintf("user %s created as %s", u.Username, u.Role)})
+	if req.MustChangePassword {
+		u, err = s.opts.Auth.UpdateUser(r.Context(), u.Username, func(u *maskservice.User) error {
+			u.MustChangePassword = true
+			return nil
+		})
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditUserUpdate, Username: p.Username, Role: p.Role,
+			Details: fmt.Sprintf("user %s: must change password", u.Username)})
 	}
-	s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditUserCreate, Username: p.Username, Role: p.Role, Details: details})
 	s.writeJSON(w, r, http.StatusCreated, s.userBody(u))
 }
 

@@ -190,7 +190,14 @@ func TestMain_AlarmSurvivesRestart(t *testing.T) {
 	}
 	defer m2.Close()
 	token2 := signIn(t, m2.Addr().String())
-	time.Sleep(500 * time.Millisecond) // several rounds of the same critical condition
+	// Several rounds of the same critical condition judged by the new engine.
+	waitFor(t, 10*time.Second, "five rounds after the restart", func() bool {
+		var st struct {
+			Rounds uint64 `json:"rounds"`
+		}
+		getJSON(t, baseURL(m2)+"/api/device/status", token2, &st)
+		return st.Rounds >= 5
+	})
 	var after list
 	getJSON(t, baseURL(m2)+"/api/alerts?sensor_id=P1", token2, &after)
 	if len(after.Alerts) != 1 || after.Alerts[0].ID != before.Alerts[0].ID || after.Alerts[0].State != "ACTIVE_UNACK" {
@@ -233,6 +240,8 @@ func TestMain_AlarmFlappingAndFault(t *testing.T) {
 		return len(p1.Alerts) > 0 && p1.Alerts[0].Reactivations >= 4 && len(p2.Alerts) > 0
 	})
 	time.Sleep(time.Second) // the rest of the flapping: still one alert
+	getJSON(t, baseURL(m)+"/api/alerts?sensor_id=P1", token, &p1)
+	getJSON(t, baseURL(m)+"/api/alerts?sensor_id=P2", token, &p2)
 	if len(p1.Alerts) != 1 || p1.Alerts[0].Type != "WARNING" {
 		t.Errorf("P1 alerts %+v, want one WARNING, active again at each crossing", p1.Alerts)
 	}

@@ -193,8 +193,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("start monitor: %w", err)
 	}
 
+	// Every committed change goes to the WebSocket clients in commit order, from the engine
+	// itself: an acknowledgement's frame can never overtake the change before it.
 	m.alarms, err = maskservice.NewAlarmEngine(ctx, m.db, sensors, maskservice.AlarmOptions{
-		RepeatInterval: time.Duration(cfg.Alarms.RepeatInterval)})
+		RepeatInterval: time.Duration(cfg.Alarms.RepeatInterval), OnChange: m.publishAlert})
 	if err != nil {
 		return fmt.Errorf("start alarm engine: %w", err)
 	}
@@ -233,7 +235,6 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Buses:        m.source,
 		Alarms:       m.alarms,
 		Alerts:       m.db,
-		PublishAlert: m.publishAlert,
 		Backup:       m.db.WriteBackup,
 		BackupSize:   m.db.BackupSize,
 		History:      m.db,
@@ -277,9 +278,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// The ring and the hub each get their own bounded queue: a slow consumer loses rounds
 	// (counted in the monitor's stats) and never stalls polling.
 	ringSub := m.monitor.Subscribe("ring", 64)
-	// The alarm engine and the WebSocket hub share one queue: each round's alert changes are
-	// committed, then its sensors frame and its alert frames go out, in that order.
-	hubSub := m.monitor.Subscribe("alarms+websocket", 16)
+	// The WebSocket hub and the alarm engine share one queue: each round's sensors frame goes
+	// out, then its alert changes are committed and their frames follow.
+	hubSub := m.monitor.Subscribe("alarms+websocket", 64)
 	// The history writer's queue holds a minute of rounds, so a slow commit (an SD card
 	// busy for seconds) does not lose readings; what overflows is counted as dropped.
 	histSub := m.monitor.Subscribe(historySubscriber, historyQueue(sensors))
@@ -344,10 +345,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	return nil
 }
 
-// runAlarms judges every round for alarms and publishes it, then its alert changes, to the
-// WebSocket clients, until rounds is closed or ctx is done. A failure to store an alert is
-// logged; the condition is evaluated again with the next round.
+// runAlarms publishes every round to the WebSocket clients and then judges it for alarms
+// (the engine commits each change and publishes its frame through OnChange), until rounds is
+// closed or ctx is done. After rounds were lost (the queue overflowed) it judges the newest
+// reading of every sensor, so no condition goes unseen. A failure to store an alert is
+// logged; the condition is judged again with the next round.
 func (m *Main) runAlarms(ctx context.Context, rounds <-chan *maskservice.Round, log *slog.Logger) {
+	var last uint64
 	for {
 		select {
 		case <-ctx.Done():
@@ -356,22 +360,38 @@ func (m *Main) runAlarms(ctx context.Context, rounds <-chan *maskservice.Round, 
 			if !ok {
 				return
 			}
-			changed, err := m.alarms.Process(ctx, r)
+			m.hub.PublishRound(r)
+			judged := r
+			if last != 0 && r.Seq != last+1 {
+				judged = &maskservice.Round{Seq: r.Seq, Time: r.Time, Readings: readSince(r.Current)}
+			}
+			last = r.Seq
+			changed, err := m.alarms.Process(ctx, judged)
 			if err != nil && ctx.Err() == nil {
 				log.Error("alarm engine: storing an alert failed", "err", err)
 			}
-			m.hub.PublishRound(r)
 			for _, a := range changed {
-				m.publishAlert(a)
 				log.Info("alert", "id", a.ID, "sensor", a.SensorID, "type", string(a.Type), "state", string(a.State), "message", a.Message)
 			}
 		}
 	}
 }
 
+// readSince returns the readings of current that were taken (not the placeholders of
+// sensors not read yet).
+func readSince(current []maskservice.Reading) []maskservice.Reading {
+	out := make([]maskservice.Reading, 0, len(current))
+	for _, rd := range current {
+		if rd.Fault != maskservice.FaultNotReadYet {
+			out = append(out, rd)
+		}
+	}
+	return out
+}
+
 // publishAlert sends an alert's change to every WebSocket client.
 func (m *Main) publishAlert(a maskservice.Alert) {
-	m.hub.Publish(web.AlertFrame(a, time.Now()))
+	m.hub.Broadcast(web.AlertFrame(a, time.Now()))
 }
 
 // historyStopTimeout bounds the wait for the history writer's last commit at shutdown: an

@@ -32,6 +32,7 @@ type alertRecord struct {
 	EscalatedValue     *float64  `json:"escalated_value,omitempty"`
 	EscalatedThreshold *float64  `json:"escalated_threshold,omitempty"`
 	ClearedAt          time.Time `json:"cleared_at,omitzero"`
+	ReactivatedAt      time.Time `json:"reactivated_at,omitzero"`
 	AckedBy            string    `json:"acked_by,omitempty"`
 	AckedAt            time.Time `json:"acked_at,omitzero"`
 	Comment            string    `json:"comment,omitempty"`
@@ -59,7 +60,7 @@ func encodeAlert(a maskservice.Alert) ([]byte, error) {
 	return json.Marshal(alertRecord{V: alertRecordVersion, ID: a.ID, SensorID: a.SensorID, Type: string(a.Type),
 		State: string(a.State), Message: a.Message, Value: ptr(a.Value), Threshold: ptr(a.Threshold),
 		OpenedAt: a.OpenedAt, EscalatedAt: a.EscalatedAt, EscalatedValue: ptr(a.EscalatedValue),
-		EscalatedThreshold: ptr(a.EscalatedThreshold), ClearedAt: a.ClearedAt, AckedBy: a.AckedBy,
+		EscalatedThreshold: ptr(a.EscalatedThreshold), ClearedAt: a.ClearedAt, ReactivatedAt: a.ReactivatedAt, AckedBy: a.AckedBy,
 		AckedAt: a.AckedAt, Comment: a.Comment, Reactivations: a.Reactivations, UpdatedAt: a.UpdatedAt})
 }
 
@@ -74,7 +75,7 @@ func decodeAlert(b []byte) (maskservice.Alert, error) {
 	return maskservice.Alert{ID: r.ID, SensorID: r.SensorID, Type: maskservice.AlertType(r.Type),
 		State: maskservice.AlertState(r.State), Message: r.Message, Value: val(r.Value), Threshold: val(r.Threshold),
 		OpenedAt: r.OpenedAt, EscalatedAt: r.EscalatedAt, EscalatedValue: val(r.EscalatedValue),
-		EscalatedThreshold: val(r.EscalatedThreshold), ClearedAt: r.ClearedAt, AckedBy: r.AckedBy,
+		EscalatedThreshold: val(r.EscalatedThreshold), ClearedAt: r.ClearedAt, ReactivatedAt: r.ReactivatedAt, AckedBy: r.AckedBy,
 		AckedAt: r.AckedAt, Comment: r.Comment, Reactivations: r.Reactivations, UpdatedAt: r.UpdatedAt}, nil
 }
 

@@ -450,10 +450,9 @@ func (h *Hub) Run(ctx context.Context, rounds <-chan *maskservice.Round) {
 	}
 }
 
-// publish queues frame, the encoding of r, for every client that should get it.
 // PublishRound encodes r once and queues it for every client, as Run does for each round it
 // receives. Call it from one goroutine (or use Run): a round not newer than the last one
-// published is skipped. Frames queued after it with Publish reach each client after it.
+// published is skipped. Frames queued after it with Broadcast reach each client after it.
 func (h *Hub) PublishRound(r *maskservice.Round) {
 	if r == nil {
 		return
@@ -465,20 +464,7 @@ func (h *Hub) PublishRound(r *maskservice.Round) {
 	h.publish(r, frame)
 }
 
-// Publish queues a frame that is not a round (an alert frame) for every client, after what
-// is queued already. A client whose queue is full is closed as too slow, as for rounds.
-func (h *Hub) Publish(frame []byte) {
-	var slow []*client
-	h.mu.Lock()
-	for _, c := range h.clients {
-		if c.reason == "" && !h.enqueueLocked(c, frame) {
-			slow = append(slow, c)
-		}
-	}
-	h.mu.Unlock()
-	h.logSlow(slow)
-}
-
+// publish queues frame, the encoding of r, for every client that should get it.
 func (h *Hub) publish(r *maskservice.Round, frame []byte) {
 	var slow []*client
 	h.mu.Lock()
