@@ -237,7 +237,7 @@ func TestMain_AlarmFlappingAndFault(t *testing.T) {
 	waitFor(t, 20*time.Second, "the flapping to end and the fault", func() bool {
 		getJSON(t, baseURL(m)+"/api/alerts?sensor_id=P1", token, &p1)
 		getJSON(t, baseURL(m)+"/api/alerts?sensor_id=P2", token, &p2)
-		return len(p1.Alerts) > 0 && p1.Alerts[0].Reactivations >= 4 && len(p2.Alerts) > 0
+		return len(p1.Alerts) > 0 && p1.Alerts[0].Reactivations >= 4 && len(p2.Alerts) > 0 && p2.Alerts[0].Type == "SENSOR_FAULT"
 	})
 	time.Sleep(time.Second) // the rest of the flapping: still one alert
 	getJSON(t, baseURL(m)+"/api/alerts?sensor_id=P1", token, &p1)
@@ -245,7 +245,15 @@ func TestMain_AlarmFlappingAndFault(t *testing.T) {
 	if len(p1.Alerts) != 1 || p1.Alerts[0].Type != "WARNING" {
 		t.Errorf("P1 alerts %+v, want one WARNING, active again at each crossing", p1.Alerts)
 	}
-	if len(p2.Alerts) != 1 || p2.Alerts[0].Type != "SENSOR_FAULT" {
+	// On its way out of the range P2 may be read in its critical band first: a value alarm
+	// of its own, beside the one sensor fault.
+	faults := 0
+	for _, a := range p2.Alerts {
+		if a.Type == "SENSOR_FAULT" {
+			faults++
+		}
+	}
+	if faults != 1 {
 		t.Errorf("P2 alerts %+v, want one SENSOR_FAULT", p2.Alerts)
 	}
 }
