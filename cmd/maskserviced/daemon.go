@@ -48,6 +48,14 @@ type Main struct {
 	// BcryptCost hashes the demo users' passwords; 0 means auth.DefaultBcryptCost. Tests
 	// lower it.
 	BcryptCost int
+	// NotifySocket is systemd's notify socket (NOTIFY_SOCKET); "" sends nothing.
+	// WatchdogInterval is how often to ping systemd's watchdog while healthy (half of
+	// WATCHDOG_USEC); 0 sends no pings.
+	NotifySocket     string
+	WatchdogInterval time.Duration
+
+	started time.Time
+	notify  *notifier
 
 	monitor *maskservice.Monitor
 	source  *multiSource // the buses; closed after the poll loop stops
@@ -339,6 +347,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
+	m.started = start
+	m.notify = newNotifier(m.NotifySocket)
+	// The listener and the store are up: systemd may start what waits for the daemon.
+	status := fmt.Sprintf("STATUS=serving %d sensors on %s", len(sensors), m.ln.Addr())
+	if err := m.notify.send("READY=1\n" + status); err != nil {
+		log.Warn("sd_notify", "err", err)
+	}
+	if m.WatchdogInterval > 0 {
+		m.wg.Go(func() { m.runWatchdog(runCtx, m.notify, m.WatchdogInterval) })
+	}
 	log.Info("http listening", "addr", m.ln.Addr().String(), "device_id", cfg.DeviceID,
 		"sensors", len(sensors), "config", configName(cfg), "data", m.DataDir, "version", version,
 		"start_ms", time.Since(start).Milliseconds())
@@ -460,6 +478,9 @@ func (m *Main) Close() error {
 	var err error
 	m.closed.Do(func() {
 		m.closing.Store(true)
+		if m.notify != nil {
+			_ = m.notify.send("STOPPING=1")
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
 		defer cancel()
 		if m.hub != nil {

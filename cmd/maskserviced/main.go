@@ -135,6 +135,8 @@ func serve(args []string, stderr io.Writer) error {
 	if err := m.ParseFlags(args); err != nil {
 		return err
 	}
+	m.NotifySocket = os.Getenv("NOTIFY_SOCKET")
+	m.WatchdogInterval = watchdogInterval(os.Getenv("WATCHDOG_USEC"), os.Getenv("WATCHDOG_PID"), os.Getpid())
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	if err := m.Run(ctx); err != nil {
