@@ -132,7 +132,7 @@ func TestServe_CrashKeepsCommittedHistory(t *testing.T) {
 func listenAddr(tb testing.TB, stderr *syncBuffer) string {
 	tb.Helper()
 	var addr string
-	waitFor(tb, 10*time.Second, "the listening log line", func() bool {
+	waitFor(tb, 30*time.Second, "the listening log line", func() bool {
 		for _, line := range strings.Split(stderr.String(), "\n") {
 			var rec struct{ Msg, Addr string }
 			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "http listening" {
