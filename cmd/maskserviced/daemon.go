@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -54,8 +55,13 @@ type Main struct {
 	NotifySocket     string
 	WatchdogInterval time.Duration
 
-	started time.Time
-	notify  *notifier
+	// TLSFingerprint is the SHA-256 fingerprint of the HTTPS certificate, "" without HTTPS.
+	TLSFingerprint string
+
+	started   time.Time
+	notify    *notifier
+	tlsLn     net.Listener
+	tlsServer *http.Server
 
 	monitor *maskservice.Monitor
 	source  *multiSource // the buses; closed after the poll loop stops
@@ -130,6 +136,14 @@ func parseLevel(s string) (slog.Level, error) {
 		return 0, fmt.Errorf("log level %q: want debug, info, warn or error", s)
 	}
 	return l, nil
+}
+
+// TLSAddr returns the address of the HTTPS listener, nil without one.
+func (m *Main) TLSAddr() net.Addr {
+	if m.tlsLn == nil {
+		return nil
+	}
+	return m.tlsLn.Addr()
 }
 
 // Addr returns the address the HTTP listener is bound to (useful with port 0), nil before Run.
@@ -273,11 +287,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
 	if cfg.HTTP.TLSListen != "" {
-		log.Warn("http.tls_listen is set, but this build has no HTTPS listener yet: only http.listen serves",
-			"tls_listen", cfg.HTTP.TLSListen)
+		// HTTPS for the technicians on the hotspot, with the device's own certificate.
+		cert, fp, err := loadOrCreateCert(m.DataDir, cfg.DeviceID, cfg.HTTP.TLSListen, time.Now())
+		if err != nil {
+			return err
+		}
+		m.TLSFingerprint = fp
+		tln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.HTTP.TLSListen)
+		if err != nil {
+			return fmt.Errorf("listen on %s (https): %w", cfg.HTTP.TLSListen, err)
+		}
+		m.tlsLn = tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		log.Info("https listening", "addr", tln.Addr().String(), "certificate_sha256", fp)
 	}
 	if !isLoopback(m.ln.Addr()) {
-		log.Warn("plain HTTP beyond loopback: passwords and tokens cross the network unencrypted (HTTPS for the hotspot comes with the device issue)",
+		log.Warn("plain HTTP beyond loopback: passwords and tokens cross the network unencrypted (serve the hotspot with http.tls_listen instead)",
 			"addr", m.ln.Addr().String())
 	}
 
@@ -347,6 +371,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			m.fail(fmt.Errorf("http server: %w", err))
 		}
 	}()
+	if m.tlsLn != nil {
+		// The same routes; answers to requests over TLS get Secure cookies (web does that
+		// per request).
+		m.tlsServer = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
+			IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+		m.wg.Go(func() {
+			if err := m.tlsServer.Serve(m.tlsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				m.fail(fmt.Errorf("https server: %w", err))
+			}
+		})
+	}
 	m.started = start
 	m.notify = newNotifier(m.NotifySocket)
 	// The listener and the store are up: systemd may start what waits for the daemon.
@@ -493,6 +528,14 @@ func (m *Main) Close() error {
 			}
 		} else if m.ln != nil {
 			_ = m.ln.Close()
+		}
+		if m.tlsServer != nil {
+			if e := m.tlsServer.Shutdown(ctx); e != nil {
+				err = errors.Join(err, fmt.Errorf("stop https server: %w", e))
+				_ = m.tlsServer.Close()
+			}
+		} else if m.tlsLn != nil {
+			_ = m.tlsLn.Close()
 		}
 		if m.cancel != nil {
 			m.cancel()

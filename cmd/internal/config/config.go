@@ -48,7 +48,7 @@ type Config struct {
 // HTTP configures the listeners.
 type HTTP struct {
 	Listen       string `toml:"listen"`         // plain HTTP, for the LCD on loopback
-	TLSListen    string `toml:"tls_listen"`     // HTTPS for the hotspot (a later issue)
+	TLSListen    string `toml:"tls_listen"`     // HTTPS for the technicians on the hotspot, with a certificate made on the device
 	MaxWSClients int    `toml:"max_ws_clients"` // WebSocket connection limit
 	MetricsToken string `toml:"metrics_token"`  // bearer token that opens /metrics beyond loopback
 	// CORSOrigins are the web origins ("https://host:port") whose pages may call the API from

@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mask.services/maskservice/cmd/internal/config"
+)
+
+// The HTTPS listener serves with the certificate made at the first start, keeps it across
+// restarts (same fingerprint), marks the sign-in cookies Secure, and the key file is 0600.
+func TestMain_HTTPS(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	text := "[http]\ntls_listen = \"127.0.0.1:0\"\n" + fastConfig("")
+	start := func() *Main {
+		m := NewMain()
+		m.DataDir, m.Listen, m.Stderr, m.Demo, m.BcryptCost = data, "127.0.0.1:0", io.Discard, true, 4
+		c, err := config.Parse("test.toml", []byte(text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Config = c
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m := start()
+	fp := m.TLSFingerprint
+	if len(fp) != 95 || m.TLSAddr() == nil {
+		t.Fatalf("fingerprint %q, TLS address %v", fp, m.TLSAddr())
+	}
+	pemBytes, err := os.ReadFile(filepath.Join(data, tlsCertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(data, tlsKeyFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("key file: %v %v", fi, err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemBytes)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "localhost"}}}
+	resp, err := client.Get("https://" + m.TLSAddr().String() + "/healthz")
+	if err != nil {
+		t.Fatalf("https with the device's certificate: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("/healthz over https: %s", resp.Status)
+	}
+	resp, err = client.Post("https://"+m.TLSAddr().String()+"/api/auth/login", "application/json",
+		strings.NewReader(`{"username":"operator1","password":"password123","role":"OPERATOR"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	for _, c := range resp.Cookies() {
+		if !c.Secure {
+			t.Errorf("cookie %s over https is not Secure", c.Name)
+		}
+	}
+	if len(resp.Cookies()) == 0 {
+		t.Error("no cookies from a sign-in over https")
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	m2 := start()
+	defer m2.Close()
+	if m2.TLSFingerprint != fp {
+		t.Errorf("the certificate changed across a restart: %s then %s", fp, m2.TLSFingerprint)
+	}
+}
