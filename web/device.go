@@ -25,6 +25,8 @@ type deviceStatus struct {
 	Rounds            uint64        `json:"rounds"`
 	Overruns          uint64        `json:"overruns"`
 	Storage           *storageJSON  `json:"storage,omitempty"`
+	// TLSFingerprint is the HTTPS certificate's SHA-256 fingerprint, absent without HTTPS.
+	TLSFingerprint string `json:"tls_fingerprint,omitempty"`
 }
 
 // storageJSON is the history log's health in the device status.
@@ -79,6 +81,7 @@ func (s *Server) handleDeviceStatus(w http.ResponseWriter, r *http.Request) {
 		hb := timestamp(st.LastRound)
 		ds.LastHeartbeat = &hb
 	}
+	ds.TLSFingerprint = s.opts.TLSFingerprint
 	if s.opts.Storage != nil {
 		ss := s.opts.Storage()
 		ds.Storage = &storageJSON{Status: ss.State, PendingReadings: ss.Pending, DroppedReadings: ss.Dropped, DroppedRounds: ss.DroppedRounds,

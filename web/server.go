@@ -61,6 +61,9 @@ type Options struct {
 	// with 503.
 	Alarms *maskservice.AlarmEngine
 	Alerts maskservice.AlertStore
+	// TLSFingerprint is the SHA-256 fingerprint of the hotspot's HTTPS certificate, shown in
+	// the device status so that the LCD can display it; "" without HTTPS.
+	TLSFingerprint string
 	// Recent holds the readings of the last hour (the RAM ring).
 	Recent maskservice.RecentReadings
 	// Host gives memory and uptime facts; nil leaves them out of the device status.

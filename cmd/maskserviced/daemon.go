@@ -198,6 +198,14 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
+	// The hotspot's certificate is made (at the first start) before the web server, which
+	// shows its fingerprint in the device status.
+	var tlsCert tls.Certificate
+	if cfg.HTTP.TLSListen != "" {
+		if tlsCert, m.TLSFingerprint, err = loadOrCreateCert(m.DataDir, cfg.DeviceID, cfg.HTTP.TLSListen, time.Now()); err != nil {
+			return err
+		}
+	}
 	m.history = m.db.NewHistoryWriter(bolt.HistoryOptions{
 		CommitInterval: time.Duration(cfg.Storage.CommitInterval),
 		Retention:      time.Duration(cfg.Storage.Retention),
@@ -251,28 +259,29 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// A revoked session (logout, a reused refresh token) loses its live sockets at once.
 	m.auth.OnRevoke(m.hub.CloseSession)
 	srv, err := web.New(web.Options{
-		DeviceID:     cfg.DeviceID,
-		Version:      version,
-		Monitor:      m.monitor,
-		Buses:        m.source,
-		Alarms:       m.alarms,
-		Alerts:       m.db,
-		Backup:       m.db.WriteBackup,
-		BackupSize:   m.db.BackupSize,
-		History:      m.db,
-		Storage:      m.storageStatus,
-		Recent:       recent,
-		Auth:         m.auth,
-		Audit:        m.db,
-		CORSOrigins:  cfg.HTTP.CORSOrigins,
-		Host:         hal.Host{},
-		WebSocket:    m.hub,
-		Registry:     reg,
-		Logger:       log,
-		Ready:        m.ready,
-		UIDir:        m.UIDir,
-		MetricsToken: cfg.HTTP.MetricsToken,
-		StartTime:    start,
+		DeviceID:       cfg.DeviceID,
+		Version:        version,
+		Monitor:        m.monitor,
+		Buses:          m.source,
+		Alarms:         m.alarms,
+		Alerts:         m.db,
+		Backup:         m.db.WriteBackup,
+		BackupSize:     m.db.BackupSize,
+		History:        m.db,
+		Storage:        m.storageStatus,
+		Recent:         recent,
+		Auth:           m.auth,
+		Audit:          m.db,
+		TLSFingerprint: m.TLSFingerprint,
+		CORSOrigins:    cfg.HTTP.CORSOrigins,
+		Host:           hal.Host{},
+		WebSocket:      m.hub,
+		Registry:       reg,
+		Logger:         log,
+		Ready:          m.ready,
+		UIDir:          m.UIDir,
+		MetricsToken:   cfg.HTTP.MetricsToken,
+		StartTime:      start,
 	})
 	if err != nil {
 		return fmt.Errorf("start web server: %w", err)
@@ -288,17 +297,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	if cfg.HTTP.TLSListen != "" {
 		// HTTPS for the technicians on the hotspot, with the device's own certificate.
-		cert, fp, err := loadOrCreateCert(m.DataDir, cfg.DeviceID, cfg.HTTP.TLSListen, time.Now())
-		if err != nil {
-			return err
-		}
-		m.TLSFingerprint = fp
 		tln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.HTTP.TLSListen)
 		if err != nil {
 			return fmt.Errorf("listen on %s (https): %w", cfg.HTTP.TLSListen, err)
 		}
-		m.tlsLn = tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-		log.Info("https listening", "addr", tln.Addr().String(), "certificate_sha256", fp)
+		m.tlsLn = tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12})
+		log.Info("https listening", "addr", tln.Addr().String(), "certificate_sha256", m.TLSFingerprint)
 	}
 	if !isLoopback(m.ln.Addr()) {
 		log.Warn("plain HTTP beyond loopback: passwords and tokens cross the network unencrypted (serve the hotspot with http.tls_listen instead)",

@@ -69,6 +69,13 @@ func TestMain_HTTPS(t *testing.T) {
 	if len(resp.Cookies()) == 0 {
 		t.Error("no cookies from a sign-in over https")
 	}
+	var st struct {
+		TLSFingerprint string `json:"tls_fingerprint"`
+	}
+	getJSON(t, baseURL(m)+"/api/device/status", signIn(t, m.Addr().String()), &st)
+	if st.TLSFingerprint != fp {
+		t.Errorf("device status shows fingerprint %q, want %q", st.TLSFingerprint, fp)
+	}
 	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
