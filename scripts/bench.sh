@@ -23,7 +23,8 @@ cpu_model() {
 	if [[ -z "$m" ]] && command -v lscpu >/dev/null; then
 		m=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)
 	fi
-	echo "${m:-unknown}" | sed 's/^[[:space:]]*//'
+	m=${m:-unknown}
+	echo "${m#"${m%%[![:space:]]*}"}" # without leading blanks
 }
 echo "== machine =="
 echo "arch:  $(uname -m)"

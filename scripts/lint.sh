@@ -10,9 +10,17 @@ cd "$(dirname "$0")/.."
 STATICCHECK_VERSION=v0.8.2
 fail=0
 
-unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*'))
+mapfile -t gofiles < <(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './node_modules/*')
+unformatted=$(gofmt -l "${gofiles[@]}")
 if [ -n "$unformatted" ]; then
 	echo "gofmt would change:"; echo "$unformatted"; fail=1
+fi
+
+# The shell scripts: shellcheck (Debian package shellcheck; .ci/run installs it).
+if command -v shellcheck >/dev/null; then
+	shellcheck scripts/*.sh .ci/run || fail=1
+else
+	echo "shellcheck is not installed (apt-get install shellcheck): the scripts are not checked"; fail=1
 fi
 
 go vet ./...
