@@ -18,7 +18,7 @@ fi
 
 # The shell scripts: shellcheck (Debian package shellcheck; .ci/run installs it).
 if command -v shellcheck >/dev/null; then
-	shellcheck scripts/*.sh .ci/run || fail=1
+	shellcheck scripts/*.sh .ci/run buildroot/board/*/*.sh || fail=1
 else
 	echo "shellcheck is not installed (apt-get install shellcheck): the scripts are not checked"; fail=1
 fi

@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"mask.services/maskservice/cmd/internal/config"
 )
 
 // The systemd unit of the device: `systemd-analyze verify` must print nothing (it exits 0 even
@@ -83,5 +85,12 @@ func TestSystemdKioskUnit(t *testing.T) {
 	}
 	if err != nil || len(rest) > 0 {
 		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+}
+
+// The configuration the Buildroot image ships is valid.
+func TestImageConfig(t *testing.T) {
+	if _, err := config.Load("../../buildroot/board/maskservice/rootfs-overlay/etc/maskservice/maskservice.toml"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -1,0 +1,116 @@
+// Package buildroot_test checks the BR2_EXTERNAL tree without Buildroot: every file it
+// references exists and the pieces agree with each other. scripts/check-buildroot.sh checks
+// it against a Buildroot checkout.
+package buildroot_test
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func exists(t *testing.T, path, why string) {
+	t.Helper()
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("%s: %v", why, err)
+	}
+}
+
+// Every $(BR2_EXTERNAL_MASKSERVICE_PATH)/… of the defconfigs, every source of Config.in.
+func TestTree_References(t *testing.T) {
+	ext := regexp.MustCompile(`\$\(BR2_EXTERNAL_MASKSERVICE_PATH\)/([^"\s]+)`)
+	defconfigs, _ := filepath.Glob("configs/*_defconfig")
+	if len(defconfigs) == 0 {
+		t.Fatal("no defconfig")
+	}
+	for _, d := range defconfigs {
+		for _, m := range ext.FindAllStringSubmatch(read(t, d), -1) {
+			exists(t, m[1], d+" refers to it")
+		}
+		if !strings.Contains(read(t, d), "BR2_PACKAGE_MASKSERVICE=y") {
+			t.Errorf("%s does not select the maskservice package", d)
+		}
+	}
+	src := regexp.MustCompile(`source "\$BR2_EXTERNAL_MASKSERVICE_PATH/([^"]+)"`)
+	for _, m := range src.FindAllStringSubmatch(read(t, "Config.in"), -1) {
+		exists(t, m[1], "Config.in sources it")
+	}
+	if !strings.HasPrefix(read(t, "external.desc"), "name: MASKSERVICE\n") {
+		t.Error("external.desc does not name the tree MASKSERVICE (the variables are BR2_EXTERNAL_MASKSERVICE_*)")
+	}
+	for _, s := range []string{"board/maskservice/post-build.sh", "board/maskservice/post-image.sh"} {
+		if fi, err := os.Stat(s); err != nil || fi.Mode()&0o111 == 0 {
+			t.Errorf("%s is missing or not executable", s)
+		}
+	}
+}
+
+// The package builds and installs what the repository has.
+func TestTree_Package(t *testing.T) {
+	mk := read(t, "package/maskservice/maskservice.mk")
+	targets := regexp.MustCompile(`MASKSERVICE_BUILD_TARGETS = (.+)`).FindStringSubmatch(mk)
+	if targets == nil {
+		t.Fatal("no MASKSERVICE_BUILD_TARGETS")
+	}
+	for _, dir := range strings.Fields(targets[1]) {
+		exists(t, filepath.Join("..", dir, "main.go"), "a build target")
+	}
+	for _, m := range regexp.MustCompile(`\$\(@D\)/(\S+)`).FindAllStringSubmatch(mk, -1) {
+		if !strings.HasPrefix(m[1], "vendor/") {
+			exists(t, filepath.Join("..", m[1]), "maskservice.mk installs it")
+		}
+	}
+	if !strings.Contains(mk, "dialout") {
+		t.Error("the maskservice user is not in dialout: it could not open the serial adapters")
+	}
+}
+
+// The overlay's units, presets, network and mounts agree.
+func TestTree_Overlay(t *testing.T) {
+	ov := "board/maskservice/rootfs-overlay"
+	preset := read(t, ov+"/usr/lib/systemd/system-preset/80-maskservice.preset")
+	for _, line := range strings.Split(strings.TrimSpace(preset), "\n") {
+		unit := strings.TrimPrefix(line, "enable ")
+		switch {
+		case unit == "systemd-networkd.service": // Buildroot's systemd package has it
+		case strings.HasPrefix(unit, "maskservice"):
+			exists(t, filepath.Join("../systemd", unit), "the preset enables it")
+		default:
+			exists(t, filepath.Join(ov, "usr/lib/systemd/system", unit), "the preset enables it")
+		}
+	}
+	for unit, conf := range map[string]string{"hostapd.service": "/etc/hostapd.conf", "dnsmasq.service": "/etc/dnsmasq.conf"} {
+		if !strings.Contains(read(t, filepath.Join(ov, "usr/lib/systemd/system", unit)), conf) {
+			t.Errorf("%s does not use %s", unit, conf)
+		}
+		exists(t, filepath.Join(ov, conf), unit+" reads it")
+	}
+	// The hotspot's address is the one the network, DHCP and the daemon's HTTPS agree on.
+	for _, f := range []string{ov + "/etc/systemd/network/20-hotspot.network", ov + "/etc/maskservice/maskservice.toml"} {
+		if !strings.Contains(read(t, f), "10.42.0.1") {
+			t.Errorf("%s does not use the hotspot address 10.42.0.1", f)
+		}
+	}
+	if !strings.Contains(read(t, ov+"/etc/dnsmasq.conf"), "10.42.0.") {
+		t.Error("dnsmasq hands out addresses outside the hotspot's network")
+	}
+	// The data partition of the image is the one fstab mounts at the data directory.
+	if !strings.Contains(read(t, "board/maskservice/genimage.cfg.in"), "partition data") ||
+		!strings.Contains(read(t, ov+"/etc/fstab"), "/dev/mmcblk0p3  /var/lib/maskservice") {
+		t.Error("the image's third partition and the fstab's data mount disagree")
+	}
+	if !strings.Contains(read(t, "board/maskservice/cmdline.txt"), " ro ") {
+		t.Error("the root file system is not mounted read-only")
+	}
+}
