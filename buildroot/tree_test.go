@@ -110,6 +110,14 @@ func TestTree_Overlay(t *testing.T) {
 		!strings.Contains(read(t, ov+"/etc/fstab"), "/dev/mmcblk0p3  /var/lib/maskservice") {
 		t.Error("the image's third partition and the fstab's data mount disagree")
 	}
+	// The kiosk's PAM service gives cage a logind session.
+	pam := regexp.MustCompile(`(?m)^PAMName=(\S+)`).FindStringSubmatch(read(t, "../systemd/maskservice-kiosk.service"))
+	if pam == nil || !strings.Contains(read(t, filepath.Join(ov, "etc/pam.d", pam[1])), "pam_systemd.so") {
+		t.Errorf("the kiosk unit's PAM service %v is missing or makes no logind session", pam)
+	}
+	if !strings.Contains(read(t, "configs/maskservice_rpi4_64_defconfig"), "BR2_PACKAGE_LINUX_PAM=y") {
+		t.Error("the kiosk unit uses PAM, but the image has no linux-pam")
+	}
 	if !strings.Contains(read(t, "board/maskservice/cmdline.txt"), " ro ") {
 		t.Error("the root file system is not mounted read-only")
 	}
