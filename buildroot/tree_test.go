@@ -118,6 +118,24 @@ func TestTree_Overlay(t *testing.T) {
 	if !strings.Contains(read(t, "configs/maskservice_rpi4_64_defconfig"), "BR2_PACKAGE_LINUX_PAM=y") {
 		t.Error("the kiosk unit uses PAM, but the image has no linux-pam")
 	}
+	// The kiosk is started (its target is the default one) and runs its script, which turns
+	// the panel and starts cog.
+	kiosk := read(t, "../systemd/maskservice-kiosk.service")
+	if !strings.Contains(kiosk, "WantedBy=multi-user.target") {
+		t.Error("the kiosk is wanted by a target the image does not reach (its default is multi-user.target)")
+	}
+	script := regexp.MustCompile(`ExecStart=/usr/bin/cage .* -- (\S+)`).FindStringSubmatch(kiosk)
+	if script == nil {
+		t.Fatal("the kiosk unit does not run a script in cage")
+	}
+	if fi, err := os.Stat(filepath.Join(ov, script[1])); err != nil || fi.Mode()&0o111 == 0 {
+		t.Errorf("the kiosk script %s is missing or not executable", script[1])
+	} else if body := read(t, filepath.Join(ov, script[1])); !strings.Contains(body, "wlr-randr") || !strings.Contains(body, "exec cog") {
+		t.Errorf("the kiosk script does not turn the panel and start cog")
+	}
+	if !strings.Contains(read(t, "configs/maskservice_rpi4_64_defconfig"), "BR2_PACKAGE_WLR_RANDR=y") {
+		t.Error("the kiosk script uses wlr-randr, which the image lacks")
+	}
 	if !strings.Contains(read(t, "board/maskservice/cmdline.txt"), " ro ") {
 		t.Error("the root file system is not mounted read-only")
 	}

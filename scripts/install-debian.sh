@@ -49,17 +49,25 @@ systemctl enable maskservice.service
 # One start creates /var/lib/maskservice (StateDirectory) and the database in it.
 systemctl restart maskservice.service
 systemctl stop maskservice.service
+# Whatever happens below, the daemon runs again when the script ends.
+trap 'systemctl start maskservice.service' EXIT
 
 users=$(runuser -u maskservice -- /usr/bin/maskserviced user list --data /var/lib/maskservice)
 if ! grep -q SUPERUSER <<<"$users"; then
-	read -r -p "first SUPERUSER's name: " name
+	# Until the daemon accepts the name and the password (its rules: a valid name, at least
+	# 10 characters).
 	while :; do
+		read -r -p "first SUPERUSER's name: " name
 		read -r -s -p "password (at least 10 characters): " pw1 && echo
 		read -r -s -p "the same again: " pw2 && echo
-		[[ $pw1 == "$pw2" ]] && break
-		echo "the two differ; again"
+		if [[ $pw1 != "$pw2" ]]; then
+			echo "the two differ; again"
+			continue
+		fi
+		if printf '%s\n' "$pw1" | runuser -u maskservice -- /usr/bin/maskserviced user add "$name" --role SUPERUSER --data /var/lib/maskservice; then
+			break
+		fi
+		echo "refused (see above); again"
 	done
-	printf '%s\n' "$pw1" | runuser -u maskservice -- /usr/bin/maskserviced user add "$name" --role SUPERUSER --data /var/lib/maskservice
 fi
-systemctl start maskservice.service
 echo "install-debian.sh: maskserviced runs: systemctl status maskservice; the UI is at http://127.0.0.1:8000 on the device"

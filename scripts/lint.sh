@@ -18,13 +18,14 @@ fi
 
 # The shell scripts: shellcheck (Debian package shellcheck; .ci/run installs it).
 if command -v shellcheck >/dev/null; then
-	shellcheck scripts/*.sh .ci/run buildroot/board/*/*.sh || fail=1
+	shellcheck scripts/*.sh .ci/run buildroot/board/*/*.sh buildroot/board/*/rootfs-overlay/usr/libexec/* || fail=1
 else
 	echo "shellcheck is not installed (apt-get install shellcheck): the scripts are not checked"; fail=1
 fi
 
 go vet ./...
 GOOS=linux GOARCH=arm GOARM=7 go vet ./...
+GOOS=linux GOARCH=arm64 go vet ./...
 
 gobin=$(go env GOPATH)/bin
 if ! "$gobin/staticcheck" -version 2>/dev/null | grep -q "${STATICCHECK_VERSION#v}"; then

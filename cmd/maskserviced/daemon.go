@@ -202,8 +202,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	// shows its fingerprint in the device status.
 	var tlsCert tls.Certificate
 	if cfg.HTTP.TLSListen != "" {
-		if tlsCert, m.TLSFingerprint, err = loadOrCreateCert(m.DataDir, cfg.DeviceID, cfg.HTTP.TLSListen, time.Now()); err != nil {
+		var replaced string
+		if tlsCert, m.TLSFingerprint, replaced, err = loadOrCreateCert(m.DataDir, cfg.DeviceID, cfg.HTTP.TLSListen, time.Now()); err != nil {
 			return err
+		}
+		if replaced != "" {
+			log.Warn("new HTTPS certificate: technicians will see a new fingerprint", "why", replaced, "certificate_sha256", m.TLSFingerprint)
 		}
 	}
 	m.history = m.db.NewHistoryWriter(bolt.HistoryOptions{
@@ -297,7 +301,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	if cfg.HTTP.TLSListen != "" {
 		// HTTPS for the technicians on the hotspot, with the device's own certificate.
-		tln, err := new(net.ListenConfig).Listen(ctx, "tcp", cfg.HTTP.TLSListen)
+		// IP_FREEBIND: the hotspot's address may come up after the daemon (Wi-Fi firmware,
+		// networkd) or not at all; the listener waits for it instead of failing the start.
+		lc := net.ListenConfig{Control: freebind}
+		tln, err := lc.Listen(ctx, "tcp", cfg.HTTP.TLSListen)
 		if err != nil {
 			return fmt.Errorf("listen on %s (https): %w", cfg.HTTP.TLSListen, err)
 		}

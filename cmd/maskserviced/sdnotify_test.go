@@ -141,12 +141,14 @@ func TestNotify_NoWatchdogWhenThePollLoopHangs(t *testing.T) {
 	defer m.Close()
 	start := time.Now()
 	waitFor(t, 3*time.Second, "a ping while the start is recent", func() bool { return !ns.lastWatchdog().IsZero() })
-	time.Sleep(7 * time.Second)
+	time.Sleep(9 * time.Second)
 	last := ns.lastWatchdog()
-	if since := last.Sub(start); since > 5500*time.Millisecond {
+	// A ping decided just before the 5 s stall limit may arrive up to the /healthz timeout
+	// (2 s) later on a loaded machine.
+	if since := last.Sub(start); since > 7200*time.Millisecond {
 		t.Errorf("a watchdog ping %v after the start, with no poll round: the hang must stop the pings after 5 s", since)
 	}
-	if time.Since(last) < time.Second {
+	if time.Since(last) < 1500*time.Millisecond {
 		t.Errorf("pings go on %v ago although the poll loop hangs", time.Since(last))
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -27,29 +28,35 @@ const (
 )
 
 // loadOrCreateCert returns the HTTPS certificate of the device from dir, creating it at the
-// first start: a self-signed ECDSA P-256 certificate valid for 20 years, named after the
+// first start, or when the files cannot be loaded (then also saying why, for the log): a self-signed ECDSA P-256 certificate valid for 20 years, named after the
 // device, for the listen address's IP when it has one. A technician checks it by its SHA-256
 // fingerprint (returned, logged and shown in the device status), since no CA vouches for it.
 //
 // The key and the certificate are written 0600 through a temporary file, fsynced and renamed,
 // key first: a power cut leaves either no certificate (made again at the next start) or a
 // whole one.
-func loadOrCreateCert(dir, deviceID, listen string, now time.Time) (tls.Certificate, string, error) {
+func loadOrCreateCert(dir, deviceID, listen string, now time.Time) (tls.Certificate, string, string, error) {
+	var replaced string // why the files were made anew, "" at the first start
 	certPath, keyPath := filepath.Join(dir, tlsCertFile), filepath.Join(dir, tlsKeyFile)
 	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
 	switch {
 	case err == nil:
-		return cert, fingerprint(cert.Certificate[0]), nil
+		return cert, fingerprint(cert.Certificate[0]), "", nil
 	case !errors.Is(err, fs.ErrNotExist):
-		return tls.Certificate{}, "", fmt.Errorf("load the HTTPS certificate %s: %w (move it away to make a new one)", certPath, err)
+		// A damaged or mismatched pair (a bad sector, one file replaced) must not keep the
+		// daemon from starting: keep the old files for a look, and make a new pair.
+		for _, p := range []string{certPath, keyPath} {
+			_ = os.Rename(p, p+".bad")
+		}
+		replaced = fmt.Sprintf("the old certificate could not be loaded (%v); kept as %s.bad", err, certPath)
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
-		return tls.Certificate{}, "", fmt.Errorf("generate the HTTPS key: %w", err)
+		return tls.Certificate{}, "", "", fmt.Errorf("generate the HTTPS key: %w", err)
 	}
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 126))
 	if err != nil {
-		return tls.Certificate{}, "", err
+		return tls.Certificate{}, "", "", err
 	}
 	name := dnsName(deviceID)
 	tmpl := &x509.Certificate{
@@ -69,23 +76,36 @@ func loadOrCreateCert(dir, deviceID, listen string, now time.Time) (tls.Certific
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		return tls.Certificate{}, "", fmt.Errorf("create the HTTPS certificate: %w", err)
+		return tls.Certificate{}, "", "", fmt.Errorf("create the HTTPS certificate: %w", err)
 	}
 	keyDER, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
-		return tls.Certificate{}, "", err
+		return tls.Certificate{}, "", "", err
 	}
 	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})); err != nil {
-		return tls.Certificate{}, "", err
+		return tls.Certificate{}, "", "", err
 	}
 	if err := writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})); err != nil {
-		return tls.Certificate{}, "", err
+		return tls.Certificate{}, "", "", err
 	}
 	cert, err = tls.LoadX509KeyPair(certPath, keyPath)
 	if err != nil {
-		return tls.Certificate{}, "", fmt.Errorf("load the new HTTPS certificate: %w", err)
+		return tls.Certificate{}, "", "", fmt.Errorf("load the new HTTPS certificate: %w", err)
 	}
-	return cert, fingerprint(der), nil
+	return cert, fingerprint(der), replaced, nil
+}
+
+// freebind sets IP_FREEBIND on a listening socket, so that it can bind an address the host
+// does not have yet.
+func freebind(_, _ string, c syscall.RawConn) error {
+	var serr error
+	err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_IP, syscall.IP_FREEBIND, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
 }
 
 // fingerprint is the SHA-256 of a certificate, as browsers show it: AB:CD:…

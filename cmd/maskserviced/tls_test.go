@@ -5,11 +5,13 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"mask.services/maskservice/cmd/internal/config"
 )
@@ -83,5 +85,28 @@ func TestMain_HTTPS(t *testing.T) {
 	defer m2.Close()
 	if m2.TLSFingerprint != fp {
 		t.Errorf("the certificate changed across a restart: %s then %s", fp, m2.TLSFingerprint)
+	}
+}
+
+// A damaged certificate does not stop the daemon: it is kept aside and a new one is made.
+func TestLoadOrCreateCert_Damaged(t *testing.T) {
+	dir := t.TempDir()
+	_, fp1, _, err := loadOrCreateCert(dir, "C20-1001", "10.42.0.1:8443", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, tlsCertFile), []byte("garbage"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, fp2, why, err := loadOrCreateCert(dir, "C20-1001", "10.42.0.1:8443", time.Now())
+	if err != nil || fp2 == fp1 || why == "" {
+		t.Fatalf("after damage: fingerprint %s (was %s), why %q, err %v", fp2, fp1, why, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, tlsCertFile+".bad")); err != nil {
+		t.Errorf("the damaged certificate was not kept: %v", err)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil || len(leaf.IPAddresses) != 2 || !leaf.IPAddresses[1].Equal(net.ParseIP("10.42.0.1")) {
+		t.Errorf("certificate IPs %v, %v: want 127.0.0.1 and the hotspot's", leaf.IPAddresses, err)
 	}
 }

@@ -7,6 +7,8 @@
 MASKSERVICE_VERSION = 1.0
 MASKSERVICE_SITE = $(BR2_EXTERNAL_MASKSERVICE_PATH)/..
 MASKSERVICE_SITE_METHOD = local
+# Only the sources: not the checkout's builds, development data or UI dependencies.
+MASKSERVICE_OVERRIDE_SRCDIR_RSYNC_EXCLUSIONS = --exclude=/bin --exclude=/var --exclude=node_modules
 MASKSERVICE_LICENSE = PROPRIETARY
 MASKSERVICE_GOMOD = mask.services/maskservice
 MASKSERVICE_BUILD_TARGETS = cmd/maskserviced cmd/transducer-sim
