@@ -78,8 +78,7 @@ var alertStates = []maskservice.AlertState{maskservice.AlertActiveUnack, maskser
 
 // GET /api/alerts?state=&sensor_id=&since=&until=&limit=&before_id= : newest first.
 func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Alarms == nil {
-		s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "the alarm engine is not running"))
+	if s.alarmsOff(w, r) {
 		return
 	}
 	q := r.URL.Query()
@@ -143,6 +142,15 @@ func (s *Server) handleAlerts(w http.ResponseWriter, r *http.Request) {
 	}{out, next})
 }
 
+// alarmsOff answers 503 and reports true when the server has no alarm engine.
+func (s *Server) alarmsOff(w http.ResponseWriter, r *http.Request) bool {
+	if s.opts.Alarms == nil {
+		s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "the alarm engine is not running"))
+		return true
+	}
+	return false
+}
+
 // alertID reads the {id} of the path.
 func alertID(r *http.Request) (uint64, error) {
 	v := r.PathValue("id")
@@ -155,8 +163,7 @@ func alertID(r *http.Request) (uint64, error) {
 
 // GET /api/alerts/{id}
 func (s *Server) handleAlert(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Alarms == nil {
-		s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "the alarm engine is not running"))
+	if s.alarmsOff(w, r) {
 		return
 	}
 	id, err := alertID(r)
@@ -197,8 +204,7 @@ func printableText(s string) bool {
 // POST /api/alerts/{id}/ack {comment}: 200 with the alert; 409 when it needs no
 // acknowledgement (already acknowledged, or closed).
 func (s *Server) handleAck(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Alarms == nil {
-		s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "the alarm engine is not running"))
+	if s.alarmsOff(w, r) {
 		return
 	}
 	id, err := alertID(r)
@@ -223,8 +229,7 @@ func (s *Server) handleAck(w http.ResponseWriter, r *http.Request) {
 
 // POST /api/alerts/ack-all {comment}: acknowledges every alert that needs it.
 func (s *Server) handleAckAll(w http.ResponseWriter, r *http.Request) {
-	if s.opts.Alarms == nil {
-		s.writeError(w, r, maskservice.Errorf(maskservice.EUNAVAILABLE, "the alarm engine is not running"))
+	if s.alarmsOff(w, r) {
 		return
 	}
 	comment, err := readAck(w, r)

@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -220,37 +219,15 @@ func auditError(err error) error {
 // auditCSVHeader is the header row of the CSV download.
 var auditCSVHeader = []string{"seq", "time", "action", "username", "role", "source", "details"}
 
-// writeAuditCSV streams every entry that matches f as CSV, flushed as it goes. As with the
-// history download, the status is sent before the scan, so a failure during it is logged
-// and aborts the connection rather than leave a complete-looking file that is not.
+// writeAuditCSV streams every entry that matches f as CSV (see streamCSV).
 func (s *Server) writeAuditCSV(w http.ResponseWriter, r *http.Request, f maskservice.AuditFilter) {
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="audit-%s.csv"`, s.now().UTC().Format("20060102T150405Z")))
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Now().Add(csvWriteTimeout))
-	cw := csv.NewWriter(w)
-	_ = cw.Write(auditCSVHeader)
-	rows := 0
-	err := s.opts.Audit.ScanAudit(r.Context(), f, func(e maskservice.AuditEntry) bool {
-		_ = cw.Write([]string{strconv.FormatUint(e.Seq, 10), e.Time.UTC().Format(wire.TimestampLayout), string(e.Action),
-			csvText(e.Username), string(e.Role), csvText(e.Source), csvText(e.Details)})
-		if rows++; rows%512 == 0 {
-			cw.Flush()
-			_ = rc.SetWriteDeadline(time.Now().Add(csvWriteTimeout))
-			return cw.Error() == nil
-		}
-		return true
+	name := "audit-" + s.now().UTC().Format("20060102T150405Z") + ".csv"
+	s.streamCSV(w, r, name, auditCSVHeader, "audit", func(row func([]string) bool) error {
+		return s.opts.Audit.ScanAudit(r.Context(), f, func(e maskservice.AuditEntry) bool {
+			return row([]string{strconv.FormatUint(e.Seq, 10), e.Time.UTC().Format(wire.TimestampLayout), string(e.Action),
+				csvText(e.Username), string(e.Role), csvText(e.Source), csvText(e.Details)})
+		})
 	})
-	cw.Flush()
-	if err == nil {
-		err = cw.Error()
-	}
-	if err != nil {
-		s.log.Warn("audit CSV cut short", "rows", rows, "err", err)
-		// The status is out: only a broken connection tells the client the file is not whole.
-		panic(http.ErrAbortHandler)
-	}
 }
 
 // csvText guards a free-text cell of the CSV (a username typed at a failed sign-in, say)

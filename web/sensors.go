@@ -2,7 +2,6 @@ package web
 
 import (
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -325,50 +324,22 @@ func historyError(err error) error {
 	return maskservice.Errorf(maskservice.EINTERNAL, "read history: %v", err)
 }
 
-// csvWriteTimeout bounds each flush of a CSV download to a client that stopped reading.
-const csvWriteTimeout = 30 * time.Second
-
-// writeHistoryCSV streams every reading of the range as CSV, flushed as it goes, so that a
-// year of 1 Hz readings never sits in memory. The status is sent before the scan, so a
-// failure during it is logged and aborts the connection: the client sees a broken download,
-// never a complete-looking file that is not.
+// writeHistoryCSV streams every reading of the range as CSV (see streamCSV).
 func (s *Server) writeHistoryCSV(w http.ResponseWriter, r *http.Request, sensor maskservice.Sensor, hq historyQuery) {
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s-%s-%s.csv"`, sensor.ID,
-		hq.start.UTC().Format("20060102T150405Z"), hq.end.UTC().Format("20060102T150405Z")))
-	w.WriteHeader(http.StatusOK)
-	// A client that stops reading must not hold the handler for ever: every flush has to get
-	// through within csvWriteTimeout.
-	rc := http.NewResponseController(w)
-	_ = rc.SetWriteDeadline(time.Now().Add(csvWriteTimeout))
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"timestamp", "sensor_id", "value", "raw_value", "unit", "status", "quality", "fault"})
-	rows := 0
 	num := func(f float64) string {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return ""
 		}
 		return strconv.FormatFloat(f, 'g', -1, 64)
 	}
-	err := maskservice.ScanHistory(r.Context(), s.opts.Recent, s.opts.History, sensor, hq.start, hq.end, func(rd maskservice.Reading) bool {
-		_ = cw.Write([]string{rd.Time.UTC().Format(wire.TimestampLayout), rd.SensorID, num(rd.Value), num(rd.Raw), rd.Unit,
-			rd.Status.String(), rd.Quality.String(), rd.Fault})
-		if rows++; rows%4096 == 0 {
-			cw.Flush()
-			_ = rc.SetWriteDeadline(time.Now().Add(csvWriteTimeout))
-			return cw.Error() == nil
-		}
-		return true
+	name := fmt.Sprintf("%s-%s-%s.csv", sensor.ID, hq.start.UTC().Format("20060102T150405Z"), hq.end.UTC().Format("20060102T150405Z"))
+	header := []string{"timestamp", "sensor_id", "value", "raw_value", "unit", "status", "quality", "fault"}
+	s.streamCSV(w, r, name, header, "history", func(row func([]string) bool) error {
+		return maskservice.ScanHistory(r.Context(), s.opts.Recent, s.opts.History, sensor, hq.start, hq.end, func(rd maskservice.Reading) bool {
+			return row([]string{rd.Time.UTC().Format(wire.TimestampLayout), rd.SensorID, num(rd.Value), num(rd.Raw), rd.Unit,
+				rd.Status.String(), rd.Quality.String(), rd.Fault})
+		})
 	})
-	cw.Flush()
-	if err == nil {
-		err = cw.Error()
-	}
-	if err != nil {
-		s.log.Warn("history CSV cut short", "sensor", sensor.ID, "rows", rows, "err", err)
-		// The status is out: only a broken connection tells the client the file is not whole.
-		panic(http.ErrAbortHandler)
-	}
 }
 
 // intParam reads the integer query parameter name, def when absent; outside [lo, hi] is an

@@ -152,8 +152,9 @@ func signInAs(tb testing.TB, addr, user, role string) string {
 	var out struct {
 		AccessToken string `json:"access_token"`
 	}
-	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&out) != nil {
-		tb.Fatalf("sign in as %s: %d", user, resp.StatusCode)
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil || out.AccessToken == "" {
+		tb.Fatalf("sign in as %s: %d %s", user, resp.StatusCode, raw)
 	}
 	return out.AccessToken
 }

@@ -51,20 +51,7 @@ func baseURL(m *Main) string { return "http://" + m.Addr().String() }
 // signIn signs in as the demo operator at addr and returns the access token.
 func signIn(tb testing.TB, addr string) string {
 	tb.Helper()
-	body := `{"username":"operator1","password":"password123","role":"OPERATOR"}`
-	resp, err := http.Post("http://"+addr+"/api/auth/login", "application/json", strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		AccessToken string `json:"access_token"`
-	}
-	raw, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || json.Unmarshal(raw, &out) != nil || out.AccessToken == "" {
-		tb.Fatalf("sign in: %d %s", resp.StatusCode, raw)
-	}
-	return out.AccessToken
+	return signInAs(tb, addr, "operator1", "OPERATOR")
 }
 
 // getJSON fetches url with the token (if any) and decodes the JSON body into v, failing on

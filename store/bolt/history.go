@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -126,7 +127,7 @@ func (db *DB) copyChunks(ctx context.Context, sensorID string, start, end time.T
 			k, v = c.Seek(seek)
 		}
 		stop := chunkKey(end)
-		for ; k != nil && compareBytes(k, stop) < 0; k, v = c.Next() {
+		for ; k != nil && bytes.Compare(k, stop) < 0; k, v = c.Next() {
 			if len(batch) == scanBatch {
 				next = slices.Clone(k) // keys and values are valid only inside the transaction
 				return nil
@@ -553,7 +554,7 @@ func (w *HistoryWriter) deleteOldest(ctx context.Context, del func(h chunk.Heade
 		}
 		var freed int64
 		for n < trimBatch && len(heads) > 0 {
-			oldest := slices.MinFunc(heads, func(a, b *head) int { return compareBytes(a.k, b.k) })
+			oldest := slices.MinFunc(heads, func(a, b *head) int { return bytes.Compare(a.k, b.k) })
 			h, err := chunk.ReadHeader(oldest.v)
 			if err == nil && !del(h, freed) {
 				return nil
@@ -575,24 +576,10 @@ func (w *HistoryWriter) deleteOldest(ctx context.Context, del func(h chunk.Heade
 	return n, err
 }
 
-func compareBytes(a, b []byte) int {
-	for i := range min(len(a), len(b)) {
-		if a[i] != b[i] {
-			return int(a[i]) - int(b[i])
-		}
-	}
-	return len(a) - len(b)
-}
-
 // usedBytes is the size of the file minus its free pages: what the data takes.
 func (db *DB) usedBytes() int64 {
-	var size int64
-	_ = db.db.View(func(tx *bbolt.Tx) error {
-		size = tx.Size()
-		return nil
-	})
-	st := db.db.Stats()
-	return size - int64(st.FreeAlloc)
+	_, used := db.HistoryFileBytes()
+	return used
 }
 
 // HistoryFileBytes returns the size of the database file and the bytes of it in use.
