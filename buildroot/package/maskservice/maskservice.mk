@@ -23,6 +23,15 @@ define MASKSERVICE_CHECK_VENDOR
 endef
 MASKSERVICE_POST_RSYNC_HOOKS += MASKSERVICE_CHECK_VENDOR
 
+# The UI is built with Node.js, which the image's build does not run: the checkout must hold
+# its build (make ui), or the device would embed the placeholder page.
+define MASKSERVICE_CHECK_UI
+	@test -f $(@D)/web/ui/dist/index.html || { \
+		echo "maskservice: run 'make ui' in $(MASKSERVICE_SITE) first (buildroot/README.md)"; \
+		exit 1; }
+endef
+MASKSERVICE_POST_RSYNC_HOOKS += MASKSERVICE_CHECK_UI
+
 define MASKSERVICE_INSTALL_INIT_SYSTEMD
 	$(INSTALL) -D -m 0644 $(@D)/systemd/maskservice.service \
 		$(TARGET_DIR)/usr/lib/systemd/system/maskservice.service

@@ -1,0 +1,110 @@
+import { describe, expect, it } from 'vitest'
+import { mount } from '@vue/test-utils'
+import SensorTile from './SensorTile.vue'
+import { I18N, createI18n, type Lang } from '../lib/i18n'
+import { common } from '../i18n/common'
+import type { Reading, SensorMeta } from '../stores/live'
+
+const NOW = Date.parse('2025-03-01T08:00:00Z')
+const P1: SensorMeta = { id: 'P1', name: 'Inlet', unit: 'bar', range: [0, 10], normal: [2, 8], warning: [1, 9] }
+const P2: SensorMeta = { id: 'P2', name: 'Outlet', unit: 'mbar', range: [0, 1000], normal: [200, 800], warning: [100, 900] }
+
+const reading = (over: Partial<Reading> = {}): Reading => ({
+  value: 5.02,
+  unit: 'bar',
+  status: 'normal',
+  quality: 'good',
+  timestamp: new Date(NOW).toISOString(),
+  ...over,
+})
+
+function tile(props: { meta?: SensorMeta; reading?: Reading; stale?: boolean; id?: string }, lang: Lang = 'pl') {
+  return mount(SensorTile, {
+    props: {
+      id: props.id ?? 'P1',
+      meta: 'meta' in props ? props.meta : P1,
+      reading: props.reading,
+      spark: [[NOW - 1000, 5]] as [number, number][],
+      stale: props.stale ?? false,
+      now: NOW,
+    },
+    global: { provide: { [I18N as symbol]: createI18n([common], lang) } },
+  })
+}
+
+describe('SensorTile', () => {
+  it.each([
+    ['normal', 'pl', P1, 5.02, '5,02', 'bar', 'W normie'],
+    ['warning', 'pl', P1, 8.5, '8,50', 'bar', 'Ostrzeżenie'],
+    ['critical', 'pl', P1, 9.7, '9,70', 'bar', 'Krytyczny'],
+    ['normal', 'en', P1, 5.02, '5.02', 'bar', 'Normal'],
+    ['critical', 'en', P2, 950.4, '950', 'mbar', 'Critical'],
+  ] as const)('%s (%s): shows %s as %s', (status, lang, meta, value, shown, unit, word) => {
+    const w = tile({ meta, reading: reading({ value, status, unit: meta.unit }) }, lang)
+    expect(w.find('[data-testid="value"]').text()).toBe(shown)
+    expect(w.find('.unit').text()).toBe(unit)
+    expect(w.find('[data-testid="status"]').text()).toBe(word)
+    const root = w.find('[data-testid="tile-P1"]')
+    expect(root.attributes('data-status')).toBe(status)
+    expect(root.classes()).toContain('s-' + status)
+    expect(root.classes()).not.toContain('stale')
+    expect(root.attributes('aria-label')).toBe(`${meta.name}: ${shown} ${unit}, ${word}`)
+  })
+
+  it('draws the range bar and the sparkline', () => {
+    const w = tile({ reading: reading() })
+    expect(w.find('[data-testid="range-bar"]').exists()).toBe(true)
+    expect(w.findAll('.seg')).toHaveLength(5)
+    expect(w.find('.marker').attributes('style')).toContain('left: 50.2%')
+    expect(w.find('svg path').attributes('d')).toMatch(/^M/)
+  })
+
+  it.each([
+    ['bad quality with the last number', reading({ quality: 'bad', value: 5.02, fault: 'open circuit' }), 'open circuit'],
+    ['bad quality without a fault text', reading({ quality: 'bad', value: 7.77 }), 'Awaria czujnika'],
+    ['a null value', reading({ value: null }), 'Awaria czujnika'],
+  ])('%s shows the fault, not the number', (_name, r, text) => {
+    const w = tile({ reading: r })
+    const root = w.find('[data-testid="tile-P1"]')
+    expect(root.attributes('data-status')).toBe('fault')
+    expect(w.find('[data-testid="value"]').text()).toBe(text)
+    expect(w.find('.fault').exists()).toBe(true)
+    expect(w.find('.value').exists()).toBe(false)
+    expect(w.text()).not.toContain('5,02')
+    expect(w.text()).not.toContain('7,77')
+    expect(w.find('[data-testid="status"]').text()).toBe('Awaria czujnika')
+    // and the range bar has no marker at the old value
+    expect(w.find('.marker').exists()).toBe(false)
+    expect(root.attributes('aria-label')).not.toMatch(/\d,\d\d/)
+  })
+
+  it('no reading yet: no data', () => {
+    const w = tile({ reading: undefined })
+    expect(w.find('[data-testid="tile-P1"]').attributes('data-status')).toBe('nodata')
+    expect(w.find('[data-testid="status"]').text()).toBe('Brak danych')
+    expect(w.find('[data-testid="value"]').text()).toBe('—')
+  })
+
+  it('stale data is marked', () => {
+    const w = tile({ reading: reading(), stale: true })
+    const root = w.find('[data-testid="tile-P1"]')
+    expect(root.classes()).toContain('stale')
+    expect(w.find('[data-testid="status"]').text()).toBe('W normie')
+    expect(w.find('[data-testid="stale"]').text()).toBe('nieaktualne')
+    // the number is still shown, greyed
+    expect(w.find('[data-testid="value"]').text()).toBe('5,02')
+  })
+
+  it('without meta: the reading\'s unit, no bar, two decimals', () => {
+    const w = tile({ meta: undefined, reading: reading({ value: 3.3, unit: 'kPa' }) })
+    expect(w.find('[data-testid="value"]').text()).toBe('3,30')
+    expect(w.find('.unit').text()).toBe('kPa')
+    expect(w.find('[data-testid="range-bar"]').exists()).toBe(false)
+    expect(w.find('.name').text()).toBe('P1')
+  })
+
+  it('shows the sensor name beside the id', () => {
+    const w = tile({ reading: reading() })
+    expect(w.find('.name').text()).toBe('P1 · Inlet')
+  })
+})

@@ -1,0 +1,122 @@
+// The REST client of the UI. The session lives in HttpOnly cookies the page cannot read
+// (ms_access, ms_refresh); the page reads only ms_csrf and echoes it in X-CSRF-Token on every
+// request that changes something. An answer of 401 triggers one silent refresh, shared by
+// every request that is waiting, and the request is tried once more.
+import type { InjectionKey } from 'vue'
+
+/** ApiError is a failed request: the HTTP status and the server's error code and message. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    /** seconds to wait before trying again (429 Retry-After), 0 if the server gave none */
+    readonly retryAfter = 0,
+  ) {
+    super(message)
+    this.name = 'ApiError'
+  }
+}
+
+/** ApiOptions are what the client needs from the page; tests pass their own. */
+export interface ApiOptions {
+  fetch?: typeof fetch
+  /** the document's cookies, to read the CSRF token from */
+  cookies?: () => string
+  /** called when a request meets 401 and the refresh fails: the session is over (it may be
+   *  called once for each request that was waiting) */
+  onSessionLost?: () => void
+}
+
+export interface Api {
+  get<T>(path: string): Promise<T>
+  post<T>(path: string, body?: unknown): Promise<T>
+  /** refresh trades the refresh cookie for new tokens; false when the session is over */
+  refresh(): Promise<boolean>
+}
+
+export const CSRF_COOKIE = 'ms_csrf'
+
+/** csrfToken reads the CSRF cookie from a document.cookie string. */
+export function csrfToken(cookies: string): string {
+  for (const part of cookies.split(';')) {
+    const [name, ...rest] = part.trim().split('=')
+    if (name === CSRF_COOKIE) return decodeURIComponent(rest.join('='))
+  }
+  return ''
+}
+
+export function createApi(opts: ApiOptions = {}): Api {
+  const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init))
+  const cookies = opts.cookies ?? (() => document.cookie)
+  let refreshing: Promise<boolean> | null = null
+
+  async function send(method: string, path: string, body?: unknown): Promise<Response> {
+    const headers: Record<string, string> = { Accept: 'application/json' }
+    if (method !== 'GET') {
+      headers['X-CSRF-Token'] = csrfToken(cookies())
+      if (body !== undefined) headers['Content-Type'] = 'application/json'
+    }
+    try {
+      return await doFetch(path, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        credentials: 'same-origin',
+        cache: 'no-store',
+      })
+    } catch (e) {
+      throw new ApiError(0, 'network', `the device did not answer (${(e as Error).message})`)
+    }
+  }
+
+  async function decode<T>(res: Response): Promise<T> {
+    if (res.status === 204) return undefined as T
+    const text = await res.text()
+    let json: unknown
+    try {
+      json = text ? JSON.parse(text) : undefined
+    } catch {
+      throw new ApiError(res.status, 'bad_answer', `the device answered ${res.status} with something that is not JSON`)
+    }
+    if (res.ok) return json as T
+    const err = (json as { error?: { code?: string; message?: string } } | undefined)?.error
+    const retry = Number(res.headers.get('Retry-After') ?? 0)
+    throw new ApiError(res.status, err?.code ?? 'http_' + res.status, err?.message ?? res.statusText, Number.isFinite(retry) ? retry : 0)
+  }
+
+  async function refresh(): Promise<boolean> {
+    refreshing ??= (async () => {
+      try {
+        const res = await send('POST', '/api/auth/refresh')
+        return res.ok
+      } catch {
+        return false
+      } finally {
+        // Let the next expiry start a new refresh.
+        setTimeout(() => (refreshing = null), 0)
+      }
+    })()
+    return refreshing
+  }
+
+  async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res = await send(method, path, body)
+    if (res.status === 401 && !path.startsWith('/api/auth/')) {
+      if (await refresh()) {
+        res = await send(method, path, body)
+      }
+      if (res.status === 401) opts.onSessionLost?.()
+    }
+    return decode<T>(res)
+  }
+
+  return {
+    get: (path) => request('GET', path),
+    post: (path, body) => request('POST', path, body),
+    refresh,
+  }
+}
+
+/** API is how components get the app's Api. */
+export const API: InjectionKey<Api> = Symbol('api')

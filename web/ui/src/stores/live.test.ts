@@ -1,0 +1,455 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import type { Api } from '../lib/api'
+import type { Alert } from './alerts'
+import { SPARK_SECONDS, STALE_MS, backoff, createLive, type LiveOptions } from './live'
+
+/** FakeSocket is a WebSocket the test drives: it never opens or closes on its own. */
+class FakeSocket {
+  static all: FakeSocket[] = []
+  onopen: ((ev: Event) => void) | null = null
+  onmessage: ((ev: MessageEvent) => void) | null = null
+  onclose: ((ev: CloseEvent) => void) | null = null
+  onerror: ((ev: Event) => void) | null = null
+  closed: number[] = []
+  constructor(readonly url: string) {
+    FakeSocket.all.push(this)
+  }
+  close(code = 1005) {
+    this.closed.push(code)
+  }
+  open() {
+    this.onopen?.(new Event('open'))
+  }
+  send(frame: unknown) {
+    this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) } as MessageEvent)
+  }
+  fireClose(code: number) {
+    this.onclose?.({ code } as CloseEvent)
+  }
+  static get last(): FakeSocket {
+    return FakeSocket.all[FakeSocket.all.length - 1]
+  }
+}
+
+const URL_ = 'ws://device/api/ws/sensors'
+
+const meta = {
+  P1: { name: 'Inlet', range: [0, 10], normal: [2, 8], warning: [1, 9] },
+  'P 2': { name: 'Outlet', range: [0, 1000], normal: [200, 800], warning: [100, 900] },
+}
+
+function fakeApi(history: Record<string, { value: number | null; timestamp: string }[]> = {}) {
+  const api = {
+    get: vi.fn(async (path: string): Promise<unknown> => {
+      if (path === '/api/sensors/current') {
+        return {
+          order: ['P1', 'P 2'],
+          sensors: {
+            P1: { ...meta.P1, value: 5, unit: 'bar', status: 'normal', quality: 'good', timestamp: new Date().toISOString() },
+            'P 2': { ...meta['P 2'], value: 500, unit: 'mbar', status: 'normal', quality: 'good', timestamp: new Date().toISOString() },
+          },
+        }
+      }
+      const m = /^\/api\/sensors\/([^/]+)\/history\?/.exec(path)
+      if (m) return { points: history[decodeURIComponent(m[1])] ?? [] }
+      throw new Error('unexpected ' + path)
+    }),
+    post: vi.fn(),
+    refresh: vi.fn(async () => true),
+  }
+  return { api, asApi: api as unknown as Api }
+}
+
+const reading = (value: number | null, over: Record<string, unknown> = {}) => ({
+  value,
+  unit: 'bar',
+  status: 'normal',
+  quality: 'good',
+  timestamp: new Date(Date.now()).toISOString(),
+  ...over,
+})
+
+function setup(over: Partial<LiveOptions> = {}) {
+  const { api, asApi } = fakeApi()
+  const live = createLive({
+    api: asApi,
+    url: URL_,
+    WebSocket: FakeSocket as unknown as typeof WebSocket,
+    now: () => Date.now(),
+    random: () => 0.5, // no jitter
+    ...over,
+  })
+  return { live, api }
+}
+
+/** goLive starts the store, opens the socket and sends one sensors frame. */
+async function goLive(over: Partial<LiveOptions> = {}) {
+  const s = setup(over)
+  s.live.start()
+  FakeSocket.last.open()
+  await vi.advanceTimersByTimeAsync(0)
+  FakeSocket.last.send({ type: 'sensors', P1: reading(5) })
+  return s
+}
+
+beforeEach(() => {
+  FakeSocket.all = []
+  vi.useFakeTimers()
+  vi.setSystemTime(Date.parse('2025-03-01T08:00:00Z'))
+})
+afterEach(() => {
+  vi.useRealTimers()
+})
+
+describe('backoff', () => {
+  it.each([
+    [1, 500],
+    [2, 1000],
+    [3, 2000],
+    [4, 4000],
+    [5, 8000],
+    [6, 10_000],
+    [7, 10_000],
+    [100, 10_000],
+    [0, 500],
+  ])('attempt %i waits %i ms without jitter', (n, base) => {
+    expect(backoff(n, () => 0.5)).toBe(base)
+  })
+
+  it.each([1, 2, 3, 4, 5, 6, 20])('attempt %i: jitter stays within ±20 %% and under the 10 s cap', (n) => {
+    const base = backoff(n, () => 0.5)
+    const hi = Math.min(10_000, Math.round(base * 1.2))
+    expect(backoff(n, () => 0)).toBe(Math.round(base * 0.8))
+    expect(backoff(n, () => 1)).toBe(hi)
+    for (let i = 0; i < 50; i++) {
+      const w = backoff(n)
+      expect(w).toBeGreaterThanOrEqual(Math.round(base * 0.8))
+      expect(w).toBeLessThanOrEqual(hi)
+    }
+  })
+})
+
+describe('createLive', () => {
+  it('connects to the url and starts as connecting', () => {
+    const { live } = setup()
+    expect(live.state.link).toBe('connecting')
+    live.start()
+    expect(FakeSocket.all).toHaveLength(1)
+    expect(FakeSocket.last.url).toBe(URL_)
+    expect(live.state.link).toBe('connecting')
+    live.start() // a second start is ignored
+    expect(FakeSocket.all).toHaveLength(1)
+  })
+
+  it('on open loads the sensors and backfills the sparklines', async () => {
+    const { api, asApi } = fakeApi({
+      P1: [
+        { value: 4, timestamp: new Date(Date.now() - 2000).toISOString() },
+        { value: null, timestamp: new Date(Date.now() - 1000).toISOString() },
+      ],
+    })
+    const live = createLive({ api: asApi, url: URL_, WebSocket: FakeSocket as unknown as typeof WebSocket, random: () => 0.5 })
+    live.start()
+    FakeSocket.last.open()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(api.get).toHaveBeenCalledWith('/api/sensors/current')
+    expect(live.state.order).toEqual(['P1', 'P 2'])
+    expect(live.state.meta.P1).toEqual({ id: 'P1', ...meta.P1, unit: 'bar' })
+    expect(live.state.readings.P1.value).toBe(5)
+    const paths = api.get.mock.calls.map((c) => c[0]).filter((p) => p.includes('/history'))
+    expect(paths).toHaveLength(2)
+    expect(paths.some((p) => p.startsWith('/api/sensors/P%202/history?'))).toBe(true)
+    const q = new URLSearchParams(paths[0].split('?')[1])
+    expect(q.get('max_points')).toBe(String(SPARK_SECONDS))
+    expect(Date.parse(q.get('start_time')!)).toBe(Date.now() - SPARK_SECONDS * 1000)
+    expect(live.state.spark.P1).toEqual([
+      [Date.now() - 2000, 4],
+      [Date.now() - 1000, null],
+    ])
+  })
+
+  it('the first sensors frame makes the link live and sets readings and sparks', async () => {
+    const { live } = setup()
+    live.start()
+    FakeSocket.last.open()
+    await vi.advanceTimersByTimeAsync(0)
+    const t1 = Date.now()
+    FakeSocket.last.send({ type: 'sensors', P1: reading(5.02), P3: reading(1, { quality: 'bad', fault: 'open circuit' }) })
+    expect(live.state.link).toBe('live')
+    expect(live.state.lastFrame).toBe(t1)
+    expect(live.state.readings.P1.value).toBe(5.02)
+    expect(live.state.readings.P3.fault).toBe('open circuit')
+    expect(live.state.order).toEqual(['P1', 'P 2', 'P3']) // a sensor not in the configuration is added
+    expect(live.state.spark.P1.at(-1)).toEqual([t1, 5.02])
+    // a bad reading is a gap, not a number
+    expect(live.state.spark.P3).toEqual([[t1, null]])
+
+    vi.advanceTimersByTime(1000)
+    FakeSocket.last.send({ type: 'sensors', P1: reading(5.1) })
+    expect(live.state.spark.P1.slice(-2)).toEqual([
+      [t1, 5.02],
+      [t1 + 1000, 5.1],
+    ])
+  })
+
+  it('backfill keeps the live points and adds only older history before them', async () => {
+    const t = Date.now()
+    const { asApi } = fakeApi({
+      P1: [
+        { value: 1, timestamp: new Date(t - 3000).toISOString() },
+        { value: 2, timestamp: new Date(t).toISOString() },
+      ],
+    })
+    const live = createLive({ api: asApi, url: URL_, WebSocket: FakeSocket as unknown as typeof WebSocket, random: () => 0.5 })
+    live.start()
+    FakeSocket.last.open()
+    // a frame arrives before the history answer
+    FakeSocket.last.send({ type: 'sensors', P1: reading(7) })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(live.state.spark.P1).toEqual([
+      [t - 3000, 1],
+      [t, 7],
+    ])
+  })
+
+  it('spark points older than SPARK_SECONDS are dropped', async () => {
+    const { live } = await goLive()
+    const first = live.state.spark.P1.length
+    expect(first).toBe(1)
+    for (let i = 0; i < SPARK_SECONDS + 10; i++) {
+      vi.advanceTimersByTime(1000)
+      FakeSocket.last.send({ type: 'sensors', P1: reading(5) })
+    }
+    const s = live.state.spark.P1
+    expect(s[0][0]).toBeGreaterThanOrEqual(Date.now() - SPARK_SECONDS * 1000)
+    expect(s.length).toBeLessThanOrEqual(SPARK_SECONDS + 1)
+  })
+
+  it('an alert frame goes to onAlert and does not touch the readings', async () => {
+    const onAlert = vi.fn()
+    const { live } = await goLive({ onAlert })
+    const a = { id: 3, type: 'CRITICAL', state: 'ACTIVE_UNACK' } as Alert
+    FakeSocket.last.send({ type: 'alert', alert: a })
+    expect(onAlert).toHaveBeenCalledTimes(1)
+    expect(onAlert).toHaveBeenCalledWith(a)
+    expect(Object.keys(live.state.readings).sort()).toEqual(['P 2', 'P1'])
+  })
+
+  it('an alert frame before any sensors frame does not make the link live', () => {
+    const onAlert = vi.fn()
+    const { live } = setup({ onAlert })
+    live.start()
+    FakeSocket.last.open()
+    FakeSocket.last.send({ type: 'alert', alert: { id: 1 } })
+    expect(onAlert).toHaveBeenCalled()
+    expect(live.state.link).toBe('connecting')
+  })
+
+  it('a frame that is not JSON is ignored', async () => {
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const { live } = await goLive()
+    const before = live.state.lastFrame
+    vi.advanceTimersByTime(500)
+    FakeSocket.last.send('not json{')
+    expect(live.state.lastFrame).toBe(before)
+    expect(warn).toHaveBeenCalled()
+    warn.mockRestore()
+  })
+
+  it('close → lost, attempts counted, reconnect after the backoff', async () => {
+    const { live } = await goLive()
+    const t = Date.now()
+    FakeSocket.last.fireClose(1006)
+    expect(live.state.link).toBe('lost')
+    expect(live.state.attempts).toBe(1)
+    expect(live.state.closeCode).toBe(1006)
+    expect(live.state.retryAt).toBe(t + 500)
+    vi.advanceTimersByTime(499)
+    expect(FakeSocket.all).toHaveLength(1)
+    vi.advanceTimersByTime(1)
+    expect(FakeSocket.all).toHaveLength(2)
+    expect(live.state.link).toBe('lost') // still lost while connecting again
+    expect(live.state.retryAt).toBe(0)
+
+    // the second attempt fails too: twice the wait
+    FakeSocket.last.fireClose(1006)
+    expect(live.state.attempts).toBe(2)
+    vi.advanceTimersByTime(999)
+    expect(FakeSocket.all).toHaveLength(2)
+    vi.advanceTimersByTime(1)
+    expect(FakeSocket.all).toHaveLength(3)
+
+    // a frame on the new socket: live again, the count starts over
+    FakeSocket.last.open()
+    FakeSocket.last.send({ type: 'sensors', P1: reading(5) })
+    expect(live.state.link).toBe('live')
+    expect(live.state.attempts).toBe(0)
+  })
+
+  it('a socket that cannot be made is retried', () => {
+    let n = 0
+    class Failing extends FakeSocket {
+      constructor(url: string) {
+        if (n++ === 0) throw new Error('SecurityError')
+        super(url)
+      }
+    }
+    const { live } = setup({ WebSocket: Failing as unknown as typeof WebSocket })
+    live.start()
+    expect(FakeSocket.all).toHaveLength(0)
+    expect(live.state.link).toBe('lost')
+    expect(live.state.attempts).toBe(1)
+    vi.advanceTimersByTime(500)
+    expect(FakeSocket.all).toHaveLength(1)
+  })
+
+  it('frames and closes of a replaced socket are ignored', async () => {
+    const { live } = await goLive()
+    const old = FakeSocket.last
+    old.fireClose(1006)
+    vi.advanceTimersByTime(500)
+    expect(FakeSocket.all).toHaveLength(2)
+    old.send({ type: 'sensors', P1: reading(99) })
+    expect(live.state.readings.P1.value).toBe(5)
+    old.fireClose(1011)
+    expect(live.state.attempts).toBe(1)
+    expect(FakeSocket.all).toHaveLength(2)
+  })
+
+  it(`stale: no frame for more than STALE_MS while live → the socket is closed and the link lost`, async () => {
+    const { live } = await goLive()
+    const sock = FakeSocket.last
+    // frames every second keep it live
+    for (let i = 0; i < 10; i++) {
+      vi.advanceTimersByTime(1000)
+      sock.send({ type: 'sensors', P1: reading(5) })
+    }
+    expect(live.state.link).toBe('live')
+    expect(sock.closed).toEqual([])
+    vi.advanceTimersByTime(STALE_MS)
+    expect(live.state.link).toBe('live') // exactly STALE_MS is not yet stale
+    vi.advanceTimersByTime(1000)
+    expect(sock.closed).toHaveLength(1)
+    expect(live.state.link).toBe('lost')
+    expect(live.state.attempts).toBe(1)
+    // the close event of the dropped socket does not count twice
+    sock.fireClose(1006)
+    expect(live.state.attempts).toBe(1)
+    vi.advanceTimersByTime(500)
+    expect(FakeSocket.all).toHaveLength(2)
+  })
+
+  // A socket that opens after a reconnect but never sends a frame (a half-open connection,
+  // a stuck proxy) must not leave the link 'lost' for ever: the watchdog drops it and tries
+  // again.
+  it('a reconnected socket that never sends a frame is dropped and tried again', async () => {
+    const { live } = await goLive()
+    FakeSocket.last.fireClose(1006)
+    vi.advanceTimersByTime(500)
+    const silent = FakeSocket.last
+    silent.open()
+    await vi.advanceTimersByTimeAsync(STALE_MS * 4)
+    expect(live.state.link).toBe('lost')
+    expect(silent.closed.length + (FakeSocket.all.length - 2)).toBeGreaterThan(0)
+  })
+
+  it('a first socket that stays silent is dropped after STALE_MS, not before', () => {
+    const { live } = setup()
+    live.start()
+    vi.advanceTimersByTime(STALE_MS - 1000)
+    expect(FakeSocket.last.closed).toEqual([])
+    expect(live.state.link).toBe('connecting')
+    vi.advanceTimersByTime(2000)
+    expect(FakeSocket.all[0].closed.length).toBe(1)
+    expect(live.state.link).toBe('lost')
+  })
+
+  it('close code 4001 asks onAuthFailed; true → reconnect', async () => {
+    const onAuthFailed = vi.fn(async () => true)
+    const { live } = await goLive({ onAuthFailed })
+    FakeSocket.last.fireClose(4001)
+    expect(onAuthFailed).toHaveBeenCalledTimes(1)
+    expect(live.state.link).toBe('lost')
+    expect(live.state.closeCode).toBe(4001)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(live.state.attempts).toBe(1)
+    await vi.advanceTimersByTimeAsync(500)
+    expect(FakeSocket.all).toHaveLength(2)
+  })
+
+  it('close code 4001 and onAuthFailed false → stopped, no reconnect', async () => {
+    const onAuthFailed = vi.fn(async () => false)
+    const { live } = await goLive({ onAuthFailed })
+    FakeSocket.last.fireClose(4001)
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(onAuthFailed).toHaveBeenCalledTimes(1)
+    expect(FakeSocket.all).toHaveLength(1)
+    expect(live.state.attempts).toBe(0)
+    expect(live.state.retryAt).toBe(0)
+  })
+
+  it('close code 4001 without onAuthFailed is an ordinary reconnect', async () => {
+    const { live } = await goLive()
+    FakeSocket.last.fireClose(4001)
+    expect(live.state.attempts).toBe(1)
+    vi.advanceTimersByTime(500)
+    expect(FakeSocket.all).toHaveLength(2)
+  })
+
+  it('onReconnect runs after a reconnect, not after the first connect', async () => {
+    const onReconnect = vi.fn()
+    await goLive({ onReconnect })
+    expect(onReconnect).not.toHaveBeenCalled()
+    FakeSocket.last.fireClose(1006)
+    vi.advanceTimersByTime(500)
+    expect(onReconnect).not.toHaveBeenCalled()
+    FakeSocket.last.open()
+    expect(onReconnect).toHaveBeenCalledTimes(1)
+  })
+
+  it('stop() closes the socket and stops retrying', async () => {
+    const { live } = await goLive()
+    const sock = FakeSocket.last
+    live.stop()
+    expect(sock.closed).toEqual([1000])
+    expect(live.state.link).toBe('connecting')
+    sock.fireClose(1000)
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(FakeSocket.all).toHaveLength(1)
+    expect(live.state.attempts).toBe(0)
+  })
+
+  it('stop() during the backoff wait cancels the attempt', async () => {
+    const { live } = await goLive()
+    FakeSocket.last.fireClose(1006)
+    expect(live.state.attempts).toBe(1)
+    live.stop()
+    await vi.advanceTimersByTimeAsync(60_000)
+    expect(FakeSocket.all).toHaveLength(1)
+    expect(live.state.attempts).toBe(0)
+    expect(live.state.retryAt).toBe(0)
+  })
+
+  it('retryNow() skips the wait', async () => {
+    const { live } = await goLive()
+    for (let i = 0; i < 5; i++) {
+      FakeSocket.last.fireClose(1006)
+      vi.advanceTimersByTime(backoff(i + 1, () => 0.5))
+    }
+    FakeSocket.last.fireClose(1006)
+    expect(live.state.attempts).toBe(6)
+    expect(live.state.retryAt).toBe(Date.now() + 10_000)
+    const n = FakeSocket.all.length
+    live.retryNow()
+    expect(FakeSocket.all).toHaveLength(n + 1)
+    // and the skipped timer does not fire a second socket
+    vi.advanceTimersByTime(10_000)
+    expect(FakeSocket.all).toHaveLength(n + 1)
+  })
+
+  it('retryNow() while connected does nothing', async () => {
+    const { live } = await goLive()
+    live.retryNow()
+    expect(FakeSocket.all).toHaveLength(1)
+  })
+})

@@ -1,0 +1,192 @@
+// The signed-in user, the silent refresh of the access token, and the idle timeout.
+//
+// The tokens themselves never reach this code: the server keeps them in HttpOnly cookies.
+// The store knows who is signed in, refreshes the access cookie a minute before it expires,
+// and ends the session after the role's idle timeout without a touch, showing a countdown
+// for the last minute first.
+import { reactive, readonly, type InjectionKey } from 'vue'
+import { ApiError, type Api } from '../lib/api'
+
+export type Role = 'OPERATOR' | 'ADMIN' | 'SUPERUSER' | 'SERWISANT'
+export const ROLES: readonly Role[] = ['OPERATOR', 'ADMIN', 'SUPERUSER', 'SERWISANT']
+/** The role colours of DESIGN.md, for the sign-in tiles drawn before anyone is signed in. */
+export const ROLE_COLORS: Readonly<Record<Role, string>> = {
+  OPERATOR: '#27ae60',
+  ADMIN: '#f39c12',
+  SUPERUSER: '#e74c3c',
+  SERWISANT: '#3498db',
+}
+
+export interface User {
+  username: string
+  role: Role
+  permissions: string[]
+  color: string
+  /** the role's idle timeout, seconds */
+  sessionTimeout: number
+}
+
+/** Why the last session ended, for the sign-in screen to say. */
+export type EndReason = '' | 'signed_out' | 'idle' | 'expired'
+
+/** WARN_SECONDS is how long before the idle timeout the countdown shows. */
+export const WARN_SECONDS = 60
+
+export interface SessionClock {
+  now(): number // ms
+  setInterval(fn: () => void, ms: number): unknown
+  clearInterval(id: unknown): void
+}
+
+const realClock: SessionClock = {
+  now: () => Date.now(),
+  setInterval: (fn, ms) => setInterval(fn, ms),
+  clearInterval: (id) => clearInterval(id as ReturnType<typeof setInterval>),
+}
+
+interface TokenAnswer {
+  username: string
+  role: Role
+  permissions: string[]
+  color: string
+  session_timeout: number
+  expires_in?: number
+  token_expires?: string
+}
+
+export interface SessionState {
+  user: User | null
+  /** seconds left before the idle timeout ends the session; shown when <= WARN_SECONDS */
+  idleLeft: number
+  ended: EndReason
+  /** true until restore() has asked the server whether a session exists */
+  restoring: boolean
+}
+
+export function createSession(api: Api, clock: SessionClock = realClock) {
+  const state = reactive<SessionState>({ user: null, idleLeft: Infinity, ended: '', restoring: true })
+  let lastActivity = clock.now()
+  let accessExpires = 0 // ms; 0 when unknown
+  let timer: unknown = null
+  let refreshing = false
+
+  function start(a: TokenAnswer) {
+    state.user = {
+      username: a.username,
+      role: a.role,
+      permissions: a.permissions ?? [],
+      color: a.color,
+      sessionTimeout: a.session_timeout,
+    }
+    state.ended = ''
+    lastActivity = clock.now()
+    if (a.expires_in) accessExpires = clock.now() + a.expires_in * 1000
+    else if (a.token_expires) accessExpires = Date.parse(a.token_expires)
+    else accessExpires = 0
+    tick()
+    if (timer === null) timer = clock.setInterval(tick, 1000)
+  }
+
+  function stop(reason: EndReason) {
+    state.user = null
+    state.idleLeft = Infinity
+    state.ended = reason
+    accessExpires = 0
+    if (timer !== null) {
+      clock.clearInterval(timer)
+      timer = null
+    }
+  }
+
+  function tick() {
+    const u = state.user
+    if (!u) return
+    const now = clock.now()
+    state.idleLeft = Math.max(0, Math.ceil(u.sessionTimeout - (now - lastActivity) / 1000))
+    if (state.idleLeft === 0) {
+      void logout('idle')
+      return
+    }
+    // Refresh a minute before the access token runs out, so no request ever meets a 401.
+    if (accessExpires && now >= accessExpires - 60_000 && !refreshing) {
+      refreshing = true
+      void api
+        .refresh()
+        .then((ok) => {
+          if (!state.user) return
+          if (ok) accessExpires = clock.now() + 15 * 60_000
+          else stop('expired')
+        })
+        .finally(() => (refreshing = false))
+    }
+  }
+
+  async function logout(reason: EndReason = 'signed_out'): Promise<void> {
+    if (!state.user) return
+    stop(reason)
+    try {
+      await api.post('/api/auth/logout')
+    } catch {
+      // Signed out here anyway; the server ends the session on its own idle timeout.
+    }
+  }
+
+  return {
+    state: readonly(state) as Readonly<SessionState>,
+
+    /** login signs in; an ApiError says why not (the sign-in screen explains it) */
+    async login(username: string, password: string, role: Role): Promise<User> {
+      const a = await api.post<TokenAnswer>('/api/auth/login', { username, password, role })
+      start(a)
+      return state.user!
+    },
+
+    /** restore asks the server whether the cookies still hold a session (after a reload);
+     *  hasSession tells whether the browser holds a session's cookies at all */
+    async restore(hasSession: () => boolean = () => true): Promise<void> {
+      try {
+        // Without the CSRF cookie there is no session to ask about (it lives as long as the
+        // refresh cookie): skip the request, which would only answer 401.
+        if (!hasSession()) return stop('')
+        let me: TokenAnswer
+        try {
+          me = await api.get<TokenAnswer>('/api/auth/me')
+        } catch (e) {
+          // The access cookie lasts 15 min; the refresh cookie may still hold the session.
+          if (!(e instanceof ApiError) || e.status !== 401 || !(await api.refresh())) throw e
+          me = await api.get<TokenAnswer>('/api/auth/me')
+        }
+        start(me)
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status !== 401) console.warn('restore session:', e)
+        stop('')
+      } finally {
+        state.restoring = false
+      }
+    },
+
+    logout,
+
+    /** lost is called when the server refuses the session (a failed refresh) */
+    lost() {
+      if (state.user) stop('expired')
+    },
+
+    /** touch records a user action: the idle timeout starts again */
+    touch() {
+      lastActivity = clock.now()
+      if (state.user && state.idleLeft <= WARN_SECONDS) tick()
+    },
+
+    can(permission: string): boolean {
+      const p = state.user?.permissions ?? []
+      return p.includes(permission) || p.includes('full_system_access')
+    },
+
+    /** tick runs the timers once; tests call it after moving their clock */
+    tick,
+  }
+}
+
+export type Session = ReturnType<typeof createSession>
+export const SESSION: InjectionKey<Session> = Symbol('session')
