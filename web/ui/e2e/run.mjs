@@ -1,0 +1,830 @@
+#!/usr/bin/env node
+// End-to-end test of the operator UI: runs the real maskserviced binary (simulated
+// transducers, demo users) and drives Debian's chromium through playwright-core, at the LCD's
+// 1280x400 and at a phone's 390x844.
+//
+//   node web/ui/e2e/run.mjs --daemon bin/maskserviced [--ui-dir web/ui/dist] [--only lcd|phone] [--keep]
+//
+// The flow, per viewport: sign in as each of the four roles (live values, user badge,
+// sign-out); as OPERATOR wait for a scripted critical excursion of P1, acknowledge its banner,
+// find the alert acknowledged on the Alerts screen, see the trend chart; stop the daemon and
+// see the connection-lost overlay, start it again and see the page recover by itself. Once,
+// at 1280x400, the time from navigation to the first live values under 4x CPU throttling.
+// Throughout: no request to another origin, no console error, no token in localStorage.
+//
+// Screenshots go to web/ui/test-output/screenshots/<size>/<name>.png; the first-values
+// figure to web/ui/test-output/first-values.json. Exit 0 on success, 1 on a failure (with the
+// reason and the tail of the daemon's log), 2 on bad usage or a missing browser.
+//
+// Environment: CHROMIUM overrides the browser (default /usr/bin/chromium, the Debian package
+// chromium); E2E_HEADED=1 shows the browser (needs a display).
+
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import fsp from 'node:fs/promises'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { chromium } from 'playwright-core'
+
+const HERE = path.dirname(fileURLToPath(import.meta.url))
+const OUT = path.resolve(HERE, '..', 'test-output')
+const T0 = Date.now()
+const TOTAL_TIMEOUT_MS = 5 * 60_000 // the whole run; the flow itself takes under a minute
+
+// P1's scripted excursion in the critical phase: normal until CRIT_AT_S seconds after the
+// daemon started, then 9.6 bar (critical is above 9) for as long as it runs. The step takes a
+// microsecond, so no reading lands in the warning band on the way (that would open a WARNING
+// alert that then escalates, a different path).
+const CRIT_AT_S = 8
+const PASSWORD = 'password123'
+const USERS = { OPERATOR: 'operator1', ADMIN: 'admin1', SUPERUSER: 'super1', SERWISANT: 'serwis1' }
+const STATUSES = new Set(['normal', 'warning', 'critical', 'fault', 'nodata'])
+
+const VIEWPORTS = {
+  lcd: {
+    size: '1280x400',
+    osk: true,
+    context: { viewport: { width: 1280, height: 400 }, hasTouch: true, deviceScaleFactor: 1 },
+  },
+  phone: {
+    size: '390x844',
+    osk: false,
+    context: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
+  },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Arguments
+
+function usage(msg) {
+  console.error(`e2e: ${msg}\nusage: node web/ui/e2e/run.mjs --daemon PATH [--ui-dir DIR] [--only lcd|phone] [--keep]`)
+  process.exit(2)
+}
+
+function parseArgs(argv) {
+  const a = { daemon: '', uiDir: '', only: '', keep: false }
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]
+    const val = () => {
+      if (i + 1 >= argv.length) usage(`${k} needs a value`)
+      return argv[++i]
+    }
+    if (k === '--daemon') a.daemon = val()
+    else if (k.startsWith('--daemon=')) a.daemon = k.slice(9)
+    else if (k === '--ui-dir') a.uiDir = val()
+    else if (k.startsWith('--ui-dir=')) a.uiDir = k.slice(9)
+    else if (k === '--only') a.only = val()
+    else if (k.startsWith('--only=')) a.only = k.slice(7)
+    else if (k === '--keep') a.keep = true
+    else if (k === '-h' || k === '--help') usage('help')
+    else usage(`unknown argument ${k}`)
+  }
+  if (!a.daemon) usage('--daemon is required')
+  if (a.only && !VIEWPORTS[a.only]) usage(`--only: want lcd or phone, not ${a.only}`)
+  a.daemon = path.resolve(a.daemon)
+  if (a.uiDir) a.uiDir = path.resolve(a.uiDir)
+  return a
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output, steps and waiting
+
+const secs = () => ((Date.now() - T0) / 1000).toFixed(1).padStart(6)
+function log(tag, msg) {
+  console.log(`[${secs()}s] ${tag ? `[${tag}] ` : ''}${msg}`)
+}
+
+/** Failure is a test failure with a message meant for the person reading the output. */
+class Failure extends Error {}
+
+const results = [] // { tag, name, ok, ms, note }
+
+/** step runs fn as one named step, logs it and records it for the summary; a failure ends the run. */
+async function step(tag, name, fn) {
+  const t = Date.now()
+  try {
+    const note = await fn()
+    const ms = Date.now() - t
+    results.push({ tag, name, ok: true, ms, note: note || '' })
+    log(tag, `ok   ${name} (${ms} ms)${note ? ' — ' + note : ''}`)
+    return note
+  } catch (e) {
+    const ms = Date.now() - t
+    results.push({ tag, name, ok: false, ms, note: firstLine(e) })
+    if (!interrupted) log(tag, `FAIL ${name} (${ms} ms)`)
+    e.step = `${tag}: ${name}`
+    throw e
+  }
+}
+
+function firstLine(e) {
+  return String(e?.message ?? e).split('\n')[0]
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
+
+/** until polls fn until it returns something truthy; fails after timeoutMs naming what it waited for. */
+async function until(what, fn, timeoutMs, everyMs = 100) {
+  const deadline = Date.now() + timeoutMs
+  let last
+  for (;;) {
+    try {
+      const v = await fn()
+      if (v) return v
+      last = undefined
+    } catch (e) {
+      last = e
+    }
+    if (Date.now() >= deadline) {
+      throw new Failure(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${firstLine(last)})` : ''}`)
+    }
+    await sleep(everyMs)
+  }
+}
+
+const sel = (id) => `[data-testid="${id}"]`
+
+/** visible waits for a test id to be visible. */
+async function visible(page, id, timeoutMs = 10_000, what = '') {
+  try {
+    await page.locator(sel(id)).first().waitFor({ state: 'visible', timeout: timeoutMs })
+  } catch (e) {
+    throw new Failure(`${what || `[data-testid=${id}]`} did not become visible within ${timeoutMs} ms (url ${page.url()})`)
+  }
+}
+
+/** hidden waits for a test id to be gone or hidden. */
+async function hidden(page, id, timeoutMs = 10_000, what = '') {
+  try {
+    await page.locator(sel(id)).first().waitFor({ state: 'hidden', timeout: timeoutMs })
+  } catch (e) {
+    throw new Failure(`${what || `[data-testid=${id}]`} was still visible after ${timeoutMs} ms (url ${page.url()})`)
+  }
+}
+
+/** tap touches the first element of a test id (both contexts have touch), after waiting for it. */
+async function tap(page, id, timeoutMs = 10_000) {
+  const loc = page.locator(sel(id)).first()
+  await visible(page, id, timeoutMs)
+  await loc.tap({ timeout: timeoutMs })
+}
+
+async function text(loc, timeoutMs = 2000) {
+  return ((await loc.textContent({ timeout: timeoutMs })) ?? '').replace(/\s+/g, ' ').trim()
+}
+
+/** isNumber tells a displayed value: digits with a decimal point or comma, maybe a sign and
+ *  thousands separators (spaces, narrow no-break spaces). */
+function isNumber(s) {
+  return /^[-−+]?\d{1,3}([\s\u00a0\u202f]?\d{3})*([.,]\d+)?$|^[-−+]?\d+([.,]\d+)?$/.test(s)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The daemon
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer()
+    s.unref()
+    s.on('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address()
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+const daemons = new Set() // every running daemon, for the cleanup
+
+class Daemon {
+  constructor({ bin, dataDir, port, uiDir, logFile, tag }) {
+    Object.assign(this, { bin, dataDir, port, uiDir, logFile, tag })
+    this.origin = `http://127.0.0.1:${port}`
+    this.proc = null
+    this.exited = null // a promise of the exit
+    this.startedAt = 0
+  }
+
+  /** start runs the daemon with config and waits until /readyz answers 200. */
+  async start(config) {
+    if (this.proc) throw new Error('daemon already running')
+    const args = ['serve', '--config', config, '--data', this.dataDir, '--listen', `127.0.0.1:${this.port}`, '--demo']
+    if (this.uiDir) args.push('--ui-dir', this.uiDir)
+    fs.appendFileSync(this.logFile, `\n=== ${new Date().toISOString()} ${this.bin} ${args.join(' ')}\n`)
+    const fd = fs.openSync(this.logFile, 'a')
+    const proc = spawn(this.bin, args, { stdio: ['ignore', fd, fd] })
+    fs.closeSync(fd)
+    this.proc = proc
+    this.startedAt = Date.now()
+    daemons.add(this)
+    let exitInfo = null
+    this.exited = new Promise((resolve) => {
+      proc.on('exit', (code, signal) => {
+        exitInfo = { code, signal }
+        daemons.delete(this)
+        if (this.proc === proc) this.proc = null
+        resolve(exitInfo)
+      })
+      proc.on('error', (err) => {
+        exitInfo = { code: -1, signal: null, err }
+        daemons.delete(this)
+        if (this.proc === proc) this.proc = null
+        resolve(exitInfo)
+      })
+    })
+    const deadline = Date.now() + 30_000
+    for (;;) {
+      if (exitInfo) {
+        throw new Failure(`daemon exited during start (${exitInfo.err ? exitInfo.err.message : `code ${exitInfo.code}, signal ${exitInfo.signal}`}); see its log below`)
+      }
+      try {
+        const r = await fetch(`${this.origin}/readyz`, { signal: AbortSignal.timeout(1000) })
+        await r.arrayBuffer().catch(() => {})
+        if (r.status === 200) return Date.now() - this.startedAt
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() >= deadline) throw new Failure(`daemon not ready (GET /readyz != 200) within 30 s; see its log below`)
+      await sleep(50)
+    }
+  }
+
+  /** stop sends SIGTERM and waits for the exit (SIGKILL after 10 s). */
+  async stop() {
+    const proc = this.proc
+    if (!proc) return
+    proc.kill('SIGTERM')
+    const r = await Promise.race([this.exited, sleep(10_000).then(() => null)])
+    if (r) return r
+    log(this.tag, 'daemon did not exit within 10 s of SIGTERM; killing it')
+    proc.kill('SIGKILL')
+    await Promise.race([this.exited, sleep(5000)])
+    throw new Failure('daemon did not exit within 10 s of SIGTERM')
+  }
+
+  kill() {
+    if (this.proc) this.proc.kill('SIGKILL')
+  }
+}
+
+function logTail(file, lines = 40) {
+  try {
+    const all = fs.readFileSync(file, 'utf8').trimEnd().split('\n')
+    return all.slice(-lines).join('\n')
+  } catch {
+    return '(no log)'
+  }
+}
+
+// P2's script: a sawtooth inside its normal band (1..4 bar), 1.5 -> 3.5 -> 1.5 bar in 40 s
+// segments for 20 minutes, so its displayed value (two decimals) changes with every reading.
+// The default profile would not do: in its resting phase only noise of about 0.01 bar moves
+// the value, and two readings a few seconds apart often show the same two decimals.
+const P2_SCRIPT = `[${Array.from({ length: 31 }, (_, i) => `[${i * 40}.0, ${i % 2 ? '3.5' : '1.5'}]`).join(', ')}]`
+
+function sensorsToml(p1Script) {
+  // All three sensors of the specification: a config holds only the sensors it lists, and
+  // each takes the specification's name, unit, range and bands. P1 and P3 follow the
+  // simulator's default profile inside their normal band unless scripted; a script holds its
+  // last point's value after its end.
+  return `# written by web/ui/e2e/run.mjs
+[[bus]]
+name = "sim"
+driver = "sim"
+
+[[sensor]]
+id = "P1"
+bus = "sim"
+${p1Script ? `sim_script = ${p1Script}\n` : ''}
+[[sensor]]
+id = "P2"
+bus = "sim"
+sim_script = ${P2_SCRIPT}
+
+[[sensor]]
+id = "P3"
+bus = "sim"
+`
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browser checks that run through the whole flow
+
+/** Watch collects what must not happen on a page: requests to other origins, console errors,
+ *  uncaught exceptions. The expected failures of a stopped daemon are allowed only while
+ *  outage is set, and only in their exact forms. */
+class Watch {
+  constructor(tag, origin) {
+    this.tag = tag
+    this.origin = origin
+    this.wsOrigin = origin.replace(/^http/, 'ws')
+    this.outage = false
+    this.foreign = []
+    this.errors = []
+    this.allowed = 0
+    this.sockets = [] // { at, failed } per WebSocket the page opened
+    const port = new URL(origin).port
+    this.expected = [
+      // Chromium's words for a WebSocket that cannot connect to the stopped daemon.
+      new RegExp(`^WebSocket connection to 'ws://127\\.0\\.0\\.1:${port}/api/ws/sensors[^']*' failed: `),
+      // A fetch to the stopped daemon (the header's status poll, a reload of alerts).
+      /^Failed to load resource: net::ERR_(CONNECTION_REFUSED|CONNECTION_RESET|EMPTY_RESPONSE|CONNECTION_CLOSED)$/,
+    ]
+  }
+
+  attach(page) {
+    page.on('request', (req) => {
+      const u = req.url()
+      if (u.startsWith(this.origin + '/') || u === this.origin || u.startsWith('data:') || u.startsWith('blob:')) return
+      this.foreign.push(`${req.method()} ${u}`)
+    })
+    page.on('websocket', (ws) => {
+      const u = ws.url()
+      if (!u.startsWith(this.wsOrigin + '/')) this.foreign.push(`WebSocket ${u}`)
+      const s = { at: Date.now(), failed: false }
+      this.sockets.push(s)
+      ws.on('socketerror', () => (s.failed = true))
+      ws.on('close', () => (s.failed = true))
+    })
+    page.on('console', (msg) => {
+      if (msg.type() !== 'error') return
+      const t = msg.text()
+      const where = msg.location()?.url || ''
+      if (this.outage && this.expected.some((re) => re.test(t)) && (where === '' || where.startsWith(this.origin))) {
+        this.allowed++
+        this.allowedSample ||= t
+        return
+      }
+      this.errors.push(`console.error at ${secs().trim()}s: ${t}${where ? ` (${where})` : ''}`)
+    })
+    page.on('pageerror', (err) => {
+      this.errors.push(`uncaught exception at ${secs().trim()}s: ${err?.stack || err}`)
+    })
+    page.on('crash', () => this.errors.push(`page crashed at ${secs().trim()}s`))
+  }
+}
+
+async function noTokenStored(page) {
+  const found = await page.evaluate(() => {
+    const out = []
+    for (const store of [localStorage, sessionStorage]) {
+      for (let i = 0; i < store.length; i++) {
+        const k = store.key(i)
+        const v = store.getItem(k) ?? ''
+        if (v.includes('eyJ') || k.includes('eyJ')) out.push(`${store === localStorage ? 'localStorage' : 'sessionStorage'}[${k}]`)
+      }
+    }
+    return out
+  })
+  if (found.length) throw new Failure(`a token (a value containing "eyJ") is stored in ${found.join(', ')}`)
+}
+
+// ---------------------------------------------------------------------------------------------
+// UI helpers
+
+async function shot(page, vp, name) {
+  const dir = path.join(OUT, 'screenshots', vp.size)
+  await fsp.mkdir(dir, { recursive: true })
+  await page.screenshot({ path: path.join(dir, `${name}.png`), timeout: 10_000 })
+}
+
+/** nav opens a screen by its navigation entry; on a phone the entry may hide in the menu. */
+async function nav(page, name) {
+  const link = page.locator(sel(`nav-${name}`)).first()
+  if (!(await link.isVisible())) {
+    const menu = page.locator(sel('menu')).first()
+    if (!(await menu.isVisible())) {
+      throw new Failure(`neither [data-testid=nav-${name}] nor [data-testid=menu] is visible (url ${page.url()})`)
+    }
+    await menu.tap({ timeout: 5000 })
+    await visible(page, `nav-${name}`, 5000, `[data-testid=nav-${name}] after opening the menu`)
+  }
+  await link.tap({ timeout: 5000 })
+  await visible(page, name, 10_000, `the ${name} screen ([data-testid=${name}]) after tapping nav-${name}`)
+}
+
+/** tiles checks P1..P3 show a number and a status word; returns their texts. */
+async function checkTiles(page, timeoutMs = 10_000) {
+  const out = {}
+  for (const id of ['P1', 'P2', 'P3']) {
+    const tile = page.locator(sel(`tile-${id}`)).first()
+    await visible(page, `tile-${id}`, timeoutMs)
+    out[id] = await until(
+      `tile ${id} to show a value and a status word`,
+      async () => {
+        const status = await tile.getAttribute('data-status', { timeout: 1000 })
+        const word = await text(tile.locator(sel('status')).first(), 1000)
+        const value = await text(tile.locator(sel('value')).first(), 1000)
+        if (!STATUSES.has(status) || !word) return null
+        if (status !== 'fault' && !isNumber(value)) return null
+        return { status, word, value }
+      },
+      timeoutMs,
+    ).catch(async (e) => {
+      const html = await tile.innerHTML({ timeout: 1000 }).catch(() => '?')
+      throw new Failure(`${e.message}; the tile holds: ${html.slice(0, 400)}`)
+    })
+  }
+  return out
+}
+
+/** valueChanges waits for P2's value text to change (live data). */
+async function valueChanges(page, timeoutMs = 6000) {
+  const v = page.locator(`${sel('tile-P2')} ${sel('value')}`).first()
+  const before = await text(v)
+  const t = Date.now()
+  const after = await until(`P2's value to change from "${before}" (live values)`, async () => {
+    const now = await text(v, 1000)
+    return now !== before && isNumber(now) ? now : null
+  }, timeoutMs)
+  return `P2 ${before} -> ${after} in ${Date.now() - t} ms`
+}
+
+async function signIn(page, vp, watch, role, { typeOnOsk, first }) {
+  const username = USERS[role]
+  if (!(await page.locator(sel('signin')).first().isVisible())) {
+    await page.goto(watch.origin + '/', { timeout: 15_000 })
+  }
+  await visible(page, 'signin', 10_000, 'the sign-in screen')
+  // The role tiles: the sign-in screen's first view.
+  const tile = page.locator(sel(`role-${role}`)).first()
+  await visible(page, `role-${role}`, 10_000)
+  for (const r of Object.keys(USERS)) await visible(page, `role-${r}`, 2000)
+  await visible(page, 'lang-pl', 2000)
+  await visible(page, 'lang-en', 2000)
+  if (first) await shot(page, vp, 'signin')
+  const roleName = await text(tile)
+  if (!roleName) throw new Failure(`role tile ${role} has no text`)
+  await tile.tap({ timeout: 5000 })
+  await visible(page, 'field-username', 5000)
+  await visible(page, 'field-password', 5000)
+  const user = page.locator(sel('field-username')).first()
+  const pass = page.locator(sel('field-password')).first()
+  if (vp.osk) {
+    await visible(page, 'osk', 5000, 'the on-screen keyboard [data-testid=osk] on the LCD')
+  } else if (await page.locator(sel('osk')).first().isVisible()) {
+    throw new Failure('the on-screen keyboard [data-testid=osk] is visible on the phone (the native one should be used)')
+  }
+  if (typeOnOsk) {
+    // Prove the on-screen keyboard: type the username key by key.
+    await user.tap({ timeout: 5000 })
+    for (const c of username) {
+      const key = page.locator(`${sel('osk')} [data-key="${c}"]`).first()
+      if ((await key.count()) === 0) throw new Failure(`the on-screen keyboard has no key data-key="${c}"`)
+      await key.tap({ timeout: 5000 })
+    }
+    const got = await user.inputValue({ timeout: 2000 })
+    if (got !== username) throw new Failure(`typed "${username}" on the on-screen keyboard, the username field holds "${got}"`)
+  } else {
+    await user.fill(username, { timeout: 5000 })
+  }
+  await pass.fill(PASSWORD, { timeout: 5000 })
+  await shot(page, vp, `credentials-${role.toLowerCase()}`)
+  await tap(page, 'signin-submit', 5000)
+  const outcome = await until(`the home screen after signing in as ${username}`, async () => {
+    if (await page.locator(sel('home')).first().isVisible()) return { ok: true }
+    const err = page.locator(sel('signin-error')).first()
+    if (await err.isVisible()) return { error: await text(err, 1000) }
+    return null
+  }, 10_000)
+  if (outcome.error !== undefined) throw new Failure(`sign-in as ${username} (${role}) refused: "${outcome.error}"`)
+  await noTokenStored(page)
+  // The header: who is signed in, in which role.
+  await visible(page, 'user-badge', 5000)
+  const badge = (await text(page.locator(sel('user-badge')).first())).toLowerCase()
+  if (!badge.includes(username.toLowerCase()) || !badge.includes(roleName.toLowerCase())) {
+    throw new Failure(`user badge "${badge}" should name ${username} and the role "${roleName}"`)
+  }
+  for (const id of ['device-id', 'device-status', 'clock', 'alert-count', 'signout']) await visible(page, id, 5000)
+  if (await page.locator(sel('idle-countdown')).first().isVisible()) {
+    throw new Failure('the idle countdown [data-testid=idle-countdown] shows right after signing in')
+  }
+  return roleName
+}
+
+async function signOut(page) {
+  await tap(page, 'signout', 5000)
+  await visible(page, 'signin', 10_000, 'the sign-in screen after signing out')
+  await visible(page, 'role-OPERATOR', 5000)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The flow of one viewport
+
+async function runViewport(browser, args, tmp, name, measure) {
+  const vp = VIEWPORTS[name]
+  const tag = `${name} ${vp.size}`
+  const dataDir = path.join(tmp, `data-${name}`)
+  const port = await freePort()
+  const d = new Daemon({ bin: args.daemon, dataDir, port, uiDir: args.uiDir, logFile: path.join(tmp, `daemon-${name}.log`), tag })
+  const normal = path.join(tmp, 'normal.toml')
+  const crit = path.join(tmp, 'critical.toml')
+  const watch = new Watch(tag, d.origin)
+  let context
+  let page
+  try {
+    await step(tag, 'start the daemon (sim, demo users)', async () => `ready in ${await d.start(normal)} ms at ${d.origin}`)
+    context = await browser.newContext({ ...vp.context, locale: 'pl-PL', timezoneId: 'Europe/Warsaw', serviceWorkers: 'block' })
+    context.setDefaultTimeout(10_000)
+    context.setDefaultNavigationTimeout(15_000)
+    page = await context.newPage()
+    watch.attach(page)
+
+    // 1. Every role signs in, sees live values and its badge, and signs out.
+    let first = true
+    for (const role of Object.keys(USERS)) {
+      await step(tag, `sign in as ${USERS[role]} (${role})`, async () => {
+        const rn = await signIn(page, vp, watch, role, { typeOnOsk: vp.osk && first, first })
+        return `badge shows ${USERS[role]} / ${rn}${vp.osk && first ? '; username typed on the on-screen keyboard' : ''}`
+      })
+      first = false
+      await step(tag, `live values as ${role}`, async () => {
+        const tiles = await checkTiles(page)
+        const moved = await valueChanges(page)
+        await shot(page, vp, `home-${role.toLowerCase()}`)
+        return `${Object.entries(tiles).map(([k, v]) => `${k} ${v.value} ${v.status}`).join(', ')}; ${moved}`
+      })
+      await step(tag, `sign out (${role})`, () => signOut(page))
+    }
+
+    // 2. The critical excursion: banner, acknowledge, alert list, trends.
+    await step(tag, `restart the daemon with P1 going critical ${CRIT_AT_S} s after start`, async () => {
+      watch.outage = true
+      await d.stop()
+      const ms = await d.start(crit)
+      watch.outage = false
+      return `ready in ${ms} ms`
+    })
+    await step(tag, 'sign in as operator1 for the excursion', async () => {
+      await signIn(page, vp, watch, 'OPERATOR', { typeOnOsk: false, first: false })
+      await checkTiles(page)
+    })
+    let alertId = ''
+    await step(tag, 'critical banner appears', async () => {
+      const bannerVisibleAtSignIn = await page.locator(sel('critical-banner')).first().isVisible()
+      const left = CRIT_AT_S * 1000 - (Date.now() - d.startedAt)
+      await visible(page, 'critical-banner', Math.max(0, left) + 15_000, 'the critical banner [data-testid=critical-banner]')
+      await visible(page, 'banner-ack', 2000, "the banner's acknowledge button [data-testid=banner-ack] (OPERATOR)")
+      if (!(await page.locator(sel('home')).first().isVisible())) throw new Failure('the banner showed, but not over the home screen')
+      // The alert frame and the reading frame of the same poll may arrive in either order.
+      const p1 = page.locator(sel('tile-P1')).first()
+      await until(`P1's tile to show data-status="critical" with the banner (it has "${await p1.getAttribute('data-status')}")`,
+        async () => (await p1.getAttribute('data-status', { timeout: 1000 })) === 'critical', 3000)
+      alertId = (await page.locator(sel('critical-banner')).first().getAttribute('data-alert-id')) || ''
+      const countLoc = page.locator(sel('alert-count')).first()
+      const count = await until("the header's alert count to show an unacknowledged alert", async () => {
+        const c = await text(countLoc, 1000)
+        return /[1-9]/.test(c) ? c : null
+      }, 3000)
+      await shot(page, vp, 'critical-banner')
+      return `${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start${bannerVisibleAtSignIn ? ' (already there at sign-in)' : ''}; alert count "${count}"`
+    })
+    await step(tag, 'acknowledge from the banner', async () => {
+      await tap(page, 'banner-ack', 5000)
+      await visible(page, 'ack-dialog', 5000)
+      const comment = page.locator(sel('ack-comment')).first()
+      await comment.tap({ timeout: 5000 })
+      await comment.fill('e2e: P1 checked', { timeout: 5000 })
+      await shot(page, vp, 'ack-dialog')
+      await tap(page, 'ack-confirm', 5000)
+      await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
+      await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
+      const count = page.locator(sel('alert-count')).first()
+      await until("the header's alert count to show no unacknowledged alert", async () => !/[1-9]/.test(await text(count, 1000)), 5000)
+      return `alert count now "${await text(count)}"`
+    })
+    await step(tag, 'alert acknowledged by operator1 on the Alerts screen', async () => {
+      await nav(page, 'alerts')
+      const rows = page.locator(alertId ? `${sel('alert-row')}[data-alert-id="${alertId}"]` : `${sel('alert-row')}[data-type="CRITICAL"]`)
+      const row = await until(`the alert row${alertId ? ` data-alert-id=${alertId}` : ''} of type CRITICAL in state ACTIVE_ACK naming operator1`, async () => {
+        const n = await rows.count()
+        for (let i = 0; i < n; i++) {
+          const r = rows.nth(i)
+          const st = await r.getAttribute('data-state', { timeout: 1000 })
+          const tx = await text(r, 1000)
+          const ty = await r.getAttribute('data-type', { timeout: 1000 })
+          if (st === 'ACTIVE_ACK' && ty === 'CRITICAL' && tx.includes('operator1')) return { st, tx }
+        }
+        return null
+      }, 10_000).catch(async (e) => {
+        const all = await page.locator(sel('alert-row')).evaluateAll((els) =>
+          els.map((el) => `[id=${el.dataset.alertId} state=${el.dataset.state} type=${el.dataset.type}] ${el.textContent.replace(/\s+/g, ' ').trim()}`),
+        ).catch(() => [])
+        throw new Failure(`${e.message}; rows: ${all.length ? all.join(' | ') : 'none'}`)
+      })
+      await shot(page, vp, 'alerts')
+      return `"${row.tx.slice(0, 160)}"`
+    })
+    await step(tag, 'trend chart has points', async () => {
+      await nav(page, 'trends')
+      const chart = page.locator(sel('trend-chart')).first()
+      await visible(page, 'trend-chart', 10_000)
+      for (const r of ['15m', '1h', '8h', '24h', '7d']) await visible(page, `range-${r}`, 2000)
+      const n = await until('the trend chart to have data-points > 1', async () => {
+        const p = Number(await chart.getAttribute('data-points', { timeout: 1000 }))
+        return p > 1 ? p : null
+      }, 15_000)
+      await sleep(300) // let the chart's canvas paint before the screenshot
+      await shot(page, vp, 'trends')
+      return `${n} points of ${await chart.getAttribute('data-sensor')}`
+    })
+
+    // 3. The connection is lost and comes back, without a reload.
+    await step(tag, 'back to home', async () => {
+      await nav(page, 'home')
+      await checkTiles(page)
+    })
+    const marker = await page.evaluate(() => (window.__e2eNoReload = Math.random()))
+    await step(tag, 'daemon stopped: connection-lost overlay, reconnects fail', async () => {
+      watch.outage = true
+      const t = Date.now()
+      await d.stop()
+      await visible(page, 'connection-lost', 10_000, 'the connection-lost overlay [data-testid=connection-lost]')
+      const ms = Date.now() - t
+      await shot(page, vp, 'connection-lost')
+      // Keep the daemon down until the page has tried to reconnect at least once and failed,
+      // so the recovery below goes through the backoff.
+      await until('a reconnect attempt (a new WebSocket) that fails while the daemon is down', () => watch.sockets.some((s) => s.at > t && s.failed), 15_000)
+      await visible(page, 'connection-lost', 1000, 'the connection-lost overlay after a failed reconnect')
+      return `overlay after ${ms} ms; first failed reconnect ${watch.sockets.find((s) => s.at > t).at - t} ms after the stop`
+    })
+    await step(tag, 'daemon started again: overlay goes, values come again', async () => {
+      const ready = await d.start(normal)
+      const t = Date.now()
+      await hidden(page, 'connection-lost', 20_000, 'the connection-lost overlay after the daemon came back')
+      const ms = Date.now() - t
+      const same = await page.evaluate(() => window.__e2eNoReload)
+      if (same !== marker) throw new Failure('the page was reloaded while reconnecting (it must recover by itself)')
+      await checkTiles(page)
+      const moved = await valueChanges(page)
+      watch.outage = false
+      await shot(page, vp, 'reconnected')
+      return `daemon ready in ${ready} ms, overlay gone ${ms} ms later; ${moved}; ${watch.allowed} expected connection errors ignored${watch.allowedSample ? ` (such as "${watch.allowedSample.slice(0, 110)}")` : ''}`
+    })
+
+    // 4. Once: navigation to first live values, with 4x CPU throttling, already signed in.
+    if (measure) {
+      await step(tag, 'first live values with 4x CPU throttling', async () => {
+        const cdp = await context.newCDPSession(page)
+        await cdp.send('Emulation.setCPUThrottlingRate', { rate: 4 })
+        const t = performance.now()
+        try {
+          await page.goto(d.origin + '/', { timeout: 30_000, waitUntil: 'commit' })
+          // Checked in the page on every animation frame: cheaper and finer than polling from here.
+          await page.waitForFunction(
+            () => {
+              const el = document.querySelector('[data-testid="tile-P1"] [data-testid="value"]')
+              return !!el && /\d/.test(el.textContent || '') && /^[-−+]?[\d\s\u00a0\u202f]+([.,]\d+)?$/.test(el.textContent.trim())
+            },
+            undefined,
+            { polling: 'raf', timeout: 30_000 },
+          ).catch(() => {
+            throw new Failure("P1's value did not show a number within 30 s of navigating to / (signed in, 4x CPU throttling)")
+          })
+        } finally {
+          await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 }).catch(() => {})
+          await cdp.detach().catch(() => {})
+        }
+        const ms = Math.round(performance.now() - t)
+        measure.ms = ms
+        console.log(`ui: first live values in ${ms} ms (4x CPU throttling)`)
+        await fsp.mkdir(OUT, { recursive: true })
+        await fsp.writeFile(path.join(OUT, 'first-values.json'), JSON.stringify({ first_values_ms: ms }) + '\n')
+        await noTokenStored(page)
+        return `${ms} ms`
+      })
+    }
+    await step(tag, 'sign out', () => signOut(page))
+
+    if (watch.foreign.length) {
+      throw Object.assign(new Failure(`requests to another origin than ${d.origin}:\n  ${[...new Set(watch.foreign)].join('\n  ')}`), { step: `${tag}: checks` })
+    }
+    return watch
+  } catch (e) {
+    e.daemonLog = d.logFile
+    e.watch = watch
+    if (page) {
+      await shot(page, vp, 'FAILED').then(
+        () => (e.shot = path.join(OUT, 'screenshots', vp.size, 'FAILED.png')),
+        () => {},
+      )
+    }
+    throw e
+  } finally {
+    if (context) await context.close().catch(() => {})
+    await d.stop().catch(() => d.kill())
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+
+let browser = null
+let tmpDir = ''
+let keep = false
+let cleaning = null
+let interrupted = ''
+
+/** cleanup kills the daemons, closes the browser and removes the work dir, once. */
+function cleanup() {
+  cleaning ??= (async () => {
+    for (const d of daemons) d.kill()
+    if (browser) await Promise.race([browser.close().catch(() => {}), sleep(5000)])
+    if (tmpDir && !keep) await fsp.rm(tmpDir, { recursive: true, force: true }).catch(() => {})
+  })()
+  return cleaning
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, async () => {
+    if (interrupted) return
+    interrupted = sig
+    console.error(`\ne2e: ${sig}: stopping the daemon and the browser`)
+    await cleanup()
+    process.exit(128 + os.constants.signals[sig])
+  })
+}
+
+async function main() {
+  const args = parseArgs(process.argv.slice(2))
+  keep = args.keep
+  const exe = process.env.CHROMIUM || '/usr/bin/chromium'
+  if (!fs.existsSync(exe)) {
+    console.error(`e2e: no browser at ${exe}: install the Debian package chromium (apt-get install -y --no-install-recommends chromium), or set CHROMIUM to a Chromium binary`)
+    process.exit(2)
+  }
+  if (!fs.existsSync(args.daemon)) usage(`no daemon binary at ${args.daemon} (run make build)`)
+
+  tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'maskservice-e2e-'))
+  await fsp.writeFile(path.join(tmpDir, 'normal.toml'), sensorsToml(''))
+  const at = CRIT_AT_S
+  await fsp.writeFile(path.join(tmpDir, 'critical.toml'), sensorsToml(`[[0.0, 5.0], [${at.toFixed(1)}, 5.0], [${(at + 1e-6).toFixed(6)}, 9.6]]`))
+  await fsp.rm(path.join(OUT, 'screenshots'), { recursive: true, force: true })
+  await fsp.rm(path.join(OUT, 'first-values.json'), { force: true })
+  log('', `daemon ${args.daemon}${args.uiDir ? ` (UI from ${args.uiDir})` : ''}; browser ${exe}; work dir ${tmpDir}`)
+
+  browser = await chromium.launch({
+    executablePath: exe,
+    headless: !process.env.E2E_HEADED,
+    timeout: 30_000,
+    // Our own handlers close the browser, kill the daemons and remove the work dir, then exit.
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+    args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'].filter((a) => !(process.env.E2E_HEADED && a === '--headless=new')),
+  })
+  log('', `chromium ${browser.version()}`)
+
+  const measure = {}
+  const names = args.only ? [args.only] : ['lcd', 'phone']
+  const watches = []
+  for (const n of names) watches.push(await runViewport(browser, args, tmpDir, n, n === 'lcd' ? measure : null))
+
+  const errors = watches.flatMap((w) => w.errors.map((e) => `[${w.tag}] ${e}`))
+  if (errors.length) {
+    results.push({ tag: 'all', name: 'no console errors', ok: false, ms: 0, note: `${errors.length} errors` })
+    throw Object.assign(new Failure(`console errors or uncaught exceptions in the page:\n  ${errors.join('\n  ')}`), { step: 'console' })
+  }
+  results.push({ tag: 'all', name: 'no console errors, no foreign requests, no token in storage', ok: true, ms: 0, note: '' })
+  return measure
+}
+
+function summary(ok) {
+  console.log('\n== e2e summary ==')
+  for (const r of results) console.log(`  ${r.ok ? 'ok  ' : 'FAIL'} ${r.tag.padEnd(14)} ${r.name}${r.ms ? ` (${r.ms} ms)` : ''}`)
+  console.log(`  total ${((Date.now() - T0) / 1000).toFixed(1)} s; screenshots in ${path.relative(process.cwd(), path.join(OUT, 'screenshots')) || '.'}`)
+  if (keep && tmpDir) console.log(`  work dir kept: ${tmpDir} (configs, daemon logs, data)`)
+  console.log(ok ? 'e2e: PASS' : 'e2e: FAIL')
+}
+
+const overall = setTimeout(async () => {
+  console.error(`\ne2e: FAIL: the run took longer than ${TOTAL_TIMEOUT_MS / 1000} s; stopping`)
+  summary(false)
+  await cleanup()
+  process.exit(1)
+}, TOTAL_TIMEOUT_MS)
+
+try {
+  const m = await main()
+  summary(true)
+  await cleanup()
+  clearTimeout(overall)
+  process.exit(0)
+} catch (e) {
+  clearTimeout(overall)
+  if (interrupted) {
+    // The signal handler ends the run; the browser closing under the flow made this error.
+    await cleanup()
+    await sleep(60_000) // the handler exits first
+  }
+  console.error(`\ne2e: FAIL${e.step ? ` in ${e.step}` : ''}: ${e instanceof Failure ? e.message : e?.stack || e}`)
+  if (e.watch?.errors?.length) console.error(`console errors so far:\n  ${e.watch.errors.join('\n  ')}`)
+  if (e.shot) console.error(`screenshot of the page at the failure: ${path.relative(process.cwd(), e.shot)}`)
+  if (e.daemonLog) console.error(`--- tail of the daemon's log (${e.daemonLog}) ---\n${logTail(e.daemonLog)}\n---`)
+  summary(false)
+  await cleanup()
+  process.exit(1)
+}
