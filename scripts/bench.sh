@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # bench.sh: the figures of `make bench` on this machine. Go micro-benchmarks of every
-# package, then the loopback load harness (cmd/maskbench) against bin/maskserviced.
+# package, the operator UI's size and time to first values, then the loopback load harness
+# (cmd/maskbench) against bin/maskserviced.
 # Arguments go to maskbench, e.g. scripts/bench.sh -only ws,baseline -clients 500.
 # Exit status: maskbench's (0 even over budget; non-zero when the harness fails).
 set -euo pipefail
@@ -36,6 +37,13 @@ echo "date:  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo
 echo "== Go micro-benchmarks =="
 go test -run='^$' -bench=. -benchmem -count=1 ./...
+
+echo
+echo "== operator UI =="
+# The gzipped size of what the LCD loads, and the time from navigation to the first live
+# values in Debian's chromium with 4x CPU throttling (the LCD flow of the browser test).
+node web/ui/scripts/size.mjs
+node web/ui/e2e/run.mjs --daemon "$daemon" --only lcd | grep -E '^(ui|e2e):'
 
 echo
 echo "== loopback load (cmd/maskbench) =="
