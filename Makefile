@@ -16,7 +16,7 @@ run: build
 ## browser end-to-end test of the built daemon in Debian's chromium (playwright-core)
 test: build test-go test-ui
 
-test-go:
+test-go: build
 	$(GO) test -race -shuffle=on -count=1 -timeout 10m ./...
 
 test-ui: build

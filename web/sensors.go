@@ -118,6 +118,9 @@ type currentSensor struct {
 	Range   [2]number `json:"range"`
 	Normal  [2]number `json:"normal"`
 	Warning [2]number `json:"warning"`
+	// Interval is how often the sensor is read, in seconds: the UI counts its data as
+	// stopped after a few intervals without a frame.
+	Interval number `json:"interval"`
 }
 
 // currentBody is the encoded answer of /api/sensors/current for one round.
@@ -169,6 +172,7 @@ func (s *Server) encodeCurrent(round *maskservice.Round) ([]byte, error) {
 			Range:       band(sn.Range),
 			Normal:      band(sn.Thresholds.Normal),
 			Warning:     band(sn.Thresholds.Warning),
+			Interval:    number(sn.Interval.Seconds()),
 		}
 	}
 	body, err := json.Marshal(v)

@@ -340,6 +340,13 @@ func (s *Server) handleUI(w http.ResponseWriter, r *http.Request) {
 	}
 	name := strings.TrimPrefix(r.URL.Path, "/")
 	if fi, err := fs.Stat(s.ui, name); name == "" || err != nil || fi.IsDir() {
+		// A missing build file is a 404, not the page: a page of the previous build, open
+		// across an upgrade, asks for its old chunks, and must learn they are gone (it then
+		// reloads) rather than run index.html as a script.
+		if strings.HasPrefix(name, "assets/") {
+			s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "no UI file %s: the UI was rebuilt; reload the page", clip(r.URL.Path)))
+			return
+		}
 		name = "index.html"
 	}
 	// Vite names the files under assets/ by their content hash, so they never change;

@@ -106,10 +106,11 @@ func TestServer_Current(t *testing.T) {
 		}
 		type sensor struct {
 			reading
-			Name    string     `json:"name"`
-			Range   [2]float64 `json:"range"`
-			Normal  [2]float64 `json:"normal"`
-			Warning [2]float64 `json:"warning"`
+			Name     string     `json:"name"`
+			Range    [2]float64 `json:"range"`
+			Normal   [2]float64 `json:"normal"`
+			Warning  [2]float64 `json:"warning"`
+			Interval float64    `json:"interval"`
 		}
 		got := decode[struct {
 			Seq     uint64            `json:"seq"`
@@ -124,7 +125,7 @@ func TestServer_Current(t *testing.T) {
 		}
 		p1 := got.Sensors["P1"]
 		if p1.Name != "Pressure 1" || p1.Unit != "bar" || p1.Range != [2]float64{0, 10} ||
-			p1.Normal != [2]float64{2, 8} || p1.Warning != [2]float64{1.5, 9} {
+			p1.Normal != [2]float64{2, 8} || p1.Warning != [2]float64{1.5, 9} || p1.Interval != 0.01 { // the fixture polls every 10 ms
 			t.Errorf("P1 configuration %+v", p1)
 		}
 		if p1.Value == nil || *p1.Value < 5 || *p1.Value > 5.1 || p1.Status != "normal" || p1.Quality != "good" || p1.Fault != "" {
@@ -434,6 +435,9 @@ func TestServer_UI(t *testing.T) {
 			}
 		})
 	}
+	t.Run("missing build file", func(t *testing.T) {
+		wantError(t, f.get(t, "/assets/index-gone.js"), 404, maskservice.ENOTFOUND, "reload")
+	})
 	t.Run("unknown api path", func(t *testing.T) {
 		wantError(t, f.get(t, "/api/nope"), 404, maskservice.ENOTFOUND, "/api/nope")
 		wantError(t, f.get(t, "/api"), 404, maskservice.ENOTFOUND, "/api")

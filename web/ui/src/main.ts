@@ -24,20 +24,35 @@ const alerts = createAlerts(api)
 const live = createLive({
   api,
   onAlert: (a) => alerts.apply(a),
-  onReconnect: () => void alerts.load(),
-  onAuthFailed: () => api.refresh(),
+  onOpen: () => void alerts.load(),
+  // The socket was refused for its token: a refresh may help; if the server refuses that
+  // too the session is over, and if it does not answer the socket keeps trying.
+  onAuthFailed: async () => {
+    const r = await api.refresh()
+    if (r === 'refused') session.lost()
+    return r !== 'refused'
+  },
 })
 
 const router = createRouter({ history: createWebHistory(), routes })
 router.beforeEach(guard(session))
+// A screen's code that cannot be loaded is, on a page left open across an upgrade, a chunk of
+// the previous build: the new build is one reload away (once: a loop would hide a real fault).
+router.onError((err, to) => {
+  const key = 'ms.reloaded'
+  if (/dynamically imported module|Importing a module script failed/i.test(String(err)) && !sessionStorage.getItem(key)) {
+    sessionStorage.setItem(key, '1')
+    location.assign(to.fullPath)
+  }
+})
+router.afterEach(() => sessionStorage.removeItem('ms.reloaded'))
 
 // Live data and alerts run while someone is signed in.
 watch(
   () => session.state.user?.username,
   (user, before) => {
     if (user && !before) {
-      live.start()
-      void alerts.load()
+      live.start() // each socket that opens loads the alerts
     } else if (!user && before) {
       live.stop()
       alerts.clear()

@@ -63,6 +63,7 @@ describe('SensorTile', () => {
     ['bad quality with the last number', reading({ quality: 'bad', value: 5.02, fault: 'open circuit' }), 'open circuit'],
     ['bad quality without a fault text', reading({ quality: 'bad', value: 7.77 }), 'Awaria czujnika'],
     ['a null value', reading({ value: null }), 'Awaria czujnika'],
+    ['a timeout, in words', reading({ quality: 'bad', value: 5.02, fault: 'read P1: no response from transducer' }), 'Brak odpowiedzi przetwornika'],
   ])('%s shows the fault, not the number', (_name, r, text) => {
     const w = tile({ reading: r })
     const root = w.find('[data-testid="tile-P1"]')
@@ -83,6 +84,15 @@ describe('SensorTile', () => {
     expect(w.find('[data-testid="tile-P1"]').attributes('data-status')).toBe('nodata')
     expect(w.find('[data-testid="status"]').text()).toBe('Brak danych')
     expect(w.find('[data-testid="value"]').text()).toBe('—')
+  })
+
+  it('an overload past the range is a critical pressure: red and "critical", the fault in words, no number', () => {
+    const w = tile({ reading: reading({ quality: 'bad', status: 'critical', value: 10.4, fault: 'out of range' }) })
+    const root = w.find('[data-testid="tile-P1"]')
+    expect(root.classes()).toContain('s-critical')
+    expect(w.find('[data-testid="status"]').text()).toBe('Krytyczny')
+    expect(w.find('[data-testid="value"]').text()).toBe('Poza zakresem przetwornika')
+    expect(w.text()).not.toContain('10,4')
   })
 
   it('stale data is marked', () => {

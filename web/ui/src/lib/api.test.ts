@@ -239,9 +239,13 @@ describe('createApi', () => {
   })
 
   it.each([
-    ['refused', errorBody(401, 'unauthorized', 'session over')],
-    ['network failure', () => Promise.reject(new TypeError('Failed to fetch'))],
-  ])('failed refresh (%s): onSessionLost, the 401 is thrown, no retry', async (_name, refreshAnswer) => {
+    ['refused (401)', errorBody(401, 'unauthorized', 'session over'), 1],
+    ['refused (403)', errorBody(403, 'forbidden', 'missing or wrong CSRF token'), 1],
+    // No answer, or a server in trouble: the session may be fine, so it is not ended.
+    ['network failure', () => Promise.reject(new TypeError('Failed to fetch')), 0],
+    ['server error', errorBody(500, 'internal', 'disk full'), 0],
+    ['rate limit', errorBody(429, 'limit', 'slow down'), 0],
+  ])('refresh %s: the 401 is thrown, no retry, onSessionLost %i times', async (_name, refreshAnswer, lost) => {
     const f = fakeFetch({
       '/api/x': [errorBody(401, 'unauthorized', 'expired')],
       '/api/auth/refresh': [refreshAnswer as Answer],
@@ -250,16 +254,20 @@ describe('createApi', () => {
     const e = await caught(createApi({ fetch: f.fetch, cookies, onSessionLost }).get('/api/x'))
     expect(e.status).toBe(401)
     expect(e.code).toBe('unauthorized')
-    expect(onSessionLost).toHaveBeenCalledTimes(1)
+    expect(onSessionLost).toHaveBeenCalledTimes(lost)
     expect(f.calls.map((c) => c.path)).toEqual(['/api/x', '/api/auth/refresh'])
   })
 
-  it('refresh() answers true on 2xx and false otherwise', async () => {
-    const ok = fakeFetch({ '/api/auth/refresh': [noContent()] })
-    await expect(createApi({ fetch: ok.fetch, cookies }).refresh()).resolves.toBe(true)
-    expect(ok.calls[0].method).toBe('POST')
-    const bad = fakeFetch({ '/api/auth/refresh': [errorBody(401, 'unauthorized', 'x')] })
-    await expect(createApi({ fetch: bad.fetch, cookies }).refresh()).resolves.toBe(false)
+  it.each([
+    ['2xx', noContent(), 'ok'],
+    ['401', errorBody(401, 'unauthorized', 'x'), 'refused'],
+    ['403', errorBody(403, 'forbidden', 'x'), 'refused'],
+    ['500', errorBody(500, 'internal', 'x'), 'failed'],
+    ['no answer', () => Promise.reject(new TypeError('Failed to fetch')), 'failed'],
+  ])('refresh() answers %s with %s', async (_name, answer, want) => {
+    const f = fakeFetch({ '/api/auth/refresh': [answer as Answer] })
+    await expect(createApi({ fetch: f.fetch, cookies }).refresh()).resolves.toBe(want)
+    expect(f.calls[0].method).toBe('POST')
   })
 
   it.each(['/api/auth/login', '/api/auth/me', '/api/auth/logout', '/api/auth/refresh'])(

@@ -23,16 +23,20 @@ export interface ApiOptions {
   fetch?: typeof fetch
   /** the document's cookies, to read the CSRF token from */
   cookies?: () => string
-  /** called when a request meets 401 and the refresh fails: the session is over (it may be
-   *  called once for each request that was waiting) */
+  /** called when a request meets 401 and the server refuses the refresh: the session is
+   *  over (it may be called once for each request that was waiting) */
   onSessionLost?: () => void
 }
+
+/** How a refresh went: 'ok'; 'refused' (401 or 403: the session is over); 'failed' (the
+ *  device did not answer, or answered 429 or 5xx: try again later, the session may live). */
+export type RefreshResult = 'ok' | 'refused' | 'failed'
 
 export interface Api {
   get<T>(path: string): Promise<T>
   post<T>(path: string, body?: unknown): Promise<T>
-  /** refresh trades the refresh cookie for new tokens; false when the session is over */
-  refresh(): Promise<boolean>
+  /** refresh trades the refresh cookie for new tokens */
+  refresh(): Promise<RefreshResult>
 }
 
 export const CSRF_COOKIE = 'ms_csrf'
@@ -49,7 +53,7 @@ export function csrfToken(cookies: string): string {
 export function createApi(opts: ApiOptions = {}): Api {
   const doFetch = opts.fetch ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init))
   const cookies = opts.cookies ?? (() => document.cookie)
-  let refreshing: Promise<boolean> | null = null
+  let refreshing: Promise<RefreshResult> | null = null
 
   async function send(method: string, path: string, body?: unknown): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json' }
@@ -85,13 +89,24 @@ export function createApi(opts: ApiOptions = {}): Api {
     throw new ApiError(res.status, err?.code ?? 'http_' + res.status, err?.message ?? res.statusText, Number.isFinite(retry) ? retry : 0)
   }
 
-  async function refresh(): Promise<boolean> {
+  async function refreshOnce(): Promise<RefreshResult> {
+    try {
+      const res = await send('POST', '/api/auth/refresh')
+      if (res.ok) return 'ok'
+      return res.status === 401 || res.status === 403 ? 'refused' : 'failed'
+    } catch {
+      return 'failed'
+    }
+  }
+
+  async function refresh(): Promise<RefreshResult> {
     refreshing ??= (async () => {
       try {
-        const res = await send('POST', '/api/auth/refresh')
-        return res.ok
-      } catch {
-        return false
+        // Tabs of one browser share the cookies: two refreshing at once would present the
+        // same refresh token twice, which the server takes for theft and ends the session.
+        // One at a time, the second presents the token the first got.
+        const locks = typeof navigator !== 'undefined' ? navigator.locks : undefined
+        return locks ? await locks.request('ms-refresh', refreshOnce) : await refreshOnce()
       } finally {
         // Let the next expiry start a new refresh.
         setTimeout(() => (refreshing = null), 0)
@@ -103,10 +118,10 @@ export function createApi(opts: ApiOptions = {}): Api {
   async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
     let res = await send(method, path, body)
     if (res.status === 401 && !path.startsWith('/api/auth/')) {
-      if (await refresh()) {
-        res = await send(method, path, body)
-      }
-      if (res.status === 401) opts.onSessionLost?.()
+      const r = await refresh()
+      if (r === 'ok') res = await send(method, path, body)
+      // A refresh that merely failed (no answer, 5xx) leaves the session for a later try.
+      if (r === 'refused' || (r === 'ok' && res.status === 401)) opts.onSessionLost?.()
     }
     return decode<T>(res)
   }

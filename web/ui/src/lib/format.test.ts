@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Reading } from '../stores/live'
-import { ago, alertText, decimals, formatValue, position, segments, shownStatus } from './format'
+import { ago, alertText, decimals, faultText, formatValue, position, segments, shownStatus } from './format'
 import { createI18n } from './i18n'
 import { common } from '../i18n/common'
 
@@ -211,5 +211,21 @@ describe('alertText', () => {
     ['without meta: the sensor id and no unit', { ...base, sensor_id: 'P9' }, 'P9: 8,34, poza granicą 8,00'],
   ])('%s', (_, a, want) => {
     expect(alertText(a, a.sensor_id === 'P1' ? meta : undefined, t, 'pl-PL')).toBe(want)
+  })
+})
+
+describe('faultText', () => {
+  const { t } = createI18n([common], 'pl')
+  it.each([
+    ['out of range', 'Poza zakresem przetwornika'],
+    ['not read yet', 'Jeszcze nie odczytano'],
+    ['read P2: no response from transducer', 'Brak odpowiedzi przetwornika'],
+    ['read P2: bad frame checksum', 'Błąd transmisji (CRC)'],
+    ['bus disconnected', 'Brak połączenia z magistralą'],
+    ['read P3: slave answered with a modbus exception: illegal data address', 'Przetwornik odrzucił zapytanie'],
+    ['something new', 'something new'],
+    ['', 'Awaria czujnika'],
+  ])('%j → %s', (fault, want) => {
+    expect(faultText(fault, t)).toBe(want)
   })
 })

@@ -105,3 +105,23 @@ export function alertText(
   })
     .replace(/ +(,|$)/g, '$1') // no gap where a sensor without a unit has none
 }
+
+/** FAULTS maps what the daemon says of a bad reading (English, from monitor.go and the
+ *  errors of hal) to the key of its words; the first match wins. */
+const FAULTS: readonly [RegExp, string][] = [
+  [/out of range/i, 'fault.out_of_range'],
+  [/not read yet/i, 'fault.not_read_yet'],
+  [/invalid value/i, 'fault.invalid_value'],
+  [/no response|timeout|timed out/i, 'fault.timeout'],
+  [/checksum|crc|malformed/i, 'fault.crc'],
+  [/disconnected/i, 'fault.disconnected'],
+  [/exception/i, 'fault.exception'],
+]
+
+/** faultText says in the UI's language why a reading is bad; a fault it does not know keeps
+ *  the daemon's words. */
+export function faultText(fault: string | undefined, t: (key: string) => string): string {
+  if (!fault) return t('status.fault')
+  for (const [re, key] of FAULTS) if (re.test(fault)) return t(key)
+  return fault
+}

@@ -115,7 +115,7 @@ describe('createAlerts', () => {
     expect(s.criticalUnacked.value.map((a) => a.id)).toEqual([1])
   })
 
-  it('apply(): a newer updated_at replaces the alert', () => {
+  it('apply(): a later frame replaces the alert', () => {
     const s = createAlerts(fakeApi().asApi)
     s.apply(alert({ id: 1, state: 'ACTIVE_UNACK', updated_at: '2025-03-01T08:00:00Z' }))
     s.apply(alert({ id: 1, state: 'ACTIVE_ACK', acked_by: 'jan', updated_at: '2025-03-01T08:01:00Z' }))
@@ -124,18 +124,20 @@ describe('createAlerts', () => {
     expect(s.unacked.value).toBe(0)
   })
 
-  it('apply(): an older frame arriving late does not overwrite a newer one', () => {
+  // Frames come in the order the daemon committed the changes, whatever their updated_at:
+  // an escalation caused by a reading carries the reading's time, which can be before the
+  // acknowledgement that was committed first.
+  it('apply(): frames win in the order they arrive, not by updated_at', () => {
     const s = createAlerts(fakeApi().asApi)
-    s.apply(alert({ id: 1, state: 'ACTIVE_ACK', acked_by: 'jan', updated_at: '2025-03-01T08:01:00Z' }))
-    s.apply(alert({ id: 1, state: 'ACTIVE_UNACK', updated_at: '2025-03-01T08:00:00Z' }))
-    expect(s.state.open.get(1)?.state).toBe('ACTIVE_ACK')
-    expect(s.unacked.value).toBe(0)
+    s.apply(alert({ id: 1, state: 'ACTIVE_ACK', acked_by: 'jan', updated_at: '2025-03-01T08:00:00.200Z' }))
+    s.apply(alert({ id: 1, type: 'CRITICAL', state: 'ACTIVE_UNACK', updated_at: '2025-03-01T08:00:00.000Z' }))
+    expect(s.criticalUnacked.value.map((a) => a.id)).toEqual([1])
   })
 
-  it('apply(): an older CLOSED does not remove a newer open alert (a reactivation)', () => {
+  it('apply(): a reactivation after a CLOSED frame reopens the alert', () => {
     const s = createAlerts(fakeApi().asApi)
-    s.apply(alert({ id: 1, state: 'ACTIVE_UNACK', reactivations: 1, updated_at: '2025-03-01T08:05:00Z' }))
     s.apply(alert({ id: 1, state: 'CLOSED', updated_at: '2025-03-01T08:04:00Z' }))
+    s.apply(alert({ id: 1, state: 'ACTIVE_UNACK', reactivations: 1, updated_at: '2025-03-01T08:03:59Z' }))
     expect(s.state.open.has(1)).toBe(true)
   })
 
@@ -156,15 +158,33 @@ describe('createAlerts', () => {
     expect(s.active.value).toEqual([])
   })
 
-  // An older copy of a closed alert that arrives late (the answer of an ack POST, or of a
-  // load() that was under way while the alert closed) must not reopen it: the "newer
-  // updated_at wins" rule holds across a close.
-  it('apply(): an older open frame arriving after the CLOSED one does not bring the alert back', () => {
-    const s = createAlerts(fakeApi().asApi)
-    s.apply(alert({ id: 1, state: 'ACTIVE_UNACK', updated_at: '2025-03-01T08:00:00Z' }))
-    s.apply(alert({ id: 1, state: 'CLOSED', updated_at: '2025-03-01T08:03:00Z' }))
-    s.apply(alert({ id: 1, state: 'ACTIVE_ACK', updated_at: '2025-03-01T08:02:00Z' }))
+  // An older copy of a closed alert that arrives late (the answer of a load() that was under
+  // way while the alert closed) must not reopen it.
+  it('load(): an answer built before a CLOSED frame does not bring the alert back', async () => {
+    const { api, asApi } = fakeApi()
+    const s = createAlerts(asApi)
+    s.apply(alert({ id: 1, state: 'ACTIVE_UNACK' }))
+    let answer!: (p: AlertPage) => void
+    api.get.mockImplementation(() => new Promise<AlertPage>((r) => (answer = r)))
+    const loading = s.load()
+    s.apply(alert({ id: 1, state: 'CLOSED' }))
+    answer({ alerts: [alert({ id: 1, state: 'ACTIVE_ACK' })], next_before_id: null })
+    await loading
     expect(s.state.open.has(1)).toBe(false)
+  })
+
+  it('ack(): an answer overtaken by a frame does not undo the frame', async () => {
+    const { api, asApi } = fakeApi()
+    const s = createAlerts(asApi)
+    s.apply(alert({ id: 1, state: 'ACTIVE_UNACK' }))
+    let answer!: (a: Alert) => void
+    api.post.mockImplementation(() => new Promise<Alert>((r) => (answer = r)))
+    const acking = s.ack(1)
+    s.apply(alert({ id: 1, type: 'CRITICAL', state: 'ACTIVE_UNACK', acked_by: '' })) // escalated after the ack
+    answer(alert({ id: 1, state: 'ACTIVE_ACK', acked_by: 'jan' }))
+    await acking
+    expect(s.state.open.get(1)?.type).toBe('CRITICAL')
+    expect(s.criticalUnacked.value).toHaveLength(1)
   })
 
   it('load() asks for every open alert and replaces the set', async () => {
@@ -186,11 +206,11 @@ describe('createAlerts', () => {
     expect(s.state.error).toBe('')
   })
 
-  it('load() keeps a newer frame over an older copy in the answer', async () => {
+  it('load(): the answer replaces what frames brought before the request went out', async () => {
     const { api, asApi } = fakeApi()
     const s = createAlerts(asApi)
-    s.apply(alert({ id: 1, state: 'ACTIVE_ACK', updated_at: '2025-03-01T08:05:00Z' }))
-    api.get.mockResolvedValue({ alerts: [alert({ id: 1, state: 'ACTIVE_UNACK', updated_at: '2025-03-01T08:00:00Z' })], next_before_id: null })
+    s.apply(alert({ id: 1, state: 'ACTIVE_UNACK' }))
+    api.get.mockResolvedValue({ alerts: [alert({ id: 1, state: 'ACTIVE_ACK', acked_by: 'jan' })], next_before_id: null })
     await s.load()
     expect(s.state.open.get(1)?.state).toBe('ACTIVE_ACK')
   })
@@ -260,5 +280,53 @@ describe('createAlerts', () => {
     s.clear()
     expect(s.active.value).toEqual([])
     expect(s.state.loaded).toBe(false)
+  })
+
+  it('a failed load() is tried again with backoff until it succeeds', async () => {
+    vi.useFakeTimers()
+    try {
+      const { api, asApi } = fakeApi()
+      const s = createAlerts(asApi)
+      api.get.mockRejectedValueOnce(new Error('down')).mockRejectedValueOnce(new Error('down'))
+      api.get.mockResolvedValue({ alerts: [alert({ id: 5, type: 'CRITICAL' })], next_before_id: null })
+      await s.load()
+      expect(api.get).toHaveBeenCalledTimes(1)
+      await vi.advanceTimersByTimeAsync(1999)
+      expect(api.get).toHaveBeenCalledTimes(1)
+      await vi.advanceTimersByTimeAsync(1) // 2 s after the first failure
+      expect(api.get).toHaveBeenCalledTimes(2)
+      await vi.advanceTimersByTimeAsync(4000) // then 4 s
+      expect(api.get).toHaveBeenCalledTimes(3)
+      expect(s.state.loaded).toBe(true)
+      expect(s.criticalUnacked.value.map((a) => a.id)).toEqual([5])
+      await vi.advanceTimersByTimeAsync(60_000)
+      expect(api.get).toHaveBeenCalledTimes(3) // no retry after success
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
+  it('clear() stops the retries and drops an answer of the earlier sign-in', async () => {
+    vi.useFakeTimers()
+    try {
+      const { api, asApi } = fakeApi()
+      const s = createAlerts(asApi)
+      api.get.mockRejectedValueOnce(new Error('down'))
+      await s.load()
+      s.clear()
+      await vi.advanceTimersByTimeAsync(60_000)
+      expect(api.get).toHaveBeenCalledTimes(1)
+
+      let answer!: (p: AlertPage) => void
+      api.get.mockImplementation(() => new Promise<AlertPage>((r) => (answer = r)))
+      const loading = s.load()
+      s.clear()
+      answer({ alerts: [alert({ id: 8 })], next_before_id: null })
+      await loading
+      expect(s.state.open.size).toBe(0)
+      expect(s.state.loaded).toBe(false)
+    } finally {
+      vi.useRealTimers()
+    }
   })
 })

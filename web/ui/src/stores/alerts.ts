@@ -74,26 +74,71 @@ export function alertQuery(f: AlertFilter): string {
   return q.toString()
 }
 
+/** How many alerts' last frames the store remembers, to judge REST answers against. A
+ *  request lasts seconds; this many frames take far longer. */
+const FRAME_MEMORY = 1000
+const LOAD_RETRY_MIN_MS = 2000
+const LOAD_RETRY_MAX_MS = 30_000
+
 export function createAlerts(api: Api) {
   const state = reactive({ open: new Map<number, Alert>(), loaded: false, error: '' })
-  // When each closed alert closed: a late, older copy of it must not reopen it.
-  const closedAt = new Map<number, number>()
-  // Frames and answers may arrive out of order: the newer updated_at wins.
-  function apply(a: Alert) {
-    const at = Date.parse(a.updated_at)
-    const have = state.open.get(a.id)
-    if (have && Date.parse(have.updated_at) > at) return
-    if ((closedAt.get(a.id) ?? -Infinity) >= at) return
-    if (a.state === 'CLOSED') {
-      state.open.delete(a.id)
-      closedAt.set(a.id, at)
-    } else {
-      state.open.set(a.id, a)
-    }
+  // The hub sends alert frames in the order the changes were committed, so a frame always
+  // wins over what the store holds. A REST answer (a load, an acknowledgement) may have been
+  // built before a frame that came first: it counts only for alerts without a frame since
+  // the request went out. updated_at cannot order them: a change caused by a reading carries
+  // the reading's time, an acknowledgement the wall clock's.
+  let frames = 0 // frames applied so far
+  const lastFrame = new Map<number, number>() // alert id → frames when its last frame came
+  let generation = 0 // counts clear(): an answer to a request of an earlier sign-in is dropped
+  let retryTimer: ReturnType<typeof setTimeout> | undefined
+  let retries = 0
+
+  function put(a: Alert) {
+    if (a.state === 'CLOSED') state.open.delete(a.id)
+    else state.open.set(a.id, a)
   }
+
+  /** apply takes an alert frame from the WebSocket. */
+  function apply(a: Alert) {
+    frames++
+    lastFrame.delete(a.id) // re-inserted last: the map's order is the frames' order
+    lastFrame.set(a.id, frames)
+    if (lastFrame.size > FRAME_MEMORY) lastFrame.delete(lastFrame.keys().next().value!)
+    put(a)
+  }
+
+  /** fresh tells whether a REST answer about alert id, asked when frames stood at mark, is
+   *  newer than every frame about it. */
+  const fresh = (id: number, mark: number) => (lastFrame.get(id) ?? 0) <= mark
+
   const active = computed(() => [...state.open.values()].sort(byUrgency))
   const unacked = computed(() => active.value.filter(needsAck).length)
   const criticalUnacked = computed(() => active.value.filter((a) => a.type === 'CRITICAL' && needsAck(a)))
+
+  /** load fetches every open alert; the frames keep the list current after that. A failed
+   *  load is tried again with backoff until it succeeds or the user signs out: until then the
+   *  header cannot say how many alerts there are. */
+  async function load() {
+    clearTimeout(retryTimer)
+    const gen = generation
+    const mark = frames
+    try {
+      const page = await api.get<AlertPage>('/api/alerts?' + alertQuery({ states: [...OPEN_STATES], limit: 1000 }))
+      if (gen !== generation) return
+      const seen = new Set(page.alerts.map((a) => a.id))
+      for (const id of [...state.open.keys()]) if (!seen.has(id) && fresh(id, mark)) state.open.delete(id)
+      for (const a of page.alerts) if (fresh(a.id, mark)) put(a)
+      state.loaded = true
+      state.error = ''
+      retries = 0
+    } catch (e) {
+      if (gen !== generation) return
+      state.error = (e as Error).message
+      retries++
+      const wait = Math.min(LOAD_RETRY_MAX_MS, LOAD_RETRY_MIN_MS * 2 ** (retries - 1))
+      retryTimer = setTimeout(() => void load(), wait)
+    }
+  }
 
   return {
     state: readonly(state),
@@ -101,35 +146,26 @@ export function createAlerts(api: Api) {
     unacked,
     criticalUnacked,
     apply,
-    /** load fetches every open alert; the frames keep the list current after that */
-    async load() {
-      try {
-        const before = new Map(state.open)
-        const page = await api.get<AlertPage>('/api/alerts?' + alertQuery({ states: [...OPEN_STATES], limit: 1000 }))
-        const seen = new Set(page.alerts.map((a) => a.id))
-        // Drop what the answer no longer holds, unless a frame brought it while the request
-        // was out: that frame is newer than the answer.
-        for (const [id, a] of before) if (!seen.has(id) && state.open.get(id) === a) state.open.delete(id)
-        for (const a of page.alerts) apply(a)
-        state.loaded = true
-        state.error = ''
-      } catch (e) {
-        state.error = (e as Error).message
-      }
-    },
+    load,
     async ack(id: number, comment = ''): Promise<Alert> {
+      const mark = frames
       const a = await api.post<Alert>(`/api/alerts/${id}/ack`, comment ? { comment } : {})
-      apply(a)
+      if (fresh(a.id, mark)) put(a)
       return a
     },
     /** history pages through every alert, newest first */
     history(f: AlertFilter): Promise<AlertPage> {
       return api.get<AlertPage>('/api/alerts?' + alertQuery(f))
     },
+    /** clear forgets everything, at sign-out */
     clear() {
+      generation++
+      clearTimeout(retryTimer)
+      retries = 0
       state.open.clear()
-      closedAt.clear()
+      lastFrame.clear()
       state.loaded = false
+      state.error = ''
     },
   }
 }

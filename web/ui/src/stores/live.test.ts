@@ -20,9 +20,14 @@ class FakeSocket {
   open() {
     this.onopen?.(new Event('open'))
   }
+  /** send delivers a frame; a sensors frame without seq gets the next round's. */
   send(frame: unknown) {
+    if (frame && typeof frame === 'object' && (frame as { type?: string }).type === 'sensors' && !('seq' in frame)) {
+      frame = { seq: ++FakeSocket.seq, ...frame }
+    }
     this.onmessage?.({ data: typeof frame === 'string' ? frame : JSON.stringify(frame) } as MessageEvent)
   }
+  static seq = 0
   fireClose(code: number) {
     this.onclose?.({ code } as CloseEvent)
   }
@@ -192,7 +197,7 @@ describe('createLive', () => {
     ])
   })
 
-  it('backfill keeps the live points and adds only older history before them', async () => {
+  it('backfill: the history, then the live points newer than its last', async () => {
     const t = Date.now()
     const { asApi } = fakeApi({
       P1: [
@@ -208,8 +213,11 @@ describe('createLive', () => {
     await vi.advanceTimersByTimeAsync(0)
     expect(live.state.spark.P1).toEqual([
       [t - 3000, 1],
-      [t, 7],
+      [t, 2],
     ])
+    vi.advanceTimersByTime(1000)
+    FakeSocket.last.send({ type: 'sensors', P1: reading(8) })
+    expect(live.state.spark.P1.at(-1)).toEqual([t + 1000, 8])
   })
 
   it('spark points older than SPARK_SECONDS are dropped', async () => {
@@ -396,15 +404,102 @@ describe('createLive', () => {
     expect(FakeSocket.all).toHaveLength(2)
   })
 
-  it('onReconnect runs after a reconnect, not after the first connect', async () => {
-    const onReconnect = vi.fn()
-    await goLive({ onReconnect })
-    expect(onReconnect).not.toHaveBeenCalled()
+  it('onOpen runs whenever a socket opens, the first included', async () => {
+    const onOpen = vi.fn()
+    await goLive({ onOpen })
+    expect(onOpen).toHaveBeenCalledTimes(1)
     FakeSocket.last.fireClose(1006)
     vi.advanceTimersByTime(500)
-    expect(onReconnect).not.toHaveBeenCalled()
+    expect(onOpen).toHaveBeenCalledTimes(1)
     FakeSocket.last.open()
-    expect(onReconnect).toHaveBeenCalledTimes(1)
+    expect(onOpen).toHaveBeenCalledTimes(2)
+  })
+
+  it('a round seen before does not make the link live (polling has stopped)', async () => {
+    const { live } = await goLive()
+    FakeSocket.last.send({ type: 'sensors', seq: 1000, P1: reading(5) })
+    FakeSocket.last.fireClose(1006)
+    vi.advanceTimersByTime(500)
+    FakeSocket.last.open()
+    // the hub's first frame is its newest round: the same one
+    FakeSocket.last.send({ type: 'sensors', seq: 1000, P1: reading(5) })
+    expect(live.state.link).toBe('lost')
+    FakeSocket.last.send({ type: 'sensors', seq: 1001, P1: reading(5.5) })
+    expect(live.state.link).toBe('live')
+    expect(live.state.readings.P1.value).toBe(5.5)
+  })
+
+  it('an empty sensors frame (a daemon that has just started) does not make the link live', () => {
+    const { live } = setup()
+    live.start()
+    FakeSocket.last.open()
+    FakeSocket.last.send({ type: 'sensors', seq: 0, ts: Date.now() / 1000 })
+    expect(live.state.link).toBe('connecting')
+  })
+
+  it('serverNow follows the device clock from the frames ts', async () => {
+    const { live } = await goLive()
+    expect(Math.abs(live.serverNow() - Date.now())).toBeLessThan(1000) // no ts yet: ours
+    FakeSocket.last.send({ type: 'sensors', ts: (Date.now() + 3_600_000) / 1000, P1: reading(5) })
+    expect(live.serverNow() - Date.now()).toBe(3_600_000)
+  })
+
+  it('the sparkline window follows the device clock, not the browser one', async () => {
+    const { live } = await goLive()
+    const device = Date.now() - 86_400_000 // the device is a day behind
+    for (let i = 0; i < 3; i++) {
+      FakeSocket.last.send({
+        type: 'sensors', ts: (device + i * 1000) / 1000,
+        P1: reading(5 + i, { timestamp: new Date(device + i * 1000).toISOString() }),
+      })
+    }
+    expect(live.state.spark.P1.slice(-3).map((p) => p[1])).toEqual([5, 6, 7])
+  })
+
+  it('slow sensors stretch the stale wait to three intervals', async () => {
+    const { live, api } = setup()
+    api.get.mockImplementation(async (path: string) =>
+      path === '/api/sensors/current'
+        ? { order: ['P1'], sensors: { P1: { ...meta.P1, interval: 10, ...reading(5) } } }
+        : { points: [] },
+    )
+    live.start()
+    FakeSocket.last.open()
+    await vi.advanceTimersByTimeAsync(0)
+    FakeSocket.last.send({ type: 'sensors', P1: reading(5) })
+    const sock = FakeSocket.last
+    await vi.advanceTimersByTimeAsync(29_000)
+    expect(sock.closed).toEqual([])
+    expect(live.state.link).toBe('live')
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(sock.closed).toHaveLength(1)
+    expect(live.state.link).toBe('lost')
+  })
+
+  it('stop() forgets the data: the next user starts from nothing', async () => {
+    const { live } = await goLive()
+    expect(live.state.readings.P1).toBeDefined()
+    live.stop()
+    expect(live.state.readings).toEqual({})
+    expect(live.state.spark).toEqual({})
+    expect(live.state.order).toEqual([])
+    expect(live.state.lastFrame).toBe(0)
+  })
+
+  it('a refresh answered after a sign-out does not touch the next run', async () => {
+    let answer!: (ok: boolean) => void
+    const onAuthFailed = vi.fn(() => new Promise<boolean>((r) => (answer = r)))
+    const { live } = await goLive({ onAuthFailed })
+    FakeSocket.last.fireClose(4001)
+    live.stop()
+    live.start() // the next user
+    FakeSocket.last.open()
+    FakeSocket.last.send({ type: 'sensors', P1: reading(5) })
+    const sockets = FakeSocket.all.length
+    answer(true)
+    await vi.advanceTimersByTimeAsync(STALE_MS - 1000) // past any backoff, short of stale
+    expect(FakeSocket.all).toHaveLength(sockets) // no second socket
+    expect(live.state.link).toBe('live')
   })
 
   it('stop() closes the socket and stops retrying', async () => {

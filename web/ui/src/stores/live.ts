@@ -2,8 +2,9 @@
 //
 // The store connects to /api/ws/sensors (the access cookie authenticates it), keeps the
 // newest reading of each sensor and a few minutes of values for the sparklines, and hands
-// alert frames to whoever listens. When no frame arrives for STALE_MS the connection counts
-// as lost even if the socket looks open: the screen says so rather than freeze silently.
+// alert frames to whoever listens. When no new poll round arrives for a few intervals the
+// connection counts as lost even if the socket looks open: the screen says so rather than
+// freeze silently.
 // Reconnects back off from 0.5 s to 10 s with jitter.
 import { reactive, readonly, type InjectionKey } from 'vue'
 import type { Api } from '../lib/api'
@@ -29,13 +30,16 @@ export interface SensorMeta {
   range: [number, number]
   normal: [number, number]
   warning: [number, number]
+  /** how often the sensor is read, seconds */
+  interval?: number
 }
 
 export type LinkState = 'connecting' | 'live' | 'lost'
 
 /** SPARK_SECONDS is how much history the sparklines show. */
 export const SPARK_SECONDS = 300
-/** STALE_MS without a frame counts as a lost connection (frames come every second). */
+/** STALE_MS without a new round counts as a lost connection, at least (frames come once
+ *  per poll round; with slower sensors the wait is three of their intervals). */
 export const STALE_MS = 5000
 const BACKOFF_MIN_MS = 500
 const BACKOFF_MAX_MS = 10_000
@@ -65,8 +69,9 @@ export interface LiveOptions {
   now?: () => number
   /** onAlert receives every alert frame */
   onAlert?: (a: Alert) => void
-  /** onReconnect runs after a reconnect, to reload what frames may have been missed */
-  onReconnect?: () => void
+  /** onOpen runs whenever a socket opens, the first included: alert frames may have been
+   *  missed before it (or while away), so whoever keeps alerts reloads them */
+  onOpen?: () => void
   /** onAuthFailed runs on close code 4001; resolves true when a refresh made the session good */
   onAuthFailed?: () => Promise<boolean>
   random?: () => number
@@ -74,7 +79,7 @@ export interface LiveOptions {
 
 interface CurrentAnswer {
   order: string[]
-  sensors: Record<string, Reading & { name: string; range: [number, number]; normal: [number, number]; warning: [number, number] }>
+  sensors: Record<string, Reading & Omit<SensorMeta, 'id'>>
 }
 
 interface HistoryAnswer {
@@ -102,34 +107,50 @@ export function createLive(opts: LiveOptions) {
     lastFrame: 0, attempts: 0, retryAt: 0, closeCode: 0,
   })
   let ws: WebSocket | null = null
-  let sinceFrame = 0 // when the socket was made or its last frame came, ms
+  let sinceFresh = 0 // when the socket was made or the last new round came, ms
+  let lastSeq = -1 // the newest round seen; a round seen before proves nothing is polled
+  let offset = 0 // the device's clock minus this browser's, ms, from the frames' ts
   let running = false
-  let everLive = false
+  let generation = 0 // counts start(): a callback of an earlier run does nothing
   let retryTimer: ReturnType<typeof setTimeout> | null = null
   let watchdog: ReturnType<typeof setInterval> | null = null
+
+  /** serverNow is the device's time: sparklines and trends compare it with the readings'
+   *  timestamps, and a phone's clock need not agree with the device's. */
+  const serverNow = () => now() + offset
+
+  /** staleMs is how long without a new round counts as lost: a few of the slowest sensor's
+   *  intervals, and never less than STALE_MS. */
+  function staleMs() {
+    let slowest = 0
+    for (const m of Object.values(state.meta)) slowest = Math.max(slowest, m.interval ?? 0)
+    return Math.max(STALE_MS, 3 * slowest * 1000)
+  }
 
   async function loadMeta() {
     const cur = await opts.api.get<CurrentAnswer>('/api/sensors/current')
     state.order = cur.order
     for (const id of cur.order) {
       const s = cur.sensors[id]
-      state.meta[id] = { id, name: s.name, unit: s.unit, range: s.range, normal: s.normal, warning: s.warning }
+      state.meta[id] = {
+        id, name: s.name, unit: s.unit, range: s.range, normal: s.normal, warning: s.warning, interval: s.interval,
+      }
       if (!state.readings[id]) state.readings[id] = s
     }
   }
 
+  /** backfill loads the sparklines' minutes from the history, which also fills a gap the
+   *  page was away for; the frames that came meanwhile are kept after it. */
   async function backfill() {
-    const end = now()
-    const start = new Date(end - SPARK_SECONDS * 1000).toISOString()
+    const start = new Date(serverNow() - SPARK_SECONDS * 1000).toISOString()
     await Promise.all(
       state.order.map(async (id) => {
         const h = await opts.api.get<HistoryAnswer>(
           `/api/sensors/${encodeURIComponent(id)}/history?start_time=${start}&max_points=${SPARK_SECONDS}`,
         )
         const old: [number, number | null][] = h.points.map((p) => [Date.parse(p.timestamp), p.value])
-        const live = state.spark[id] ?? []
-        const first = live.length ? live[0][0] : Infinity
-        state.spark[id] = old.filter((p) => p[0] < first).concat(live)
+        const last = old.length ? old[old.length - 1][0] : -Infinity
+        state.spark[id] = old.concat((state.spark[id] ?? []).filter((p) => p[0] > last))
       }),
     )
   }
@@ -143,21 +164,26 @@ export function createLive(opts: LiveOptions) {
       return
     }
     state.lastFrame = now()
-    sinceFrame = state.lastFrame
     if (f.type === 'alert') {
       opts.onAlert?.(f.alert as Alert)
       return
     }
     if (f.type !== 'sensors') return
+    if (typeof f.ts === 'number') offset = f.ts * 1000 - now()
+    const entries = Object.entries(f).filter(([, v]) => v && typeof v === 'object') as [string, Reading][]
+    // Only a round not seen before counts as live data. The first frame of a connection is
+    // the hub's newest round, which is old news when polling has stopped; a daemon that has
+    // just started sends an empty one.
+    if (f.seq === lastSeq || entries.length === 0) return
+    lastSeq = f.seq as number
+    sinceFresh = now()
     if (state.link !== 'live') {
       state.link = 'live'
       state.attempts = 0
       state.retryAt = 0
     }
-    const cut = now() - SPARK_SECONDS * 1000
-    for (const [id, v] of Object.entries(f)) {
-      if (!v || typeof v !== 'object') continue
-      const r = v as Reading
+    const cut = serverNow() - SPARK_SECONDS * 1000
+    for (const [id, r] of entries) {
       state.readings[id] = r
       if (!state.order.includes(id)) state.order.push(id)
       const s = (state.spark[id] ??= [])
@@ -170,7 +196,7 @@ export function createLive(opts: LiveOptions) {
     if (!running) return
     retryTimer = null
     state.retryAt = 0
-    state.link = state.attempts > 0 || everLive ? 'lost' : 'connecting'
+    state.link = state.attempts > 0 || lastSeq >= 0 ? 'lost' : 'connecting'
     let socket: WebSocket
     try {
       socket = new WS(opts.url ?? defaultURL())
@@ -179,14 +205,16 @@ export function createLive(opts: LiveOptions) {
       return
     }
     ws = socket
-    sinceFrame = now()
+    sinceFresh = now()
+    const gen = generation
     socket.onopen = () => {
-      // Frames may have been missed while away: reload what they would have told.
+      if (ws !== socket) return
+      // Frames may have been missed while away (or before this socket, on the first one):
+      // reload what they would have told.
       void loadMeta()
         .then(backfill)
         .catch((e) => console.warn('live: reload after connect:', e))
-      if (everLive) opts.onReconnect?.()
-      everLive = true
+      opts.onOpen?.()
     }
     socket.onmessage = (ev) => {
       if (ws === socket) applyFrame(String(ev.data))
@@ -198,7 +226,11 @@ export function createLive(opts: LiveOptions) {
       if (!running) return
       if (ev.code === 4001 && opts.onAuthFailed) {
         state.link = 'lost'
-        void opts.onAuthFailed().then((ok) => (ok ? scheduleRetry(ev.code) : stop()))
+        void opts.onAuthFailed().then((ok) => {
+          if (gen !== generation) return // signed out (and maybe in again) meanwhile
+          if (ok) scheduleRetry(ev.code)
+          else stop()
+        })
         return
       }
       scheduleRetry(ev.code)
@@ -206,7 +238,7 @@ export function createLive(opts: LiveOptions) {
   }
 
   function scheduleRetry(code: number) {
-    if (!running || retryTimer) return
+    if (!running || retryTimer || ws) return
     state.link = 'lost'
     state.closeCode = code
     state.attempts++
@@ -216,9 +248,9 @@ export function createLive(opts: LiveOptions) {
   }
 
   function checkStale() {
-    if (running && ws && now() - sinceFrame > STALE_MS) {
-      // The socket looks open, or is still opening, but nothing comes (a half-open
-      // connection, a daemon that hangs): drop it and connect again.
+    if (running && ws && now() - sinceFresh > staleMs()) {
+      // The socket looks open, or is still opening, but no new round comes (a half-open
+      // connection, a daemon that hangs, polling that stopped): drop it and connect again.
       const s = ws
       ws = null
       s.close()
@@ -226,8 +258,10 @@ export function createLive(opts: LiveOptions) {
     }
   }
 
+  /** stop closes the connection and forgets the data: the next user starts from nothing. */
   function stop() {
     running = false
+    generation++
     if (retryTimer) clearTimeout(retryTimer)
     if (watchdog) clearInterval(watchdog)
     retryTimer = null
@@ -235,17 +269,20 @@ export function createLive(opts: LiveOptions) {
     const s = ws
     ws = null
     s?.close(1000)
-    state.link = 'connecting'
-    state.attempts = 0
-    state.retryAt = 0
+    Object.assign(state, {
+      link: 'connecting', order: [], meta: {}, readings: {}, spark: {},
+      lastFrame: 0, attempts: 0, retryAt: 0, closeCode: 0,
+    })
+    lastSeq = -1
   }
 
   return {
     state: readonly(state) as Readonly<LiveState>,
+    serverNow,
     start() {
       if (running) return
       running = true
-      everLive = false
+      generation++
       watchdog = setInterval(checkStale, 1000)
       connect()
     },

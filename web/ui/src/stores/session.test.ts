@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { ApiError, type Api } from '../lib/api'
+import { ApiError, type Api, type RefreshResult } from '../lib/api'
 import { WARN_SECONDS, createSession, type SessionClock } from './session'
 
 const T0 = Date.parse('2025-03-01T08:00:00Z')
@@ -35,7 +35,7 @@ function fakeApi() {
   const api = {
     get: vi.fn(async (_path: string): Promise<unknown> => undefined),
     post: vi.fn(async (_path: string, _body?: unknown): Promise<unknown> => undefined),
-    refresh: vi.fn(async (): Promise<boolean> => true),
+    refresh: vi.fn(async (): Promise<RefreshResult> => 'ok'),
   }
   return { api, asApi: api as unknown as Api }
 }
@@ -213,6 +213,27 @@ describe('idle timeout', () => {
   })
 })
 
+describe('a logout the server did not get', () => {
+  it.each([
+    ['answered', undefined, 0],
+    ['not answered', new ApiError(0, 'network', 'down'), 1],
+  ])('logout %s: the CSRF cookie is forgotten %i times, so a reload does not restore the session', async (_n, err, forgets) => {
+    const c = fakeClock()
+    const a = fakeApi()
+    a.api.post.mockImplementation(async (path: string) => {
+      if (path === '/api/auth/login') return answer()
+      if (err) throw err
+      return undefined
+    })
+    const forget = vi.fn()
+    const s = createSession(a.asApi, c.clock, forget)
+    await s.login('jan', 'secret', 'OPERATOR')
+    await s.logout()
+    expect(s.state.user).toBeNull()
+    expect(forget).toHaveBeenCalledTimes(forgets)
+  })
+})
+
 describe('logout and lost', () => {
   it('logout() ends with signed_out and POSTs /api/auth/logout', async () => {
     const { s, api } = await signedIn()
@@ -268,19 +289,19 @@ describe('silent refresh', () => {
 
   it('one refresh at a time, and the next one 15 min later', async () => {
     const { s, advance, api } = await signedIn({ session_timeout: 3600, expires_in: 900 })
-    let done!: (ok: boolean) => void
-    api.refresh.mockImplementation(() => new Promise<boolean>((r) => (done = r)))
+    let done!: (r: RefreshResult) => void
+    api.refresh.mockImplementation(() => new Promise<RefreshResult>((r) => (done = r)))
     advance(840)
     s.tick()
     advance(1)
     s.tick()
     s.tick()
     expect(api.refresh).toHaveBeenCalledTimes(1)
-    done(true)
+    done('ok')
     await flush()
     expect(s.state.user).not.toBeNull()
     // the new token lasts 15 min from the refresh (at 841 s); next refresh at 841 + 840 s
-    api.refresh.mockResolvedValue(true)
+    api.refresh.mockResolvedValue('ok')
     advance(839)
     s.tick()
     expect(api.refresh).toHaveBeenCalledTimes(1)
@@ -289,9 +310,9 @@ describe('silent refresh', () => {
     expect(api.refresh).toHaveBeenCalledTimes(2)
   })
 
-  it('a failed refresh ends the session as expired', async () => {
+  it('a refused refresh ends the session as expired', async () => {
     const { s, advance, api } = await signedIn({ session_timeout: 3600, expires_in: 900 })
-    api.refresh.mockResolvedValue(false)
+    api.refresh.mockResolvedValue('refused')
     advance(845)
     s.tick()
     await flush()
@@ -299,18 +320,43 @@ describe('silent refresh', () => {
     expect(s.state.ended).toBe('expired')
   })
 
-  it('token_expires is used when expires_in is missing', async () => {
+  it('a refresh without an answer keeps the session and tries again 5 s later', async () => {
+    const { s, advance, api } = await signedIn({ session_timeout: 3600, expires_in: 900 })
+    api.refresh.mockResolvedValue('failed')
+    advance(845)
+    s.tick()
+    await flush()
+    expect(s.state.user).not.toBeNull()
+    expect(api.refresh).toHaveBeenCalledTimes(1)
+    advance(4)
+    s.tick()
+    await flush()
+    expect(api.refresh).toHaveBeenCalledTimes(1)
+    api.refresh.mockResolvedValue('ok')
+    advance(1)
+    s.tick()
+    await flush()
+    expect(api.refresh).toHaveBeenCalledTimes(2)
+    expect(s.state.user).not.toBeNull()
+  })
+
+  // After a reload only the device's expiry time is known, and the device's clock need not
+  // agree with the browser's: refresh at once and count from there.
+  it('token_expires (a reload): refresh at once, then every 14 min', async () => {
     const { s, advance, api } = await signedIn({
       session_timeout: 3600,
       expires_in: undefined,
-      token_expires: new Date(T0 + 600_000).toISOString(),
+      token_expires: new Date(T0 + 86_400_000).toISOString(), // a device a day ahead
     })
-    advance(539)
     s.tick()
-    expect(api.refresh).not.toHaveBeenCalled()
-    advance(1)
+    await flush()
+    expect(api.refresh).toHaveBeenCalledTimes(1)
+    advance(839)
     s.tick()
     expect(api.refresh).toHaveBeenCalledTimes(1)
+    advance(1)
+    s.tick()
+    expect(api.refresh).toHaveBeenCalledTimes(2)
   })
 
   it('no expiry known: no refresh', async () => {
@@ -360,7 +406,7 @@ describe('restore', () => {
   it('/me answers 401, the refresh works: /me again', async () => {
     const a = fakeApi()
     a.api.get.mockRejectedValueOnce(new ApiError(401, 'unauthorized', 'expired')).mockResolvedValueOnce(answer())
-    a.api.refresh.mockResolvedValue(true)
+    a.api.refresh.mockResolvedValue('ok')
     const s = createSession(a.asApi, fakeClock().clock)
     await s.restore()
     expect(a.api.get).toHaveBeenCalledTimes(2)
@@ -373,7 +419,7 @@ describe('restore', () => {
   it('/me answers 401 and the refresh fails: nobody, quietly', async () => {
     const a = fakeApi()
     a.api.get.mockRejectedValue(new ApiError(401, 'unauthorized', 'expired'))
-    a.api.refresh.mockResolvedValue(false)
+    a.api.refresh.mockResolvedValue('refused')
     const s = createSession(a.asApi, fakeClock().clock)
     await s.restore()
     expect(a.api.get).toHaveBeenCalledTimes(1)

@@ -5,7 +5,7 @@
 // and ends the session after the role's idle timeout without a touch, showing a countdown
 // for the last minute first.
 import { reactive, readonly, type InjectionKey } from 'vue'
-import { ApiError, type Api } from '../lib/api'
+import { ApiError, CSRF_COOKIE, type Api } from '../lib/api'
 
 export type Role = 'OPERATOR' | 'ADMIN' | 'SUPERUSER' | 'SERWISANT'
 export const ROLES: readonly Role[] = ['OPERATOR', 'ADMIN', 'SUPERUSER', 'SERWISANT']
@@ -31,6 +31,10 @@ export type EndReason = '' | 'signed_out' | 'idle' | 'expired'
 
 /** WARN_SECONDS is how long before the idle timeout the countdown shows. */
 export const WARN_SECONDS = 60
+/** ACCESS_TTL_MS is how long an access token lasts (web/auth.AccessTTL). */
+export const ACCESS_TTL_MS = 15 * 60_000
+/** REFRESH_RETRY_MS is the wait after a refresh that got no answer. */
+export const REFRESH_RETRY_MS = 5000
 
 export interface SessionClock {
   now(): number // ms
@@ -63,12 +67,17 @@ export interface SessionState {
   restoring: boolean
 }
 
-export function createSession(api: Api, clock: SessionClock = realClock) {
+function expireCSRFCookie() {
+  if (typeof document !== 'undefined') document.cookie = `${CSRF_COOKIE}=; Max-Age=0; Path=/; SameSite=Strict`
+}
+
+export function createSession(api: Api, clock: SessionClock = realClock, forgetCookie: () => void = expireCSRFCookie) {
   const state = reactive<SessionState>({ user: null, idleLeft: Infinity, ended: '', restoring: true })
   let lastActivity = clock.now()
   let accessExpires = 0 // ms; 0 when unknown
   let timer: unknown = null
   let refreshing = false
+  let retryRefreshAt = 0 // ms: after a refresh that got no answer, when to try again
 
   function start(a: TokenAnswer) {
     state.user = {
@@ -81,8 +90,11 @@ export function createSession(api: Api, clock: SessionClock = realClock) {
     state.ended = ''
     lastActivity = clock.now()
     if (a.expires_in) accessExpires = clock.now() + a.expires_in * 1000
-    else if (a.token_expires) accessExpires = Date.parse(a.token_expires)
+    // After a reload (/api/auth/me) only the server's expiry time is known, and the device's
+    // clock need not agree with this browser's: refresh at once, then count from here.
+    else if (a.token_expires) accessExpires = clock.now()
     else accessExpires = 0
+    retryRefreshAt = 0
     tick()
     if (timer === null) timer = clock.setInterval(tick, 1000)
   }
@@ -108,14 +120,17 @@ export function createSession(api: Api, clock: SessionClock = realClock) {
       return
     }
     // Refresh a minute before the access token runs out, so no request ever meets a 401.
-    if (accessExpires && now >= accessExpires - 60_000 && !refreshing) {
+    if (accessExpires && now >= accessExpires - 60_000 && now >= retryRefreshAt && !refreshing) {
       refreshing = true
       void api
         .refresh()
-        .then((ok) => {
+        .then((r) => {
           if (!state.user) return
-          if (ok) accessExpires = clock.now() + 15 * 60_000
-          else stop('expired')
+          if (r === 'ok') accessExpires = clock.now() + ACCESS_TTL_MS
+          else if (r === 'refused') stop('expired')
+          // No answer (the daemon restarts, the Wi-Fi drops): the session may be fine, so
+          // keep it and try again in a while; the overlay tells about the lost link.
+          else retryRefreshAt = clock.now() + REFRESH_RETRY_MS
         })
         .finally(() => (refreshing = false))
     }
@@ -127,7 +142,9 @@ export function createSession(api: Api, clock: SessionClock = realClock) {
     try {
       await api.post('/api/auth/logout')
     } catch {
-      // Signed out here anyway; the server ends the session on its own idle timeout.
+      // Signed out here anyway; the server ends the session on its own idle timeout. The
+      // page forgets the session's CSRF cookie, so a reload does not restore it.
+      forgetCookie()
     }
   }
 
@@ -153,7 +170,7 @@ export function createSession(api: Api, clock: SessionClock = realClock) {
           me = await api.get<TokenAnswer>('/api/auth/me')
         } catch (e) {
           // The access cookie lasts 15 min; the refresh cookie may still hold the session.
-          if (!(e instanceof ApiError) || e.status !== 401 || !(await api.refresh())) throw e
+          if (!(e instanceof ApiError) || e.status !== 401 || (await api.refresh()) !== 'ok') throw e
           me = await api.get<TokenAnswer>('/api/auth/me')
         }
         start(me)
