@@ -58,3 +58,14 @@ describe('sparkPath', () => {
     expect(draw([])).toBe('')
   })
 })
+
+describe('sparkPath gaps in time', () => {
+  it.each([
+    ['points a second apart make one line', [0, 1000, 2000], 3000, 1],
+    ['a gap longer than maxGap starts a new line', [0, 1000, 10_000, 11_000], 3000, 2],
+    ['without maxGap nothing breaks', [0, 1000, 10_000, 11_000], undefined, 1],
+  ] as const)('%s', (_name, times, maxGap, lines) => {
+    const d = sparkPath(times.map((t) => [t, 5] as [number, number]), [0, 10], 0, 12_000, 120, 10, maxGap)
+    expect(d.split('M').length - 1).toBe(lines)
+  })
+})
