@@ -592,7 +592,9 @@ async function runViewport(browser, args, tmp, name, measure) {
       await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
       await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
       const count = page.locator(sel('alert-count')).first()
-      await until("the header's alert count to show no unacknowledged alert", async () => !/[1-9]/.test(await text(count, 1000)), 5000)
+      // data-count is the number; the text must not say '?' (the alerts not loaded).
+      await until("the header's alert count to show no unacknowledged alert", async () =>
+        (await count.getAttribute('data-count', { timeout: 1000 })) === '0' && !(await text(count, 1000)).includes('?'), 5000)
       return `alert count now "${await text(count)}"`
     })
     await step(tag, 'alert acknowledged by operator1 on the Alerts screen', async () => {

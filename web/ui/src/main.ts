@@ -52,7 +52,8 @@ watch(
   () => session.state.user?.username,
   (user, before) => {
     if (user && !before) {
-      live.start() // each socket that opens loads the alerts
+      live.start() // each socket that opens loads the alerts again
+      void alerts.load() // and now, in case no socket gets through
     } else if (!user && before) {
       live.stop()
       alerts.clear()

@@ -90,9 +90,17 @@ describe('SensorTile', () => {
     const w = tile({ reading: reading({ quality: 'bad', status: 'critical', value: 10.4, fault: 'out of range' }) })
     const root = w.find('[data-testid="tile-P1"]')
     expect(root.classes()).toContain('s-critical')
+    expect(root.attributes('data-status')).toBe('critical')
+    expect(root.attributes('aria-label')).toContain('Krytyczny')
     expect(w.find('[data-testid="status"]').text()).toBe('Krytyczny')
     expect(w.find('[data-testid="value"]').text()).toBe('Poza zakresem przetwornika')
     expect(w.text()).not.toContain('10,4')
+  })
+
+  it('a broken loop below the range stays a sensor fault, not a critical pressure', () => {
+    const w = tile({ reading: reading({ quality: 'bad', status: 'critical', value: -2.5, fault: 'out of range' }) })
+    expect(w.find('[data-testid="tile-P1"]').attributes('data-status')).toBe('fault')
+    expect(w.find('[data-testid="status"]').text()).toBe('Awaria czujnika')
   })
 
   it('stale data is marked', () => {

@@ -41,6 +41,9 @@ export interface Api {
 
 export const CSRF_COOKIE = 'ms_csrf'
 
+/** REFRESH_TIMEOUT_MS bounds a refresh; after it the refresh counts as 'failed'. */
+export const REFRESH_TIMEOUT_MS = 10_000
+
 /** csrfToken reads the CSRF cookie from a document.cookie string. */
 export function csrfToken(cookies: string): string {
   for (const part of cookies.split(';')) {
@@ -55,7 +58,7 @@ export function createApi(opts: ApiOptions = {}): Api {
   const cookies = opts.cookies ?? (() => document.cookie)
   let refreshing: Promise<RefreshResult> | null = null
 
-  async function send(method: string, path: string, body?: unknown): Promise<Response> {
+  async function send(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'application/json' }
     if (method !== 'GET') {
       headers['X-CSRF-Token'] = csrfToken(cookies())
@@ -68,6 +71,7 @@ export function createApi(opts: ApiOptions = {}): Api {
         body: body === undefined ? undefined : JSON.stringify(body),
         credentials: 'same-origin',
         cache: 'no-store',
+        signal,
       })
     } catch (e) {
       throw new ApiError(0, 'network', `the device did not answer (${(e as Error).message})`)
@@ -91,7 +95,10 @@ export function createApi(opts: ApiOptions = {}): Api {
 
   async function refreshOnce(): Promise<RefreshResult> {
     try {
-      const res = await send('POST', '/api/auth/refresh')
+      // A refresh holds the other tabs' refreshes behind it: one that hangs (a half-open
+      // connection) must give up.
+      const timeout = typeof AbortSignal.timeout === 'function' ? AbortSignal.timeout(REFRESH_TIMEOUT_MS) : undefined
+      const res = await send('POST', '/api/auth/refresh', undefined, timeout)
       if (res.ok) return 'ok'
       return res.status === 401 || res.status === 403 ? 'refused' : 'failed'
     } catch {

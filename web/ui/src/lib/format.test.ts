@@ -222,6 +222,7 @@ describe('faultText', () => {
     ['read P2: no response from transducer', 'Brak odpowiedzi przetwornika'],
     ['read P2: bad frame checksum', 'Błąd transmisji (CRC)'],
     ['bus disconnected', 'Brak połączenia z magistralą'],
+    ['bus disconnected: open 10.0.0.5:502: dial tcp 10.0.0.5:502: i/o timeout', 'Brak połączenia z magistralą'],
     ['read P3: slave answered with a modbus exception: illegal data address', 'Przetwornik odrzucił zapytanie'],
     ['something new', 'something new'],
     ['', 'Awaria czujnika'],

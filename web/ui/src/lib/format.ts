@@ -109,12 +109,12 @@ export function alertText(
 /** FAULTS maps what the daemon says of a bad reading (English, from monitor.go and the
  *  errors of hal) to the key of its words; the first match wins. */
 const FAULTS: readonly [RegExp, string][] = [
+  [/disconnected/i, 'fault.disconnected'], // first: its cause may say "timeout"
   [/out of range/i, 'fault.out_of_range'],
   [/not read yet/i, 'fault.not_read_yet'],
   [/invalid value/i, 'fault.invalid_value'],
   [/no response|timeout|timed out/i, 'fault.timeout'],
   [/checksum|crc|malformed/i, 'fault.crc'],
-  [/disconnected/i, 'fault.disconnected'],
   [/exception/i, 'fault.exception'],
 ]
 

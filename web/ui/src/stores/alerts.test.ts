@@ -306,6 +306,21 @@ describe('createAlerts', () => {
     }
   })
 
+  it('two loads failing together leave one retry, and clear() stops it', async () => {
+    vi.useFakeTimers()
+    try {
+      const { api, asApi } = fakeApi()
+      const s = createAlerts(asApi)
+      api.get.mockRejectedValue(new Error('down'))
+      await Promise.all([s.load(), s.load()])
+      s.clear()
+      await vi.advanceTimersByTimeAsync(600_000)
+      expect(api.get).toHaveBeenCalledTimes(2)
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('clear() stops the retries and drops an answer of the earlier sign-in', async () => {
     vi.useFakeTimers()
     try {

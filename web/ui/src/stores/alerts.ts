@@ -135,6 +135,7 @@ export function createAlerts(api: Api) {
       if (gen !== generation) return
       state.error = (e as Error).message
       retries++
+      clearTimeout(retryTimer) // two loads failing together leave one timer, not two
       const wait = Math.min(LOAD_RETRY_MAX_MS, LOAD_RETRY_MIN_MS * 2 ** (retries - 1))
       retryTimer = setTimeout(() => void load(), wait)
     }

@@ -429,7 +429,7 @@ describe('createLive', () => {
     expect(live.state.readings.P1.value).toBe(5.5)
   })
 
-  it('an empty sensors frame (a daemon that has just started) does not make the link live', () => {
+  it('an empty sensors frame does not make the link live', () => {
     const { live } = setup()
     live.start()
     FakeSocket.last.open()
@@ -454,6 +454,49 @@ describe('createLive', () => {
       })
     }
     expect(live.state.spark.P1.slice(-3).map((p) => p[1])).toEqual([5, 6, 7])
+  })
+
+  it('a first round hours old (polling stopped) is not live', () => {
+    const { live } = setup()
+    live.start()
+    FakeSocket.last.open()
+    const old = new Date(Date.now() - 3_600_000).toISOString()
+    FakeSocket.last.send({ type: 'sensors', seq: 42, ts: Date.now() / 1000, P1: reading(5, { timestamp: old }) })
+    expect(live.state.link).toBe('connecting')
+    FakeSocket.last.send({ type: 'sensors', seq: 43, ts: Date.now() / 1000, P1: reading(5) })
+    expect(live.state.link).toBe('live')
+  })
+
+  it('the stale wait follows the fastest sensor: rounds come when any sensor is due', async () => {
+    const { live, api } = setup()
+    api.get.mockImplementation(async (path: string) =>
+      path === '/api/sensors/current'
+        ? { order: ['P1', 'T1'], sensors: { P1: { ...meta.P1, interval: 1, ...reading(5) }, T1: { ...meta.P1, interval: 3600, ...reading(5) } } }
+        : { points: [] },
+    )
+    live.start()
+    FakeSocket.last.open()
+    await vi.advanceTimersByTimeAsync(0)
+    FakeSocket.last.send({ type: 'sensors', P1: reading(5) })
+    const sock = FakeSocket.last
+    await vi.advanceTimersByTimeAsync(STALE_MS + 1500)
+    expect(sock.closed).toHaveLength(1)
+    expect(live.state.link).toBe('lost')
+  })
+
+  it('an answer to a request of before stop() does not refill the store', async () => {
+    const { live, api } = setup()
+    let answer!: (v: unknown) => void
+    api.get.mockImplementation((path: string) =>
+      path === '/api/sensors/current' ? new Promise((r) => (answer = r)) : Promise.resolve({ points: [] }),
+    )
+    live.start()
+    FakeSocket.last.open()
+    live.stop()
+    answer({ order: ['P1'], sensors: { P1: { ...meta.P1, interval: 1, ...reading(5) } } })
+    await vi.advanceTimersByTimeAsync(0)
+    expect(live.state.order).toEqual([])
+    expect(live.state.readings).toEqual({})
   })
 
   it('slow sensors stretch the stale wait to three intervals', async () => {

@@ -119,16 +119,17 @@ export function createLive(opts: LiveOptions) {
    *  timestamps, and a phone's clock need not agree with the device's. */
   const serverNow = () => now() + offset
 
-  /** staleMs is how long without a new round counts as lost: a few of the slowest sensor's
-   *  intervals, and never less than STALE_MS. */
+  /** staleMs is how long without a new round counts as lost: a round comes whenever any
+   *  sensor is due, so three of the fastest sensor's intervals, and never less than STALE_MS. */
   function staleMs() {
-    let slowest = 0
-    for (const m of Object.values(state.meta)) slowest = Math.max(slowest, m.interval ?? 0)
-    return Math.max(STALE_MS, 3 * slowest * 1000)
+    let fastest = Infinity
+    for (const m of Object.values(state.meta)) if (m.interval) fastest = Math.min(fastest, m.interval)
+    return Number.isFinite(fastest) ? Math.max(STALE_MS, 3 * fastest * 1000) : STALE_MS
   }
 
-  async function loadMeta() {
+  async function loadMeta(gen: number) {
     const cur = await opts.api.get<CurrentAnswer>('/api/sensors/current')
+    if (gen !== generation) return // signed out meanwhile: the next user starts from nothing
     state.order = cur.order
     for (const id of cur.order) {
       const s = cur.sensors[id]
@@ -141,13 +142,14 @@ export function createLive(opts: LiveOptions) {
 
   /** backfill loads the sparklines' minutes from the history, which also fills a gap the
    *  page was away for; the frames that came meanwhile are kept after it. */
-  async function backfill() {
+  async function backfill(gen: number) {
     const start = new Date(serverNow() - SPARK_SECONDS * 1000).toISOString()
     await Promise.all(
       state.order.map(async (id) => {
         const h = await opts.api.get<HistoryAnswer>(
           `/api/sensors/${encodeURIComponent(id)}/history?start_time=${start}&max_points=${SPARK_SECONDS}`,
         )
+        if (gen !== generation) return
         const old: [number, number | null][] = h.points.map((p) => [Date.parse(p.timestamp), p.value])
         const last = old.length ? old[old.length - 1][0] : -Infinity
         state.spark[id] = old.concat((state.spark[id] ?? []).filter((p) => p[0] > last))
@@ -173,9 +175,16 @@ export function createLive(opts: LiveOptions) {
     const entries = Object.entries(f).filter(([, v]) => v && typeof v === 'object') as [string, Reading][]
     // Only a round not seen before counts as live data. The first frame of a connection is
     // the hub's newest round, which is old news when polling has stopped; a daemon that has
-    // just started sends an empty one.
+    // just started sends nothing until its first round.
     if (f.seq === lastSeq || entries.length === 0) return
     lastSeq = f.seq as number
+    // The first round after a (re)start is new to this page but may be hours old, if polling
+    // has stopped: its newest reading, against the frame's send time (both the device's
+    // clock), tells.
+    if (typeof f.ts === 'number') {
+      const newest = Math.max(...entries.map(([, r]) => Date.parse(r.timestamp)))
+      if (f.ts * 1000 - newest > staleMs()) return
+    }
     sinceFresh = now()
     if (state.link !== 'live') {
       state.link = 'live'
@@ -211,8 +220,8 @@ export function createLive(opts: LiveOptions) {
       if (ws !== socket) return
       // Frames may have been missed while away (or before this socket, on the first one):
       // reload what they would have told.
-      void loadMeta()
-        .then(backfill)
+      void loadMeta(gen)
+        .then(() => backfill(gen))
         .catch((e) => console.warn('live: reload after connect:', e))
       opts.onOpen?.()
     }

@@ -416,6 +416,21 @@ describe('restore', () => {
     expect(warn).not.toHaveBeenCalled()
   })
 
+  it('a restore that had to refresh does not refresh again at once', async () => {
+    const a = fakeApi()
+    const me = answer({ session_timeout: 3600, expires_in: undefined, token_expires: new Date(T0 + 900_000).toISOString() })
+    a.api.get.mockRejectedValueOnce(new ApiError(401, 'unauthorized', 'expired')).mockResolvedValueOnce(me)
+    a.api.refresh.mockResolvedValue('ok')
+    const c = fakeClock()
+    const s = createSession(a.asApi, c.clock)
+    await s.restore()
+    s.tick()
+    expect(a.api.refresh).toHaveBeenCalledTimes(1)
+    c.advance(840)
+    s.tick()
+    expect(a.api.refresh).toHaveBeenCalledTimes(2)
+  })
+
   it('/me answers 401 and the refresh fails: nobody, quietly', async () => {
     const a = fakeApi()
     a.api.get.mockRejectedValue(new ApiError(401, 'unauthorized', 'expired'))

@@ -79,7 +79,8 @@ export function createSession(api: Api, clock: SessionClock = realClock, forgetC
   let refreshing = false
   let retryRefreshAt = 0 // ms: after a refresh that got no answer, when to try again
 
-  function start(a: TokenAnswer) {
+  /** start begins a session; refreshed tells that the access token was just renewed */
+  function start(a: TokenAnswer, refreshed = false) {
     state.user = {
       username: a.username,
       role: a.role,
@@ -92,7 +93,7 @@ export function createSession(api: Api, clock: SessionClock = realClock, forgetC
     if (a.expires_in) accessExpires = clock.now() + a.expires_in * 1000
     // After a reload (/api/auth/me) only the server's expiry time is known, and the device's
     // clock need not agree with this browser's: refresh at once, then count from here.
-    else if (a.token_expires) accessExpires = clock.now()
+    else if (a.token_expires) accessExpires = refreshed ? clock.now() + ACCESS_TTL_MS : clock.now()
     else accessExpires = 0
     retryRefreshAt = 0
     tick()
@@ -166,14 +167,16 @@ export function createSession(api: Api, clock: SessionClock = realClock, forgetC
         // refresh cookie): skip the request, which would only answer 401.
         if (!hasSession()) return stop('')
         let me: TokenAnswer
+        let refreshed = false
         try {
           me = await api.get<TokenAnswer>('/api/auth/me')
         } catch (e) {
           // The access cookie lasts 15 min; the refresh cookie may still hold the session.
           if (!(e instanceof ApiError) || e.status !== 401 || (await api.refresh()) !== 'ok') throw e
+          refreshed = true
           me = await api.get<TokenAnswer>('/api/auth/me')
         }
-        start(me)
+        start(me, refreshed)
       } catch (e) {
         if (!(e instanceof ApiError) || e.status !== 401) console.warn('restore session:', e)
         stop('')
