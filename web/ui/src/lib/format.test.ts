@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest'
 import type { Reading } from '../stores/live'
-import { ago, alertText, decimals, faultText, formatValue, position, segments, shownStatus } from './format'
+import { ago, alertText, decimals, errorText, faultText, formatValue, position, segments, shownStatus } from './format'
 import { createI18n } from './i18n'
+import { ApiError } from './api'
 import { common } from '../i18n/common'
 
 const reading = (over: Partial<Reading> = {}): Reading => ({
@@ -228,5 +229,17 @@ describe('faultText', () => {
     ['', 'Awaria czujnika'],
   ])('%j → %s', (fault, want) => {
     expect(faultText(fault, t)).toBe(want)
+  })
+})
+
+describe('errorText', () => {
+  const { t } = createI18n([common], 'pl')
+  it.each([
+    ['a known code in Polish', new ApiError(503, 'unavailable', 'the alarm engine is not running'), 'usługa urządzenia chwilowo niedostępna, spróbuj za chwilę'],
+    ['no answer', new ApiError(0, 'network', 'Failed to fetch'), 'urządzenie nie odpowiada'],
+    ['an unknown code keeps the message', new ApiError(418, 'teapot', 'short and stout'), 'short and stout'],
+    ['not an ApiError', new Error('boom'), 'boom'],
+  ])('%s', (_n, e, want) => {
+    expect(errorText(e, t)).toBe(want)
   })
 })

@@ -1,6 +1,7 @@
 // How readings are shown: the status a tile shows, digits, and the bands of a range bar.
 import type { Reading, SensorMeta } from '../stores/live'
 import type { Alert } from '../stores/alerts'
+import { ApiError } from './api'
 
 export type Shown = 'normal' | 'warning' | 'critical' | 'fault' | 'nodata'
 
@@ -124,4 +125,15 @@ export function faultText(fault: string | undefined, t: (key: string) => string)
   if (!fault) return t('status.fault')
   for (const [re, key] of FAULTS) if (re.test(fault)) return t(key)
   return fault
+}
+
+/** errorText says why a request failed in the UI's language: the daemon's messages are
+ *  English, so a known error code gets our words, and anything else keeps the message. */
+export function errorText(e: unknown, t: (key: string) => string): string {
+  if (e instanceof ApiError) {
+    const key = 'err.' + e.code
+    const words = t(key)
+    if (words !== key) return words
+  }
+  return e instanceof Error ? e.message : String(e)
 }

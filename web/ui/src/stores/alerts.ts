@@ -1,7 +1,7 @@
 // Alerts: the open ones (everything not CLOSED), kept current by the WebSocket's alert
 // frames, and acknowledgement.
 import { computed, reactive, readonly, type InjectionKey } from 'vue'
-import type { Api } from '../lib/api'
+import { ApiError, type Api } from '../lib/api'
 
 export type AlertType = 'WARNING' | 'CRITICAL' | 'SENSOR_FAULT'
 export type AlertState = 'ACTIVE_UNACK' | 'ACTIVE_ACK' | 'CLEARED_UNACK' | 'CLOSED'
@@ -81,7 +81,8 @@ const LOAD_RETRY_MIN_MS = 2000
 const LOAD_RETRY_MAX_MS = 30_000
 
 export function createAlerts(api: Api) {
-  const state = reactive({ open: new Map<number, Alert>(), loaded: false, error: '' })
+  // error is the last failed load's message, errorCode its ApiError code ('' for others).
+  const state = reactive({ open: new Map<number, Alert>(), loaded: false, error: '', errorCode: '' })
   // The hub sends alert frames in the order the changes were committed, so a frame always
   // wins over what the store holds. A REST answer (a load, an acknowledgement) may have been
   // built before a frame that came first: it counts only for alerts without a frame since
@@ -130,10 +131,12 @@ export function createAlerts(api: Api) {
       for (const a of page.alerts) if (fresh(a.id, mark)) put(a)
       state.loaded = true
       state.error = ''
+      state.errorCode = ''
       retries = 0
     } catch (e) {
       if (gen !== generation) return
       state.error = (e as Error).message
+      state.errorCode = e instanceof ApiError ? e.code : ''
       retries++
       clearTimeout(retryTimer) // two loads failing together leave one timer, not two
       const wait = Math.min(LOAD_RETRY_MAX_MS, LOAD_RETRY_MIN_MS * 2 ** (retries - 1))
@@ -167,6 +170,7 @@ export function createAlerts(api: Api) {
       lastFrame.clear()
       state.loaded = false
       state.error = ''
+      state.errorCode = ''
     },
   }
 }
