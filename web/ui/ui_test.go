@@ -2,9 +2,15 @@ package ui
 
 import (
 	"io/fs"
+	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"mask.services/maskservice"
+	"mask.services/maskservice/web/auth"
 )
 
 // The embedded UI is whole: the Vite build with every file its index.html loads, or, after a
@@ -37,5 +43,39 @@ func TestFS(t *testing.T) {
 		if strings.Contains(string(index), bad) {
 			t.Errorf("index.html refers to %q", bad)
 		}
+	}
+}
+
+// The UI carries a few facts of the Go side that it needs before anyone signs in or between
+// requests: the role colours of the sign-in tiles and the access token's lifetime. They must
+// say what the Go side says.
+func TestSourcesAgreeWithGo(t *testing.T) {
+	src, err := os.ReadFile("src/stores/session.ts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := regexp.MustCompile(`(?s)ROLE_COLORS[^{]*\{(.*?)\}`).FindSubmatch(src)
+	if block == nil {
+		t.Fatal("session.ts: no ROLE_COLORS table")
+	}
+	colors := map[string]string{}
+	for _, m := range regexp.MustCompile(`(\w+): '(#[0-9a-fA-F]{6})'`).FindAllSubmatch(block[1], -1) {
+		colors[string(m[1])] = string(m[2])
+	}
+	roles := maskservice.Roles()
+	if len(colors) != len(roles) {
+		t.Errorf("session.ts ROLE_COLORS has %d roles, role.go %d: %v", len(colors), len(roles), colors)
+	}
+	for _, r := range roles {
+		if got := colors[string(r.Role)]; !strings.EqualFold(got, r.Color) {
+			t.Errorf("role %s: session.ts colour %q, role.go %q", r.Role, got, r.Color)
+		}
+	}
+	ttl := regexp.MustCompile(`ACCESS_TTL_MS = (\d+) \* 60_000`).FindSubmatch(src)
+	if ttl == nil {
+		t.Fatal("session.ts: no ACCESS_TTL_MS = N * 60_000")
+	}
+	if min, _ := strconv.Atoi(string(ttl[1])); time.Duration(min)*time.Minute != auth.AccessTTL {
+		t.Errorf("session.ts ACCESS_TTL_MS is %s min, web/auth.AccessTTL %s", ttl[1], auth.AccessTTL)
 	}
 }

@@ -12,6 +12,9 @@ export function shownStatus(r: Reading | undefined): Shown {
   return r.status
 }
 
+/** ALERT_KIND is how an alert of each type is coloured. */
+export const ALERT_KIND: Readonly<Record<Alert['type'], Shown>> = { CRITICAL: 'critical', WARNING: 'warning', SENSOR_FAULT: 'fault' }
+
 /** decimals gives a value's digits after the point from its sensor's span: 0-10 bar shows
  *  hundredths, 0-1000 mbar whole numbers, so the last digit is about a thousandth of the span. */
 export function decimals(meta: Pick<SensorMeta, 'range'> | undefined): number {

@@ -36,6 +36,8 @@ export interface SensorMeta {
 
 export type LinkState = 'connecting' | 'live' | 'lost'
 
+/** DEFAULT_SENSORS are drawn, empty, until the configuration has loaded. */
+export const DEFAULT_SENSORS: readonly string[] = ['P1', 'P2', 'P3']
 /** SPARK_SECONDS is how much history the sparklines show. */
 export const SPARK_SECONDS = 300
 /** STALE_MS without a new round counts as a lost connection, at least (frames come once
