@@ -2,7 +2,9 @@ package maskservice
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"sync"
 	"time"
@@ -112,20 +114,29 @@ type AlarmOptions struct {
 	RepeatInterval time.Duration
 	// Now returns the current time for acknowledgements; default time.Now.
 	Now func() time.Time
-	// OnChange, if set, is called with every changed alert after it is committed, in commit
-	// order, with the engine's lock held: it must not block (queue a WebSocket frame, say)
-	// and must not call the engine.
-	OnChange func(Alert)
+	// Events is the bus the engine takes its rounds from (Run) and publishes an AlertEvent
+	// on for every change after it is committed, in commit order. Nil: no events, and Run
+	// fails.
+	Events *EventBus
+	// Logger gets every alert change at info level and store failures as errors; nil
+	// discards.
+	Logger *slog.Logger
 }
+
+// alarmQueue is how many rounds the engine's subscription holds: a minute at 1 Hz, time
+// enough for a slow commit of an alert on a busy SD card.
+const alarmQueue = 64
 
 // AlarmEngine turns judged readings into alerts and keeps their life cycle. Every change is
 // committed to the store before it is returned, so what clients are told is never lost, and
 // the engine rebuilds its state from the store at start: a restart neither loses an open
 // alert nor opens a duplicate. Safe for concurrent use.
 type AlarmEngine struct {
-	store   AlertStore
-	sensors map[string]Sensor
-	opts    AlarmOptions
+	store  AlertStore
+	live   *LiveSensors
+	opts   AlarmOptions
+	log    *slog.Logger
+	rounds *Subscription[*Round] // nil without Events
 
 	mu     sync.Mutex
 	latest map[alertSlot]Alert // the newest alert of each sensor and class (open or not)
@@ -141,19 +152,24 @@ type alertSlot struct {
 
 func slotOf(a Alert) alertSlot { return alertSlot{a.SensorID, a.Type == AlertSensorFault} }
 
-// NewAlarmEngine returns an engine for sensors that keeps alerts in store, rebuilding its
-// state from the alerts there.
-func NewAlarmEngine(ctx context.Context, store AlertStore, sensors []Sensor, opts AlarmOptions) (*AlarmEngine, error) {
+// NewAlarmEngine returns an engine for the live sensors that keeps alerts in store,
+// rebuilding its state from the alerts there. With opts.Events it subscribes to the rounds
+// at once, so that none published before Run starts is missed.
+func NewAlarmEngine(ctx context.Context, store AlertStore, sensors *LiveSensors, opts AlarmOptions) (*AlarmEngine, error) {
+	if sensors == nil || sensors.Load() == nil {
+		return nil, Errorf(EINVALID, "new alarm engine: no sensor settings")
+	}
 	if opts.RepeatInterval <= 0 {
 		opts.RepeatInterval = time.Minute
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	e := &AlarmEngine{store: store, sensors: map[string]Sensor{}, opts: opts, latest: map[alertSlot]Alert{}}
-	for _, s := range sensors {
-		e.sensors[s.ID] = s
+	e := &AlarmEngine{store: store, live: sensors, opts: opts, log: opts.Logger, latest: map[alertSlot]Alert{}}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
 	}
+	configured := sensors.Load()
 	// Newest first: the first alert seen of each slot is its latest. Alerts of sensors no
 	// longer configured that are still active could never clear: they are cleared here.
 	var orphans []Alert
@@ -163,7 +179,7 @@ func NewAlarmEngine(ctx context.Context, store AlertStore, sensors []Sensor, opt
 			return true
 		}
 		e.latest[slot] = a
-		if _, configured := e.sensors[a.SensorID]; !configured && a.State.Active() {
+		if _, ok := configured.Sensor(a.SensorID); !ok && a.State.Active() {
 			orphans = append(orphans, a)
 		}
 		return true
@@ -184,7 +200,56 @@ func NewAlarmEngine(ctx context.Context, store AlertStore, sensors []Sensor, opt
 			return nil, fmt.Errorf("clear alert %d of removed sensor %s: %w", a.ID, a.SensorID, err)
 		}
 	}
+	if opts.Events != nil {
+		e.rounds = Subscribe[*Round](opts.Events, "alarms", alarmQueue)
+	}
 	return e, nil
+}
+
+// Run judges every round published on the bus (AlarmOptions.Events) until the bus closes or
+// ctx is done, and returns nil, or ctx's error. After rounds were lost (its queue overflowed)
+// it judges the newest reading of every sensor, so no condition goes unseen. A failure to
+// store an alert is logged; the condition is judged again with the next round.
+func (e *AlarmEngine) Run(ctx context.Context) error {
+	if e.rounds == nil {
+		return errors.New("alarm engine: Run needs AlarmOptions.Events")
+	}
+	defer e.rounds.Close()
+	var last uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case r, ok := <-e.rounds.C:
+			if !ok {
+				return nil
+			}
+			judged := r
+			if last != 0 && r.Seq != last+1 {
+				judged = &Round{Seq: r.Seq, Time: r.Time, Readings: readSince(r.Current), Sensors: r.Sensors}
+			}
+			last = r.Seq
+			changed, err := e.Process(ctx, judged)
+			if err != nil && ctx.Err() == nil {
+				e.log.Error("alarm engine: storing an alert failed", "err", err)
+			}
+			for _, a := range changed {
+				e.log.Info("alert", "id", a.ID, "sensor", a.SensorID, "type", string(a.Type), "state", string(a.State), "message", a.Message)
+			}
+		}
+	}
+}
+
+// readSince returns the readings of current that were taken (not the placeholders of
+// sensors not read yet).
+func readSince(current []Reading) []Reading {
+	out := make([]Reading, 0, len(current))
+	for _, rd := range current {
+		if rd.Fault != FaultNotReadYet {
+			out = append(out, rd)
+		}
+	}
+	return out
 }
 
 // condition is what a reading asks of the alarm system.
@@ -194,8 +259,8 @@ type condition struct {
 	message   string
 }
 
-// judge returns the condition of reading r of sensor s.
-func judge(s Sensor, r Reading) condition {
+// conditionOf returns what reading r of sensor s asks of the alarm system.
+func conditionOf(s Sensor, r Reading) condition {
 	th := s.Thresholds
 	switch {
 	case r.Quality != QualityGood:
@@ -220,15 +285,20 @@ func judge(s Sensor, r Reading) condition {
 	return condition{}
 }
 
-// Process evaluates the readings of a round and returns the alerts that changed, each
+// Process evaluates the readings of a round, by the sensor settings the round was judged
+// with (the settings in force when it has none), and returns the alerts that changed, each
 // already committed to the store. On a store failure it returns the changes committed so far
 // and the error; the readings not processed are evaluated again with the next round.
 func (e *AlarmEngine) Process(ctx context.Context, r *Round) ([]Alert, error) {
+	set := r.Sensors
+	if set == nil {
+		set = e.live.Load()
+	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	var changed []Alert
 	for _, rd := range r.Readings {
-		s, ok := e.sensors[rd.SensorID]
+		s, ok := set.Sensor(rd.SensorID)
 		if !ok {
 			continue
 		}
@@ -236,7 +306,7 @@ func (e *AlarmEngine) Process(ctx context.Context, r *Round) ([]Alert, error) {
 		// and only while the value can be trusted.
 		fault := condition{}
 		if rd.Quality != QualityGood {
-			fault = judge(s, rd)
+			fault = conditionOf(s, rd)
 		}
 		steps := []struct {
 			slot alertSlot
@@ -246,7 +316,7 @@ func (e *AlarmEngine) Process(ctx context.Context, r *Round) ([]Alert, error) {
 			steps = append(steps, struct {
 				slot alertSlot
 				c    condition
-			}{alertSlot{s.ID, false}, judge(s, rd)})
+			}{alertSlot{s.ID, false}, conditionOf(s, rd)})
 		}
 		for _, st := range steps {
 			a, err := e.step(ctx, st.slot, st.c, rd)
@@ -312,10 +382,10 @@ func (e *AlarmEngine) step(ctx context.Context, slot alertSlot, c condition, rd 
 	return &stored, nil
 }
 
-// changed tells OnChange about a committed change; e.mu is held.
+// changed publishes a committed change; e.mu is held, so events follow the commit order.
 func (e *AlarmEngine) changed(a Alert) {
-	if e.opts.OnChange != nil {
-		e.opts.OnChange(a)
+	if e.opts.Events != nil {
+		e.opts.Events.Publish(AlertEvent{Alert: a})
 	}
 }
 

@@ -40,9 +40,19 @@ func openStore(t *testing.T) *bolt.DB {
 	return db
 }
 
+// live returns sensors as the settings in force.
+func live(tb testing.TB, sensors ...maskservice.Sensor) *maskservice.LiveSensors {
+	tb.Helper()
+	l, err := maskservice.LiveSensorsOf(sensors)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return l
+}
+
 func newEngine(t *testing.T, db *bolt.DB) *maskservice.AlarmEngine {
 	t.Helper()
-	e, err := maskservice.NewAlarmEngine(context.Background(), db, []maskservice.Sensor{alarmP1},
+	e, err := maskservice.NewAlarmEngine(context.Background(), db, live(t, alarmP1),
 		maskservice.AlarmOptions{RepeatInterval: 30 * time.Second, Now: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
@@ -241,7 +251,7 @@ func TestAlarm_RebuildWithARemovedSensor(t *testing.T) {
 	ctx := context.Background()
 	db := openStore(t)
 	old := maskservice.Sensor{ID: "P9", Name: "Old", Unit: "bar", Range: alarmP1.Range, Thresholds: alarmP1.Thresholds, Interval: time.Second}
-	e, err := maskservice.NewAlarmEngine(ctx, db, []maskservice.Sensor{alarmP1, old}, maskservice.AlarmOptions{})
+	e, err := maskservice.NewAlarmEngine(ctx, db, live(t, alarmP1, old), maskservice.AlarmOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,12 +272,13 @@ func TestAlarm_RebuildWithARemovedSensor(t *testing.T) {
 	_ = p1
 }
 
-// OnChange sees every committed change in commit order, acknowledgements included.
-func TestAlarm_OnChange(t *testing.T) {
+// The bus gets an AlertEvent of every committed change in commit order, acknowledgements
+// included.
+func TestAlarm_Events(t *testing.T) {
 	db := openStore(t)
-	var seen []maskservice.AlertState
-	e, err := maskservice.NewAlarmEngine(context.Background(), db, []maskservice.Sensor{alarmP1}, maskservice.AlarmOptions{
-		OnChange: func(a maskservice.Alert) { seen = append(seen, a.State) }})
+	bus := maskservice.NewEventBus()
+	events := maskservice.Subscribe[maskservice.AlertEvent](bus, "test", 16)
+	e, err := maskservice.NewAlarmEngine(context.Background(), db, live(t, alarmP1), maskservice.AlarmOptions{Events: bus})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,6 +287,11 @@ func TestAlarm_OnChange(t *testing.T) {
 		t.Fatal(err)
 	}
 	alarmAt(t, e, 1, 5, maskservice.StatusNormal)
+	bus.Close()
+	var seen []maskservice.AlertState
+	for ev := range events.C {
+		seen = append(seen, ev.Alert.State)
+	}
 	want := []maskservice.AlertState{maskservice.AlertActiveUnack, maskservice.AlertActiveAck, maskservice.AlertClosed}
 	if len(seen) != 3 || seen[0] != want[0] || seen[1] != want[1] || seen[2] != want[2] {
 		t.Errorf("changes %v, want %v", seen, want)

@@ -21,6 +21,9 @@ type Round struct {
 	// Fault "not read yet".
 	Current []Reading
 	RTT     time.Duration // the longest transaction round-trip time of the round
+	// Sensors are the settings the round was judged with, so that whoever judges it further
+	// (the alarm engine) uses the same ones. Nil in rounds made by hand in tests.
+	Sensors *SensorSet
 }
 
 // FaultNotReadYet is the fault of a sensor's placeholder in Round.Current before its first
@@ -46,10 +49,10 @@ type SensorStats struct {
 	LastRTT  time.Duration // round-trip time of the newest read
 }
 
-// SubscriberStats tell how a subscriber keeps up.
+// SubscriberStats tell how a subscriber of the EventBus keeps up.
 type SubscriberStats struct {
 	Name    string
-	Dropped uint64 // rounds dropped because its queue was full
+	Dropped uint64 // events dropped because its queue was full
 }
 
 // MonitorStats is a snapshot of the monitor's counters.
@@ -60,64 +63,70 @@ type MonitorStats struct {
 	GoodShare   float64       // share of good reads over the last minute, 0..1; 0 when there were none
 	Overruns    uint64        // times a read ended more than a whole interval after it was due (slots skipped)
 	Sensors     []SensorStats
-	Subscribers []SubscriberStats
+	Subscribers []SubscriberStats // the subscribers of the monitor's event bus
 }
 
-// Monitor polls every sensor at its own interval through a Source, judges each sample and
-// publishes one Round per poll round to its subscribers. Sensors that fall due together are
-// read in one round. Publishing never blocks the poll loop: each subscriber has a bounded
-// queue, and a round that does not fit is dropped for that subscriber and counted.
+// Monitor polls every sensor at its own interval through a Source, judges each sample with
+// the settings in force (LiveSensors: calibration, range, bands) and publishes one Round per
+// poll round on its EventBus. Sensors that fall due together are read in one round.
+// Publishing never blocks the poll loop: each subscriber has a bounded queue, and a round
+// that does not fit is dropped for that subscriber and counted.
 //
 // Create a Monitor with NewMonitor, then call Run once.
 type Monitor struct {
 	// Now returns the current time; tests may replace it before Run. Defaults to time.Now.
 	Now func() time.Time
 
-	sensors     []Sensor
+	live        *LiveSensors
 	src         Source
-	classifiers []*Classifier // owned by the Run goroutine
+	bus         *EventBus
+	classifiers []*Classifier // in configuration order; owned by the Run goroutine
 	running     atomic.Bool   // set by the first Run
 
 	mu      sync.RWMutex
 	current *Round
-	subs    map[*Subscription]struct{}
 	stats   []SensorStats
 	quality qualityWindow
 	overrun uint64
-	done    bool
 }
 
-// NewMonitor returns a monitor of sensors (validated with ValidateSensors) read from src.
-func NewMonitor(sensors []Sensor, src Source) (*Monitor, error) {
-	if err := ValidateSensors(sensors); err != nil {
-		return nil, err
+// NewMonitor returns a monitor of the live sensors read from src, publishing its rounds on
+// events; a nil events gets the monitor a bus of its own (Events). The monitor closes the bus
+// when Run returns, so that every subscriber drains its queue and ends.
+func NewMonitor(sensors *LiveSensors, src Source, events *EventBus) (*Monitor, error) {
+	if sensors == nil || sensors.Load() == nil {
+		return nil, Errorf(EINVALID, "new monitor: no sensor settings")
 	}
+	if src == nil {
+		return nil, Errorf(EINVALID, "new monitor: no source")
+	}
+	if events == nil {
+		events = NewEventBus()
+	}
+	set := sensors.Load()
 	m := &Monitor{
-		Now:     time.Now,
-		sensors: append([]Sensor(nil), sensors...),
-		src:     src,
-		subs:    make(map[*Subscription]struct{}),
-		stats:   make([]SensorStats, len(sensors)),
+		Now:   time.Now,
+		live:  sensors,
+		src:   src,
+		bus:   events,
+		stats: make([]SensorStats, set.Len()),
 	}
-	for i, s := range m.sensors {
+	for i := range set.Len() {
+		s := set.At(i)
 		m.classifiers = append(m.classifiers, NewClassifier(s.Thresholds))
 		m.stats[i].SensorID = s.ID
 	}
 	return m, nil
 }
 
-// Sensors returns a copy of the configured sensors, in configuration order.
-func (m *Monitor) Sensors() []Sensor { return append([]Sensor(nil), m.sensors...) }
+// Events returns the bus the monitor publishes its rounds on.
+func (m *Monitor) Events() *EventBus { return m.bus }
 
-// Sensor returns the sensor with the given id.
-func (m *Monitor) Sensor(id string) (Sensor, bool) {
-	for _, s := range m.sensors {
-		if s.ID == id {
-			return s, true
-		}
-	}
-	return Sensor{}, false
-}
+// Sensors returns the sensor settings in force, in configuration order.
+func (m *Monitor) Sensors() []Sensor { return m.live.Load().All() }
+
+// Sensor returns the settings in force of the sensor with the given id.
+func (m *Monitor) Sensor(id string) (Sensor, bool) { return m.live.Load().Sensor(id) }
 
 // Current returns the newest round, or nil before the first round has finished.
 func (m *Monitor) Current() *Round {
@@ -126,59 +135,29 @@ func (m *Monitor) Current() *Round {
 	return m.current
 }
 
-// Subscription is a subscriber's queue of rounds. Receive from C; C is closed when the
-// subscription is closed or the monitor stops.
-type Subscription struct {
-	C       <-chan *Round
-	c       chan *Round
-	name    string
-	dropped atomic.Uint64
-	m       *Monitor
-	once    sync.Once
+// Subscribe returns a subscription to the rounds on the monitor's bus whose queue holds up
+// to buffer rounds (at least 1). name identifies the subscriber in MonitorStats. Close it
+// when done.
+func (m *Monitor) Subscribe(name string, buffer int) *Subscription[*Round] {
+	return Subscribe[*Round](m.bus, name, buffer)
 }
 
-// Subscribe returns a subscription whose queue holds up to buffer rounds (at least 1). name
-// identifies the subscriber in MonitorStats. Close it when done.
-func (m *Monitor) Subscribe(name string, buffer int) *Subscription {
-	c := make(chan *Round, max(buffer, 1))
-	s := &Subscription{C: c, c: c, name: name, m: m}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.done {
-		close(c)
-		return s
-	}
-	m.subs[s] = struct{}{}
-	return s
-}
-
-// Dropped returns how many rounds were dropped because the queue was full.
-func (s *Subscription) Dropped() uint64 { return s.dropped.Load() }
-
-// Close unsubscribes and closes C. It is safe to call more than once.
-func (s *Subscription) Close() {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
-	if _, ok := s.m.subs[s]; ok {
-		delete(s.m.subs, s)
-		s.once.Do(func() { close(s.c) })
-	}
-}
-
-// Run polls until ctx is done, then closes every subscription and returns ctx's error. It
-// must be called once; a second call returns an error at once.
+// Run polls until ctx is done, then closes the event bus and returns ctx's error. It must be
+// called once; a second call returns an error at once. Each round reads the sensor settings
+// in force when it starts, so a swap takes effect from the next round.
 func (m *Monitor) Run(ctx context.Context) error {
 	if !m.running.CompareAndSwap(false, true) {
 		return errors.New("monitor: Run called more than once")
 	}
-	defer m.stop()
+	defer m.bus.Close()
 	start := m.Now()
-	next := make([]time.Time, len(m.sensors))
+	n := len(m.classifiers)
+	next := make([]time.Time, n)
 	for i := range next {
 		next[i] = start
 	}
-	due := make([]int, 0, len(m.sensors))
-	ids := make([]string, 0, len(m.sensors))
+	due := make([]int, 0, n)
+	ids := make([]string, 0, n)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
@@ -188,21 +167,22 @@ func (m *Monitor) Run(ctx context.Context) error {
 		case <-timer.C:
 		}
 		now := m.Now()
+		set := m.live.Load()
 		due, ids = due[:0], ids[:0]
 		for i, t := range next {
 			// A sensor due within a millisecond joins this round rather than making its own.
 			if !t.After(now.Add(time.Millisecond)) {
 				due = append(due, i)
-				ids = append(ids, m.sensors[i].ID)
+				ids = append(ids, set.At(i).ID)
 			}
 		}
 		if len(due) > 0 {
-			if err := m.round(ctx, now, due, ids); err != nil {
+			if err := m.round(ctx, set, now, due, ids); err != nil {
 				return err
 			}
 			after := m.Now()
 			for _, i := range due {
-				iv := m.sensors[i].Interval
+				iv := set.At(i).Interval
 				next[i] = next[i].Add(iv)
 				if next[i].Before(after) {
 					// The read took longer than the interval: skip the missed slots rather
@@ -226,8 +206,8 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 }
 
-// round reads the due sensors once, judges the samples and publishes the round.
-func (m *Monitor) round(ctx context.Context, now time.Time, due []int, ids []string) error {
+// round reads the due sensors once, judges the samples with set and publishes the round.
+func (m *Monitor) round(ctx context.Context, set *SensorSet, now time.Time, due []int, ids []string) error {
 	samples, err := m.src.Read(ctx, ids)
 	if err == nil && len(samples) != len(ids) {
 		err = fmt.Errorf("source returned %d samples for %d sensors", len(samples), len(ids))
@@ -256,16 +236,17 @@ func (m *Monitor) round(ctx context.Context, now time.Time, due []int, ids []str
 		if s.Time.IsZero() {
 			s.Time = now
 		}
-		readings[k] = m.judge(i, s)
+		readings[k] = m.judge(i, set.At(i), s)
 		rtt = max(rtt, s.RTT)
 	}
 
 	m.mu.Lock()
-	current := make([]Reading, len(m.sensors))
+	current := make([]Reading, set.Len())
 	if m.current != nil {
 		copy(current, m.current.Current)
 	} else {
-		for i, s := range m.sensors {
+		for i := range current {
+			s := set.At(i)
 			current[i] = Reading{SensorID: s.ID, Time: now, Value: math.NaN(), Raw: math.NaN(),
 				Unit: s.Unit, Quality: QualityBad, Fault: FaultNotReadYet}
 		}
@@ -288,22 +269,18 @@ func (m *Monitor) round(ctx context.Context, now time.Time, due []int, ids []str
 	if m.current != nil {
 		seq = m.current.Seq + 1
 	}
-	r := &Round{Seq: seq, Time: now, Readings: readings, Current: current, RTT: rtt}
+	r := &Round{Seq: seq, Time: now, Readings: readings, Current: current, RTT: rtt, Sensors: set}
 	m.current = r
-	for s := range m.subs {
-		select {
-		case s.c <- r:
-		default:
-			s.dropped.Add(1)
-		}
-	}
+	// Published under the lock, so that rounds reach the bus in seq order and Current is
+	// never older than what a subscriber has been told.
+	m.bus.Publish(r)
 	m.mu.Unlock()
 	return nil
 }
 
-// judge turns the sample of sensor i into a reading.
-func (m *Monitor) judge(i int, s Sample) Reading {
-	sensor := m.sensors[i]
+// judge turns the sample of sensor i, configured as sensor, into a reading: the decoded
+// value is calibrated, checked against the range and classified.
+func (m *Monitor) judge(i int, sensor Sensor, s Sample) Reading {
 	r := Reading{SensorID: sensor.ID, Time: s.Time, Unit: sensor.Unit, Value: s.Value, Raw: s.Raw}
 	switch {
 	case s.Err != nil:
@@ -315,23 +292,16 @@ func (m *Monitor) judge(i int, s Sample) Reading {
 		r.Value = math.NaN()
 		r.Quality, r.Status, r.Fault = QualityBad, StatusUnknown, "invalid value"
 		return r
-	case !sensor.Range.Contains(s.Value):
+	}
+	r.Value = sensor.Calibration.Apply(s.Value)
+	if !sensor.Range.Contains(r.Value) {
 		// Keep the value and judge it: an overload is still a critical pressure.
 		r.Quality, r.Fault = QualityBad, "out of range"
 	}
-	r.Status = m.classifiers[i].Classify(s.Value, s.Time)
+	c := m.classifiers[i]
+	c.SetThresholds(sensor.Thresholds)
+	r.Status = c.Classify(r.Value, s.Time)
 	return r
-}
-
-// stop closes every subscription; later Subscribe calls get a closed channel.
-func (m *Monitor) stop() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.done = true
-	for s := range m.subs {
-		delete(m.subs, s)
-		s.once.Do(func() { close(s.c) })
-	}
 }
 
 // Stats returns a snapshot of the monitor's counters.
@@ -346,9 +316,7 @@ func (m *Monitor) Stats() MonitorStats {
 	if m.current != nil {
 		st.Rounds, st.LastRound, st.LastRTT = m.current.Seq, m.current.Time, m.current.RTT
 	}
-	for s := range m.subs {
-		st.Subscribers = append(st.Subscribers, SubscriberStats{Name: s.name, Dropped: s.Dropped()})
-	}
+	st.Subscribers = m.bus.Stats()
 	return st
 }
 
@@ -363,8 +331,9 @@ func (m *Monitor) State() DeviceState {
 		return StateConnecting
 	}
 	var longest time.Duration
-	for _, s := range m.sensors {
-		longest = max(longest, s.Interval)
+	set := m.live.Load()
+	for i := range set.Len() {
+		longest = max(longest, set.At(i).Interval)
 	}
 	if m.Now().Sub(r.Time) > max(3*longest, 5*time.Second) {
 		return StateError

@@ -127,7 +127,11 @@ func sensorsEvery(intervals ...time.Duration) []maskservice.Sensor {
 
 func newMonitor(tb testing.TB, sensors []maskservice.Sensor, src maskservice.Source) *maskservice.Monitor {
 	tb.Helper()
-	m, err := maskservice.NewMonitor(sensors, src)
+	live, err := maskservice.LiveSensorsOf(sensors)
+	if err != nil {
+		tb.Fatalf("LiveSensorsOf: %v", err)
+	}
+	m, err := maskservice.NewMonitor(live, src, nil)
 	if err != nil {
 		tb.Fatalf("NewMonitor: %v", err)
 	}
@@ -173,7 +177,7 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 
 // receive returns the next round of sub, failing the test if none comes within wait or C is
 // closed.
-func receive(tb testing.TB, sub *maskservice.Subscription) *maskservice.Round {
+func receive(tb testing.TB, sub *maskservice.Subscription[*maskservice.Round]) *maskservice.Round {
 	tb.Helper()
 	select {
 	case r, ok := <-sub.C:
@@ -189,7 +193,7 @@ func receive(tb testing.TB, sub *maskservice.Subscription) *maskservice.Round {
 
 // drain receives from sub until C is closed and returns the rounds received, failing the test
 // if C is not closed within wait.
-func drain(tb testing.TB, sub *maskservice.Subscription) []*maskservice.Round {
+func drain(tb testing.TB, sub *maskservice.Subscription[*maskservice.Round]) []*maskservice.Round {
 	tb.Helper()
 	var rounds []*maskservice.Round
 	timeout := time.After(wait)
@@ -237,13 +241,16 @@ func ids(rs []maskservice.Reading) []string {
 
 func TestNewMonitor(t *testing.T) {
 	src := &scriptSource{value: good}
-	if _, err := maskservice.NewMonitor(nil, src); maskservice.ErrorCode(err) != maskservice.EINVALID {
+	if _, err := maskservice.NewMonitor(nil, src, nil); maskservice.ErrorCode(err) != maskservice.EINVALID {
 		t.Errorf("NewMonitor(no sensors) = %v, want an EINVALID error", err)
+	}
+	if _, err := maskservice.LiveSensorsOf(nil); maskservice.ErrorCode(err) != maskservice.EINVALID {
+		t.Errorf("LiveSensorsOf(no sensors) = %v, want an EINVALID error", err)
 	}
 	bad := maskservice.DefaultSensors()
 	bad[1].Interval = 0
-	if _, err := maskservice.NewMonitor(bad, src); maskservice.ErrorCode(err) != maskservice.EINVALID {
-		t.Errorf("NewMonitor(interval 0) = %v, want an EINVALID error", err)
+	if _, err := maskservice.LiveSensorsOf(bad); maskservice.ErrorCode(err) != maskservice.EINVALID {
+		t.Errorf("LiveSensorsOf(interval 0) = %v, want an EINVALID error", err)
 	}
 
 	sensors := maskservice.DefaultSensors()
@@ -511,7 +518,7 @@ func TestMonitor_RunReturnsCtxErr(t *testing.T) {
 				}
 			}
 			m := newMonitor(t, sensorsEvery(10*time.Millisecond, 10*time.Millisecond), src)
-			subs := []*maskservice.Subscription{m.Subscribe("a", 1), m.Subscribe("b", 1000), m.Subscribe("c", 1)}
+			subs := []*maskservice.Subscription[*maskservice.Round]{m.Subscribe("a", 1), m.Subscribe("b", 1000), m.Subscribe("c", 1)}
 			ctx, cancel := context.WithCancel(context.Background())
 			if tc.timeout > 0 {
 				ctx, cancel = context.WithTimeout(context.Background(), tc.timeout)

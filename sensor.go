@@ -41,6 +41,8 @@ type Sensor struct {
 	Range      Band          // the transducer's measuring range; outside it a reading's quality is bad
 	Thresholds Thresholds    // the normal and warning bands, hysteresis and on-delay
 	Interval   time.Duration // how often the monitor reads the sensor
+	// Calibration corrects the decoded value before it is judged; the zero value is none.
+	Calibration Calibration
 }
 
 // validID is an immutable pattern for sensor identifiers.
@@ -66,6 +68,11 @@ func (s Sensor) Validate() error {
 	}
 	if err := s.Thresholds.validate(s.Range); err != nil {
 		return &Error{Code: EINVALID, Message: "sensor " + s.ID + ": " + err.Message, Field: err.Field}
+	}
+	if s.Calibration != (Calibration{}) {
+		if err := s.Calibration.validate(); err != nil {
+			return &Error{Code: EINVALID, Message: "sensor " + s.ID + ": " + err.Message, Field: err.Field}
+		}
 	}
 	return nil
 }

@@ -116,5 +116,9 @@ func (c *Classifier) Classify(v float64, at time.Time) Status {
 	return c.current
 }
 
+// SetThresholds makes the classifier judge the next values by t (new settings swapped in);
+// the status so far is kept, so a changed band applies from the next value on.
+func (c *Classifier) SetThresholds(t Thresholds) { c.t = t }
+
 // Status returns the status after the last Classify, StatusUnknown before the first.
 func (c *Classifier) Status() Status { return c.current }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -10,61 +9,14 @@ import (
 	"time"
 
 	"mask.services/maskservice"
+	"mask.services/maskservice/web/internal/wire"
 )
 
-// alertJSON is an alert as the API and the WebSocket alert frames spell it.
-type alertJSON struct {
-	ID                 uint64                 `json:"id"`
-	SensorID           string                 `json:"sensor_id"`
-	Type               maskservice.AlertType  `json:"type"`
-	State              maskservice.AlertState `json:"state"`
-	Message            string                 `json:"message"`
-	Value              number                 `json:"value"`
-	Threshold          number                 `json:"threshold"`
-	OpenedAt           timestamp              `json:"opened_at"`
-	EscalatedAt        *timestamp             `json:"escalated_at"`
-	EscalatedValue     number                 `json:"escalated_value"`
-	EscalatedThreshold number                 `json:"escalated_threshold"`
-	ClearedAt          *timestamp             `json:"cleared_at"`
-	ReactivatedAt      *timestamp             `json:"reactivated_at"`
-	AckedBy            string                 `json:"acked_by"`
-	AckedAt            *timestamp             `json:"acked_at"`
-	Comment            string                 `json:"comment"`
-	Reactivations      int                    `json:"reactivations"`
-	UpdatedAt          timestamp              `json:"updated_at"`
-}
+// alertJSON is an alert as the API and the WebSocket alert frames spell it (package wire,
+// shared with the hub).
+type alertJSON = wire.Alert
 
-func optTime(t time.Time) *timestamp {
-	if t.IsZero() {
-		return nil
-	}
-	ts := timestamp(t)
-	return &ts
-}
-
-func newAlertJSON(a maskservice.Alert) alertJSON {
-	return alertJSON{ID: a.ID, SensorID: a.SensorID, Type: a.Type, State: a.State, Message: a.Message,
-		Value: number(a.Value), Threshold: number(a.Threshold), OpenedAt: timestamp(a.OpenedAt),
-		EscalatedAt: optTime(a.EscalatedAt), EscalatedValue: number(a.EscalatedValue),
-		EscalatedThreshold: number(a.EscalatedThreshold), ClearedAt: optTime(a.ClearedAt), ReactivatedAt: optTime(a.ReactivatedAt),
-		AckedBy: a.AckedBy, AckedAt: optTime(a.AckedAt), Comment: a.Comment,
-		Reactivations: a.Reactivations, UpdatedAt: timestamp(a.UpdatedAt)}
-}
-
-// AlertFrame is the WebSocket frame that tells clients an alert changed:
-// {"type":"alert","ts":1712345678.123456,"alert":{…}}, ts in Unix seconds as in the sensors
-// frames, the alert spelled as GET /api/alerts/{id} answers it.
-func AlertFrame(a maskservice.Alert, now time.Time) []byte {
-	body, err := json.Marshal(struct {
-		Type  string      `json:"type"`
-		TS    json.Number `json:"ts"`
-		Alert alertJSON   `json:"alert"`
-	}{"alert", json.Number(strconv.FormatFloat(float64(now.UnixMicro())/1e6, 'f', 6, 64)), newAlertJSON(a)})
-	if err != nil {
-		panic("web: encode alert frame: " + err.Error()) // plain fields only: a bug
-	}
-	return body
-}
+func newAlertJSON(a maskservice.Alert) alertJSON { return wire.NewAlert(a) }
 
 // Limits of the alert list.
 const (

@@ -17,10 +17,9 @@ import (
 // of P1 and one warning of P2 open, and the alerts published to WebSocket clients recorded.
 type alertFixture struct {
 	*fixture
-	engine    *maskservice.AlarmEngine
-	mu        sync.Mutex
-	published []maskservice.Alert
-	ids       map[string]uint64 // sensor -> its alert
+	engine *maskservice.AlarmEngine
+	events *maskservice.Subscription[maskservice.AlertEvent] // what the hub would be told
+	ids    map[string]uint64                                 // sensor -> its alert
 }
 
 func newAlertFixture(t *testing.T) *alertFixture {
@@ -33,12 +32,13 @@ func newAlertFixture(t *testing.T) *alertFixture {
 	t.Cleanup(func() { db.Close() })
 	af := &alertFixture{ids: map[string]uint64{}}
 	af.fixture = newFixture(t, fixtureConfig{opts: func(o *web.Options) {
-		engine, err := maskservice.NewAlarmEngine(ctx, db, o.Monitor.Sensors(), maskservice.AlarmOptions{
-			OnChange: func(a maskservice.Alert) {
-				af.mu.Lock()
-				af.published = append(af.published, a)
-				af.mu.Unlock()
-			}})
+		bus := maskservice.NewEventBus()
+		af.events = maskservice.Subscribe[maskservice.AlertEvent](bus, "test", 64)
+		live, err := maskservice.LiveSensorsOf(o.Monitor.Sensors())
+		if err != nil {
+			t.Fatal(err)
+		}
+		engine, err := maskservice.NewAlarmEngine(ctx, db, live, maskservice.AlarmOptions{Events: bus})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -135,11 +135,13 @@ func TestServer_AckAlerts(t *testing.T) {
 	if res.status != 200 || len(all.Acknowledged) != 1 || all.Acknowledged[0].SensorID != "P2" || all.Acknowledged[0].AckedBy != userOf[maskservice.RoleServiceTech] {
 		t.Fatalf("ack-all: %d %+v", res.status, all)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	// The two openings, then the two acknowledgements, in commit order.
-	if len(f.published) != 4 || f.published[2].State != maskservice.AlertActiveAck || f.published[3].AckedBy != userOf[maskservice.RoleServiceTech] {
-		t.Errorf("published %+v: want the openings and both acknowledgements, in order", f.published)
+	var published []maskservice.Alert
+	for len(f.events.C) > 0 {
+		published = append(published, (<-f.events.C).Alert)
+	}
+	if len(published) != 4 || published[2].State != maskservice.AlertActiveAck || published[3].AckedBy != userOf[maskservice.RoleServiceTech] {
+		t.Errorf("published %+v: want the openings and both acknowledgements, in order", published)
 	}
 }
 

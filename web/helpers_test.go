@@ -176,7 +176,11 @@ func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
 		ids[i] = sensors[i].ID
 	}
 	src := &scriptSource{values: map[string]float64{"P1": 5, "P2": 2.5, "P3": 500}, faults: cfg.faults}
-	mon, err := maskservice.NewMonitor(sensors, src)
+	live, err := maskservice.LiveSensorsOf(sensors)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	mon, err := maskservice.NewMonitor(live, src, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -204,7 +208,7 @@ func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { alertDB.Close() })
-	if f.alarms, err = maskservice.NewAlarmEngine(context.Background(), alertDB, sensors, maskservice.AlarmOptions{}); err != nil {
+	if f.alarms, err = maskservice.NewAlarmEngine(context.Background(), alertDB, live, maskservice.AlarmOptions{}); err != nil {
 		tb.Fatal(err)
 	}
 	opts.Alarms, opts.Alerts = f.alarms, alertDB

@@ -33,21 +33,11 @@ var (
 	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 999_999_999, time.UTC)
 )
 
-// number is a float64 that encodes as the WebSocket frames spell numbers: a missing value
-// (NaN) is null.
-type number float64
-
-// MarshalJSON implements json.Marshaler.
-func (n number) MarshalJSON() ([]byte, error) { return wire.AppendNumber(nil, float64(n)), nil }
-
-// timestamp is a time that encodes as the WebSocket frames spell times: RFC 3339 in UTC with
-// exactly three fractional digits.
-type timestamp time.Time
-
-// MarshalJSON implements json.Marshaler.
-func (t timestamp) MarshalJSON() ([]byte, error) {
-	return wire.AppendTimestamp(make([]byte, 0, len(wire.TimestampLayout)+2), time.Time(t)), nil
-}
+// number and timestamp encode as the WebSocket frames spell numbers and times (package wire).
+type (
+	number    = wire.Number
+	timestamp = wire.Timestamp
+)
 
 // readingJSON is a Reading as the API spells it, with the field names of the WebSocket frame.
 type readingJSON struct {

@@ -532,7 +532,11 @@ func TestServer_Panic(t *testing.T) {
 }
 
 func TestNew(t *testing.T) {
-	mon, err := maskservice.NewMonitor(maskservice.DefaultSensors(), &scriptSource{})
+	live, err := maskservice.LiveSensorsOf(maskservice.DefaultSensors())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mon, err := maskservice.NewMonitor(live, &scriptSource{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

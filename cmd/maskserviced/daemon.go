@@ -58,29 +58,30 @@ type Main struct {
 	// TLSFingerprint is the SHA-256 fingerprint of the HTTPS certificate, "" without HTTPS.
 	TLSFingerprint string
 
-	started   time.Time
-	notify    *notifier
-	tlsLn     net.Listener
-	tlsServer *http.Server
+	started time.Time
+	notify  *notifier
 
-	monitor *maskservice.Monitor
-	source  *multiSource // the buses; closed after the poll loop stops
-	db      *bolt.DB
-	admin   io.Closer // the admin socket (DIR/admin.sock)
-	history *bolt.HistoryWriter
-	alarms  *maskservice.AlarmEngine
-	// historyDone is closed when the history writer has made its last commit; the database
-	// must not close before.
-	historyDone chan struct{}
-	auth        *auth.Service
-	hub         *hub.Hub
-	server      *http.Server
-	ln          net.Listener
-	cancel      context.CancelFunc
-	wg          sync.WaitGroup
-	closing     atomic.Bool
-	failed      chan error
-	closed      sync.Once
+	// The parts, in the order Run makes them.
+	db       *bolt.DB
+	admin    io.Closer // the admin socket (DIR/admin.sock)
+	sensors  *maskservice.LiveSensors
+	source   *multiSource // the buses; closed after the poll loop stops
+	events   *maskservice.EventBus
+	monitor  *maskservice.Monitor
+	alarms   *maskservice.AlarmEngine
+	history  *bolt.HistoryWriter
+	auth     *auth.Service
+	hub      *hub.Hub
+	services []service // the long-running parts, in their start order
+	running  []*running
+
+	ln, tlsLn         net.Listener
+	server, tlsServer *http.Server
+	httpDone          sync.WaitGroup // the Serve goroutines
+
+	closing atomic.Bool
+	failed  chan error
+	closed  sync.Once
 }
 
 // NewMain returns a Main with the defaults of the serve command.
@@ -159,7 +160,43 @@ func (m *Main) Failed() <-chan error { return m.failed }
 
 // Run starts the daemon and returns once it is serving. ctx bounds the start only; call Close
 // to stop. On error everything started is stopped again.
+//
+// The order: the store, the services (each subscribed to the event bus before anything
+// publishes on it), the listeners; then the services start, consumers first and the
+// monitor, which makes the rounds, last; then the HTTP servers; then systemd hears READY.
+// Close undoes it in the reverse order.
 func (m *Main) Run(ctx context.Context) (err error) {
+	if err := m.init(); err != nil {
+		return err
+	}
+	m.started = time.Now()
+	defer func() {
+		if err != nil {
+			_ = m.Close()
+		}
+	}()
+	if err := m.openStore(ctx); err != nil {
+		return err
+	}
+	tlsConfig, err := m.loadTLS()
+	if err != nil {
+		return err
+	}
+	handler, err := m.build(ctx)
+	if err != nil {
+		return err
+	}
+	if err := m.listen(ctx, tlsConfig); err != nil {
+		return err
+	}
+	m.running = startAll(m.services, m.fail)
+	m.serve(handler)
+	m.notifyReady()
+	return nil
+}
+
+// init fills in the defaults of the fields left unset.
+func (m *Main) init() error {
 	if m.Config == nil {
 		m.Config = config.Default()
 	}
@@ -169,96 +206,101 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.failed == nil {
 		m.failed = make(chan error, 1)
 	}
-	cfg := m.Config
+	m.notify = newNotifier(m.NotifySocket)
 	if m.Logger == nil {
-		level, err := parseLevel(cfg.Log.Level)
+		level, err := parseLevel(m.Config.Log.Level)
 		if err != nil {
 			return err
 		}
 		m.Logger = slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
 	}
-	log := m.Logger
-	start := time.Now()
-	defer func() {
-		if err != nil {
-			_ = m.Close()
-		}
-	}()
+	return nil
+}
 
+// openStore opens the data directory's database and its admin socket.
+func (m *Main) openStore(ctx context.Context) error {
 	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
 	// Mapping the whole allowed size at once means a read (a history query, a backup
 	// download) never holds up a commit that grows the file: bbolt remaps only beyond it.
-	m.db, err = bolt.Open(ctx, m.DataDir, bolt.Options{MmapSize: int64(cfg.Storage.MaxSize)})
+	var err error
+	m.db, err = bolt.Open(ctx, m.DataDir, bolt.Options{MmapSize: int64(m.Config.Storage.MaxSize)})
 	if err != nil {
 		return err
 	}
-	m.admin, err = serveAdmin(ctx, filepath.Join(m.DataDir, adminSocketName), m.db, log)
+	m.admin, err = serveAdmin(ctx, filepath.Join(m.DataDir, adminSocketName), m.db, m.Logger)
+	return err
+}
+
+// loadTLS makes (at the first start) or loads the hotspot's certificate, before the web
+// server, which shows its fingerprint in the device status; nil without HTTPS.
+func (m *Main) loadTLS() (*tls.Config, error) {
+	cfg := m.Config
+	if cfg.HTTP.TLSListen == "" {
+		return nil, nil
+	}
+	cert, fingerprint, replaced, err := loadOrCreateCert(m.DataDir, cfg.DeviceID, cfg.HTTP.TLSListen, time.Now())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	// The hotspot's certificate is made (at the first start) before the web server, which
-	// shows its fingerprint in the device status.
-	var tlsCert tls.Certificate
-	if cfg.HTTP.TLSListen != "" {
-		var replaced string
-		if tlsCert, m.TLSFingerprint, replaced, err = loadOrCreateCert(m.DataDir, cfg.DeviceID, cfg.HTTP.TLSListen, time.Now()); err != nil {
-			return err
-		}
-		if replaced != "" {
-			log.Warn("new HTTPS certificate: technicians will see a new fingerprint", "why", replaced, "certificate_sha256", m.TLSFingerprint)
-		}
+	m.TLSFingerprint = fingerprint
+	if replaced != "" {
+		m.Logger.Warn("new HTTPS certificate: technicians will see a new fingerprint", "why", replaced, "certificate_sha256", fingerprint)
 	}
+	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+}
+
+// build makes the services and the web server over them, and lists the services to start.
+// Every consumer subscribes to the event bus here, before the monitor can publish.
+func (m *Main) build(ctx context.Context) (http.Handler, error) {
+	cfg, log := m.Config, m.Logger
+	var err error
+	if m.sensors, err = maskservice.LiveSensorsOf(cfg.DomainSensors()); err != nil {
+		return nil, configError(err)
+	}
+	if m.source, err = openSources(cfg, log); err != nil {
+		return nil, err
+	}
+	m.events = maskservice.NewEventBus()
+	if m.monitor, err = maskservice.NewMonitor(m.sensors, m.source, m.events); err != nil {
+		return nil, fmt.Errorf("start monitor: %w", err)
+	}
+	recent := ring.ForSpan(m.sensors.Load(), ringSpan)
+	recorder := ring.NewRecorder(recent, m.events)
 	m.history = m.db.NewHistoryWriter(bolt.HistoryOptions{
 		CommitInterval: time.Duration(cfg.Storage.CommitInterval),
 		Retention:      time.Duration(cfg.Storage.Retention),
 		MaxSize:        int64(cfg.Storage.MaxSize),
 		Log:            log,
+		Events:         m.events,
+		Sensors:        m.sensors.Load(),
 	})
-	sensors := cfg.DomainSensors()
-	m.source, err = openSources(cfg, log)
+	// The engine publishes every committed change on the bus, after the round that caused
+	// it: an alert frame never overtakes its sensors frame, nor an acknowledgement the change
+	// before it.
+	m.alarms, err = maskservice.NewAlarmEngine(ctx, m.db, m.sensors, maskservice.AlarmOptions{
+		RepeatInterval: time.Duration(cfg.Alarms.RepeatInterval), Events: m.events, Logger: log})
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("start alarm engine: %w", err)
 	}
-	src := m.source
-	m.monitor, err = maskservice.NewMonitor(sensors, src)
-	if err != nil {
-		return fmt.Errorf("start monitor: %w", err)
-	}
-
-	// Every committed change goes to the WebSocket clients in commit order, from the engine
-	// itself: an acknowledgement's frame can never overtake the change before it.
-	m.alarms, err = maskservice.NewAlarmEngine(ctx, m.db, sensors, maskservice.AlarmOptions{
-		RepeatInterval: time.Duration(cfg.Alarms.RepeatInterval), OnChange: m.publishAlert})
-	if err != nil {
-		return fmt.Errorf("start alarm engine: %w", err)
-	}
-
-	// Each ring holds ringSpan of its own sensor's readings, and at least the default count.
-	ids := make([]string, len(sensors))
-	capacity := make(map[string]int, len(sensors))
-	for i, s := range sensors {
-		ids[i] = s.ID
-		capacity[s.ID] = max(ring.DefaultCapacity, int(ringSpan/s.Interval))
-	}
-	recent := ring.NewSetFunc(ids, func(id string) int { return capacity[id] })
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if err := m.startAuth(ctx, reg); err != nil {
-		return err
+		return nil, err
 	}
 	m.hub, err = hub.New(hub.Options{
 		MaxClients: cfg.HTTP.MaxWSClients,
 		Current:    m.monitor.Current,
+		Events:     m.events,
 		Logger:     log,
 		Registerer: reg,
 		// web checks the token before the upgrade; the hub learns the verdict from it.
 		Authorize: web.AuthorizeWebSocket,
 	})
 	if err != nil {
-		return fmt.Errorf("start websocket hub: %w", err)
+		return nil, fmt.Errorf("start websocket hub: %w", err)
 	}
 	// A revoked session (logout, a reused refresh token) loses its live sockets at once.
 	m.auth.OnRevoke(m.hub.CloseSession)
@@ -272,7 +314,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Backup:         m.db.WriteBackup,
 		BackupSize:     m.db.BackupSize,
 		History:        m.db,
-		Storage:        m.storageStatus,
+		Storage:        m.history.Status,
 		Recent:         recent,
 		Auth:           m.auth,
 		Audit:          m.db,
@@ -285,21 +327,47 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Ready:          m.ready,
 		UIDir:          m.UIDir,
 		MetricsToken:   cfg.HTTP.MetricsToken,
-		StartTime:      start,
+		StartTime:      m.started,
 	})
 	if err != nil {
-		return fmt.Errorf("start web server: %w", err)
+		return nil, fmt.Errorf("start web server: %w", err)
 	}
 
+	// Consumers first, the producer last; Close stops them in the reverse order, so the
+	// monitor stops first, the bus closes and every consumer drains its queue.
+	m.services = []service{
+		{"ring", recorder.Run},
+		{"history", m.history.Run},
+		{"alarms", m.alarms.Run},
+		{"websocket", m.hub.Run},
+		{"sessions", func(ctx context.Context) error { m.cleanSessions(ctx); return nil }},
+	}
+	if dir := cfg.Storage.BackupDir; dir != "" {
+		m.services = append(m.services, service{"backups", m.db.NewBackupSchedule(bolt.BackupScheduleOptions{
+			Dir: dir, KeepDaily: *cfg.Storage.BackupKeepDaily, KeepWeekly: *cfg.Storage.BackupKeepWeekly, Log: log}).Run})
+	}
+	if m.WatchdogInterval > 0 {
+		m.services = append(m.services, service{"watchdog", func(ctx context.Context) error {
+			m.runWatchdog(ctx, m.notify, m.WatchdogInterval)
+			return nil
+		}})
+	}
+	m.services = append(m.services, service{"monitor", m.monitor.Run})
+	return srv.Handler(), nil
+}
+
+// listen opens the HTTP listener and, with tlsConfig, the HTTPS one.
+func (m *Main) listen(ctx context.Context, tlsConfig *tls.Config) error {
+	cfg, log := m.Config, m.Logger
 	listen := cfg.HTTP.Listen
 	if m.Listen != "" {
 		listen = m.Listen
 	}
-	m.ln, err = new(net.ListenConfig).Listen(ctx, "tcp", listen)
-	if err != nil {
+	var err error
+	if m.ln, err = new(net.ListenConfig).Listen(ctx, "tcp", listen); err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
-	if cfg.HTTP.TLSListen != "" {
+	if tlsConfig != nil {
 		// HTTPS for the technicians on the hotspot, with the device's own certificate.
 		// IP_FREEBIND: the hotspot's address may come up after the daemon (Wi-Fi firmware,
 		// networkd) or not at all; the listener waits for it instead of failing the start.
@@ -308,187 +376,57 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("listen on %s (https): %w", cfg.HTTP.TLSListen, err)
 		}
-		m.tlsLn = tls.NewListener(tln, &tls.Config{Certificates: []tls.Certificate{tlsCert}, MinVersion: tls.VersionTLS12})
+		m.tlsLn = tls.NewListener(tln, tlsConfig)
 		log.Info("https listening", "addr", tln.Addr().String(), "certificate_sha256", m.TLSFingerprint)
 	}
 	if !isLoopback(m.ln.Addr()) {
 		log.Warn("plain HTTP beyond loopback: passwords and tokens cross the network unencrypted (serve the hotspot with http.tls_listen instead)",
 			"addr", m.ln.Addr().String())
 	}
-
-	runCtx, cancel := context.WithCancel(context.Background())
-	m.cancel = cancel
-	// The ring and the hub each get their own bounded queue: a slow consumer loses rounds
-	// (counted in the monitor's stats) and never stalls polling.
-	ringSub := m.monitor.Subscribe("ring", 64)
-	// The WebSocket hub and the alarm engine share one queue: each round's sensors frame goes
-	// out, then its alert changes are committed and their frames follow.
-	hubSub := m.monitor.Subscribe("alarms+websocket", 64)
-	// The history writer's queue holds a minute of rounds, so a slow commit (an SD card
-	// busy for seconds) does not lose readings; what overflows is counted as dropped.
-	histSub := m.monitor.Subscribe(historySubscriber, historyQueue(sensors))
-	m.wg.Add(5)
-	m.historyDone = make(chan struct{})
-	go func() {
-		defer m.wg.Done()
-		defer close(m.historyDone)
-		if err := m.history.Run(runCtx, histSub.C); err != nil {
-			log.Error("history: last commit failed", "err", err)
-		}
-	}()
-	if dir := cfg.Storage.BackupDir; dir != "" {
-		sched := &backupSchedule{db: m.db, dir: dir, keepDaily: *cfg.Storage.BackupKeepDaily,
-			keepWeekly: *cfg.Storage.BackupKeepWeekly, now: time.Now, log: log}
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			log.Error("scheduled backups off: cannot create backup_dir", "dir", dir, "err", err)
-		} else {
-			m.wg.Go(func() { sched.run(runCtx, m.DataDir) })
-		}
-	}
-	go func() {
-		defer m.wg.Done()
-		m.cleanSessions(runCtx)
-	}()
-	go func() {
-		defer m.wg.Done()
-		for r := range ringSub.C {
-			for _, rd := range r.Readings {
-				recent.Push(rd)
-			}
-		}
-	}()
-	go func() {
-		defer m.wg.Done()
-		m.runAlarms(runCtx, hubSub.C, log)
-	}()
-	go func() {
-		defer m.wg.Done()
-		if err := m.monitor.Run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-			m.fail(fmt.Errorf("monitor: %w", err))
-		}
-	}()
-
-	m.server = &http.Server{
-		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		MaxHeaderBytes:    64 << 10, // bounds the query string too; no route needs more
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		if err := m.server.Serve(m.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			m.fail(fmt.Errorf("http server: %w", err))
-		}
-	}()
-	if m.tlsLn != nil {
-		// The same routes; answers to requests over TLS get Secure cookies (web does that
-		// per request).
-		m.tlsServer = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 64 << 10,
-			IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
-		m.wg.Go(func() {
-			if err := m.tlsServer.Serve(m.tlsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				m.fail(fmt.Errorf("https server: %w", err))
-			}
-		})
-	}
-	m.started = start
-	m.notify = newNotifier(m.NotifySocket)
-	// The listener and the store are up: systemd may start what waits for the daemon.
-	status := fmt.Sprintf("STATUS=serving %d sensors on %s", len(sensors), m.ln.Addr())
-	if err := m.notify.send("READY=1\n" + status); err != nil {
-		log.Warn("sd_notify", "err", err)
-	}
-	if m.WatchdogInterval > 0 {
-		m.wg.Go(func() { m.runWatchdog(runCtx, m.notify, m.WatchdogInterval) })
-	}
-	log.Info("http listening", "addr", m.ln.Addr().String(), "device_id", cfg.DeviceID,
-		"sensors", len(sensors), "config", configName(cfg), "data", m.DataDir, "version", version,
-		"start_ms", time.Since(start).Milliseconds())
 	return nil
 }
 
-// runAlarms publishes every round to the WebSocket clients and then judges it for alarms
-// (the engine commits each change and publishes its frame through OnChange), until rounds is
-// closed or ctx is done. After rounds were lost (the queue overflowed) it judges the newest
-// reading of every sensor, so no condition goes unseen. A failure to store an alert is
-// logged; the condition is judged again with the next round.
-func (m *Main) runAlarms(ctx context.Context, rounds <-chan *maskservice.Round, log *slog.Logger) {
-	var last uint64
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case r, ok := <-rounds:
-			if !ok {
-				return
-			}
-			m.hub.PublishRound(r)
-			judged := r
-			if last != 0 && r.Seq != last+1 {
-				judged = &maskservice.Round{Seq: r.Seq, Time: r.Time, Readings: readSince(r.Current)}
-			}
-			last = r.Seq
-			changed, err := m.alarms.Process(ctx, judged)
-			if err != nil && ctx.Err() == nil {
-				log.Error("alarm engine: storing an alert failed", "err", err)
-			}
-			for _, a := range changed {
-				log.Info("alert", "id", a.ID, "sensor", a.SensorID, "type", string(a.Type), "state", string(a.State), "message", a.Message)
-			}
+// serve starts the HTTP servers on the listeners. The HTTPS one serves the same routes;
+// answers to requests over TLS get Secure cookies (web does that per request).
+func (m *Main) serve(handler http.Handler) {
+	m.server = m.httpServer(handler)
+	m.startServing("http server", m.server, m.ln)
+	if m.tlsLn != nil {
+		m.tlsServer = m.httpServer(handler)
+		m.startServing("https server", m.tlsServer, m.tlsLn)
+	}
+}
+
+// httpServer returns a server of handler with the daemon's limits.
+func (m *Main) httpServer(handler http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		MaxHeaderBytes:    64 << 10, // bounds the query string too; no route needs more
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// startServing serves srv on ln until it is shut down; a failure ends the daemon.
+func (m *Main) startServing(name string, srv *http.Server, ln net.Listener) {
+	m.httpDone.Go(func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			m.fail(fmt.Errorf("%s: %w", name, err))
 		}
-	}
+	})
 }
 
-// readSince returns the readings of current that were taken (not the placeholders of
-// sensors not read yet).
-func readSince(current []maskservice.Reading) []maskservice.Reading {
-	out := make([]maskservice.Reading, 0, len(current))
-	for _, rd := range current {
-		if rd.Fault != maskservice.FaultNotReadYet {
-			out = append(out, rd)
-		}
+// notifyReady tells systemd the daemon is up (the listener and the store are), and logs it.
+func (m *Main) notifyReady() {
+	n := m.sensors.Load().Len()
+	status := fmt.Sprintf("STATUS=serving %d sensors on %s", n, m.ln.Addr())
+	if err := m.notify.send("READY=1\n" + status); err != nil {
+		m.Logger.Warn("sd_notify", "err", err)
 	}
-	return out
-}
-
-// publishAlert sends an alert's change to every WebSocket client.
-func (m *Main) publishAlert(a maskservice.Alert) {
-	m.hub.Broadcast(web.AlertFrame(a, time.Now()))
-}
-
-// historyStopTimeout bounds the wait for the history writer's last commit at shutdown: an
-// fsync on a busy SD card, not more.
-const historyStopTimeout = 10 * time.Second
-
-// historySubscriber names the history writer's subscription in the monitor's stats.
-const historySubscriber = "history"
-
-// historyQueue is the history writer's queue: a minute of rounds at the fastest interval,
-// between 64 and 8192 rounds.
-func historyQueue(sensors []maskservice.Sensor) int {
-	fastest := time.Minute
-	for _, s := range sensors {
-		fastest = min(fastest, s.Interval)
-	}
-	return min(max(int(time.Minute/fastest), 64), 8192)
-}
-
-// storageStatus reports the history log's health: the writer's state, plus the rounds its
-// queue lost.
-func (m *Main) storageStatus() maskservice.StorageStatus {
-	st := m.history.Stats()
-	size, used := m.db.HistoryFileBytes()
-	out := maskservice.StorageStatus{State: string(st.State), Pending: st.Pending, Dropped: st.Dropped,
-		LastCommit: st.LastCommit, LastError: st.LastError, FileBytes: size, UsedBytes: used,
-		MaxBytes: int64(m.Config.Storage.MaxSize)}
-	for _, sub := range m.monitor.Stats().Subscribers {
-		if sub.Name == historySubscriber {
-			out.DroppedRounds = sub.Dropped
-		}
-	}
-	return out
+	m.Logger.Info("http listening", "addr", m.ln.Addr().String(), "device_id", m.Config.DeviceID,
+		"sensors", n, "config", configName(m.Config), "data", m.DataDir, "version", version,
+		"start_ms", time.Since(m.started).Milliseconds())
 }
 
 func configName(c *config.Config) string {
@@ -518,8 +456,10 @@ func (m *Main) ready() error {
 }
 
 // Close shuts the daemon down gracefully within ShutdownTimeout: /readyz turns 503, the
-// WebSocket clients are closed with 1001, the listener stops and in-flight requests finish,
-// then polling stops and the consumers drain. It is safe to call more than once.
+// WebSocket clients are closed with 1001, the listeners stop and in-flight requests finish;
+// then the services stop in the reverse order of their start (the monitor first, so every
+// consumer drains its queue; the history writer makes its last commit), the buses close and
+// the database last. It is safe to call more than once.
 func (m *Main) Close() error {
 	var err error
 	m.closed.Do(func() {
@@ -532,41 +472,11 @@ func (m *Main) Close() error {
 		if m.hub != nil {
 			m.hub.Close()
 		}
-		if m.server != nil {
-			if e := m.server.Shutdown(ctx); e != nil {
-				err = fmt.Errorf("stop http server: %w", e)
-				_ = m.server.Close()
-			}
-		} else if m.ln != nil {
-			_ = m.ln.Close()
-		}
-		if m.tlsServer != nil {
-			if e := m.tlsServer.Shutdown(ctx); e != nil {
-				err = errors.Join(err, fmt.Errorf("stop https server: %w", e))
-				_ = m.tlsServer.Close()
-			}
-		} else if m.tlsLn != nil {
-			_ = m.tlsLn.Close()
-		}
-		if m.cancel != nil {
-			m.cancel()
-		}
-		done := make(chan struct{})
-		go func() { m.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			err = errors.Join(err, errors.New("shutdown timed out waiting for the poll loop"))
-		}
-		if m.historyDone != nil {
-			// The last commit must reach the file before it closes, whatever the wait above
-			// used up of the shutdown time (a long download, say).
-			select {
-			case <-m.historyDone:
-			case <-time.After(historyStopTimeout):
-				err = errors.Join(err, errors.New("shutdown timed out waiting for the last history commit"))
-			}
-		}
+		err = errors.Join(shutdown(ctx, "http server", m.server, m.ln), shutdown(ctx, "https server", m.tlsServer, m.tlsLn))
+		m.httpDone.Wait()
+		// The last commit must reach the file before it closes, whatever the shutdown above
+		// used up of the time (a long download, say).
+		err = errors.Join(err, stopAll(m.running, max(time.Until(deadline(ctx)), historyStopTimeout)))
 		if m.source != nil {
 			// The poll loop has stopped: nothing reads the ports any more.
 			if e := m.source.Close(); e != nil {
@@ -588,6 +498,32 @@ func (m *Main) Close() error {
 	})
 	return err
 }
+
+// shutdown stops srv gracefully within ctx, or closes ln if srv never started.
+func shutdown(ctx context.Context, name string, srv *http.Server, ln net.Listener) error {
+	switch {
+	case srv != nil:
+		if err := srv.Shutdown(ctx); err != nil {
+			_ = srv.Close()
+			return fmt.Errorf("stop %s: %w", name, err)
+		}
+	case ln != nil:
+		_ = ln.Close()
+	}
+	return nil
+}
+
+// deadline returns ctx's deadline, now if it has none.
+func deadline(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now()
+}
+
+// historyStopTimeout bounds the wait for the services to stop at shutdown, whatever the
+// HTTP shutdown used up: the history writer's last commit is an fsync on a busy SD card.
+const historyStopTimeout = 10 * time.Second
 
 // startAuth loads (or creates) the token signing key, starts the sign-in service and, with
 // --demo, creates the demo users that do not exist yet.

@@ -53,11 +53,15 @@ func TestMonitor_OverSimulator(t *testing.T) {
 	for i := range sensors {
 		sensors[i].Interval = 20 * time.Millisecond
 	}
-	src, err := sim.New(sensors, sim.Options{Seed: 1})
+	live, err := maskservice.LiveSensorsOf(sensors)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := sim.New(sensors, sim.Options{Seed: 1, Live: live})
 	if err != nil {
 		t.Fatalf("sim.New: %v", err)
 	}
-	m, err := maskservice.NewMonitor(sensors, src)
+	m, err := maskservice.NewMonitor(live, src, nil)
 	if err != nil {
 		t.Fatalf("NewMonitor: %v", err)
 	}

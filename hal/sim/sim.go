@@ -51,6 +51,10 @@ type Options struct {
 	// every known sensor it reads (a bus serializes its transactions) and reports it as
 	// Sample.RTT. Zero reads at once.
 	Latency time.Duration
+	// Live, when set, holds the sensor settings in force: every read takes its sensor's
+	// range and bands from it, so a swap of settings reaches the simulated transducers from
+	// the next read. The sensors given to New then only say which ones this source serves.
+	Live *maskservice.LiveSensors
 }
 
 // Source is a simulated bus of transducers. It implements maskservice.Source. Read is called
@@ -63,6 +67,7 @@ type Source struct {
 	latency time.Duration
 	sensors []simSensor    // in configuration order; the fault and last fields are guarded by mu
 	index   map[string]int // sensor id -> index into sensors
+	live    *maskservice.LiveSensors
 
 	mu           sync.Mutex
 	disconnected bool
@@ -74,10 +79,10 @@ var _ maskservice.Source = (*Source)(nil)
 
 // simSensor is the state of one simulated transducer.
 type simSensor struct {
-	cfg     maskservice.Sensor
-	perUnit float64       // register counts per unit of value
-	script  []ScriptPoint // nil: the default profile
-	phase   float64       // seconds by which this sensor's test cycle is shifted
+	cfg     maskservice.Sensor // the settings given to New; Options.Live's win when set
+	perUnit float64            // register counts per unit of value, for cfg's range
+	script  []ScriptPoint      // nil: the default profile
+	phase   float64            // seconds by which this sensor's test cycle is shifted
 	fault   Fault
 	last    float64 // the newest value read successfully; NaN before the first
 }
@@ -91,6 +96,13 @@ func New(sensors []maskservice.Sensor, opts Options) (*Source, error) {
 	if err := maskservice.ValidateSensors(sensors); err != nil {
 		return nil, err
 	}
+	if opts.Live != nil {
+		for _, sn := range sensors {
+			if _, ok := opts.Live.Load().Sensor(sn.ID); !ok {
+				return nil, maskservice.Errorf(maskservice.EINVALID, "sim sensor %s: not in the live sensor settings", sn.ID)
+			}
+		}
+	}
 	if opts.Latency < 0 {
 		return nil, maskservice.Errorf(maskservice.EINVALID, "sim latency %s must be >= 0", opts.Latency)
 	}
@@ -101,6 +113,7 @@ func New(sensors []maskservice.Sensor, opts Options) (*Source, error) {
 		now:     opts.Now,
 		seed:    opts.Seed,
 		latency: opts.Latency,
+		live:    opts.Live,
 		index:   make(map[string]int, len(sensors)),
 		pcg:     rand.NewPCG(0, 0),
 	}
@@ -197,11 +210,25 @@ func wait(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// settings returns sensor i with the settings in force: Options.Live's when set (the
+// counts per unit follow its range), else those given to New. The caller holds mu.
+func (s *Source) settings(i int) *simSensor {
+	sn := &s.sensors[i]
+	if s.live == nil {
+		return sn
+	}
+	if cfg, ok := s.live.Load().Sensor(sn.cfg.ID); ok && cfg != sn.cfg {
+		sn.cfg = cfg
+		sn.perUnit = registerCounts / (cfg.Range.High - cfg.Range.Low)
+	}
+	return sn
+}
+
 // read takes one sample of sensor i, applying the bus state and the sensor's fault.
 func (s *Source) read(i int) maskservice.Sample {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sn := &s.sensors[i]
+	sn := s.settings(i)
 	id := sn.cfg.ID
 	now := s.now()
 	switch {

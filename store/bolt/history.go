@@ -166,6 +166,24 @@ type HistoryOptions struct {
 	Now func() time.Time
 	// Log receives commit failures and retention passes; nil discards.
 	Log *slog.Logger
+	// Events is the bus whose rounds Run writes; NewHistoryWriter subscribes to it at once,
+	// with a queue of Queue rounds (default: a minute of rounds at the fastest sensor's
+	// interval, between 64 and 8192), so that a slow commit (an SD card busy for seconds)
+	// loses no readings; what overflows is counted and shown in Status. Nil: Run fails.
+	Events *maskservice.EventBus
+	Queue  int
+	// Sensors, when set, sizes the default Queue from the fastest interval.
+	Sensors *maskservice.SensorSet
+}
+
+// historyQueue is the default queue: a minute of rounds at the fastest interval of sensors,
+// between 64 and 8192 rounds.
+func historyQueue(sensors *maskservice.SensorSet) int {
+	fastest := time.Minute
+	for i := range sensors.Len() {
+		fastest = min(fastest, sensors.At(i).Interval)
+	}
+	return min(max(int(time.Minute/fastest), 64), 8192)
 }
 
 // HistoryState is the health of the history log, for the device status.
@@ -200,8 +218,9 @@ type HistoryStats struct {
 // most CommitInterval of them while the disk works). bbolt switches its meta page last, so a
 // cut during a commit leaves the file as it was after the previous one.
 type HistoryWriter struct {
-	db   *DB
-	opts HistoryOptions
+	db     *DB
+	opts   HistoryOptions
+	rounds *maskservice.Subscription[*maskservice.Round] // nil without Events
 
 	mu      sync.Mutex // the chunks; held across a commit
 	sensors map[string]*sensorLog
@@ -251,7 +270,17 @@ func (db *DB) NewHistoryWriter(opts HistoryOptions) *HistoryWriter {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &HistoryWriter{db: db, opts: opts, sensors: map[string]*sensorLog{}, stats: HistoryStats{State: HistoryOK}}
+	w := &HistoryWriter{db: db, opts: opts, sensors: map[string]*sensorLog{}, stats: HistoryStats{State: HistoryOK}}
+	if opts.Events != nil {
+		if opts.Queue <= 0 {
+			opts.Queue = 64
+			if opts.Sensors != nil {
+				opts.Queue = historyQueue(opts.Sensors)
+			}
+		}
+		w.rounds = maskservice.Subscribe[*maskservice.Round](opts.Events, "history", opts.Queue)
+	}
+	return w
 }
 
 // Add takes one reading into the open chunk of its sensor. Readings must come in the order
@@ -404,11 +433,34 @@ func (w *HistoryWriter) Stats() HistoryStats {
 	return w.stats
 }
 
-// Run adds the readings of every round from rounds and commits every CommitInterval;
-// retention runs every RetentionEvery in a goroutine of its own, so a long pass never holds
-// up the readings. Run returns when ctx is done or rounds is closed, after adding the rounds
-// still queued and a last commit.
-func (w *HistoryWriter) Run(ctx context.Context, rounds <-chan *maskservice.Round) error {
+// Status reports the history log's health for the device status: the writer's state, the
+// readings waiting or dropped, the rounds its queue lost, and the file's size.
+func (w *HistoryWriter) Status() maskservice.StorageStatus {
+	st := w.Stats()
+	size, used := w.db.HistoryFileBytes()
+	out := maskservice.StorageStatus{State: string(st.State), Pending: st.Pending, Dropped: st.Dropped,
+		LastCommit: st.LastCommit, LastError: st.LastError, FileBytes: size, UsedBytes: used,
+		MaxBytes: w.opts.MaxSize}
+	if w.rounds != nil {
+		out.DroppedRounds = w.rounds.Dropped()
+	}
+	return out
+}
+
+// Run adds the readings of every round on the bus (HistoryOptions.Events) and commits every
+// CommitInterval; retention runs every RetentionEvery in a goroutine of its own, so a long
+// pass never holds up the readings. Run returns when ctx is done or the bus closes, after
+// adding the rounds still queued and a last commit, whose error it returns.
+func (w *HistoryWriter) Run(ctx context.Context) error {
+	if w.rounds == nil {
+		return errors.New("history writer: Run needs HistoryOptions.Events")
+	}
+	defer w.rounds.Close()
+	return w.run(ctx, w.rounds.C)
+}
+
+// run is Run on a channel of rounds.
+func (w *HistoryWriter) run(ctx context.Context, rounds <-chan *maskservice.Round) error {
 	trimDone := make(chan struct{})
 	go func() {
 		defer close(trimDone)
@@ -459,7 +511,8 @@ func (w *HistoryWriter) Run(ctx context.Context, rounds <-chan *maskservice.Roun
 }
 
 // runRetention runs Trim every RetentionEvery, the first time one minute after it starts (at
-// most), until ctx is done.
+// most), until ctx is done. The audit trail is kept as long as the history: each pass trims
+// it to the same retention.
 func (w *HistoryWriter) runRetention(ctx context.Context) {
 	t := time.NewTimer(min(time.Minute, w.opts.RetentionEvery))
 	defer t.Stop()
@@ -470,6 +523,11 @@ func (w *HistoryWriter) runRetention(ctx context.Context) {
 		case <-t.C:
 			if _, err := w.Trim(ctx); err != nil && ctx.Err() == nil {
 				w.opts.Log.Warn("history retention failed", "err", err)
+			}
+			if n, err := w.db.TrimAudit(ctx, w.opts.Now().Add(-w.opts.Retention)); err != nil && ctx.Err() == nil {
+				w.opts.Log.Warn("audit retention failed", "err", err)
+			} else if n > 0 {
+				w.opts.Log.Info("audit retention", "deleted_entries", n)
 			}
 			t.Reset(w.opts.RetentionEvery)
 		}

@@ -228,17 +228,20 @@ func TestHistory_Retention(t *testing.T) {
 	})
 }
 
-// Run commits every interval and once more when it stops.
+// Run commits the rounds of the bus every interval and once more when it stops.
 func TestHistory_Run(t *testing.T) {
 	db := mustOpenAt(t, t.TempDir())
-	w := db.NewHistoryWriter(bolt.HistoryOptions{CommitInterval: 20 * time.Millisecond})
-	rounds := make(chan *maskservice.Round, 10)
+	bus := maskservice.NewEventBus()
+	w := db.NewHistoryWriter(bolt.HistoryOptions{CommitInterval: 20 * time.Millisecond, Events: bus, Queue: 10})
+	if err := db.NewHistoryWriter(bolt.HistoryOptions{}).Run(ctx); err == nil {
+		t.Error("Run without a bus succeeded")
+	}
 	runCtx, cancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
-	go func() { done <- w.Run(runCtx, rounds) }()
+	go func() { done <- w.Run(runCtx) }()
 	rs := readingsAt("P1", t0, time.Second, 10, 9)
 	for i, r := range rs[:5] {
-		rounds <- &maskservice.Round{Seq: uint64(i + 1), Readings: []maskservice.Reading{r}}
+		bus.Publish(&maskservice.Round{Seq: uint64(i + 1), Readings: []maskservice.Reading{r}})
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for w.Stats().Committed < 5 && time.Now().Before(deadline) {
@@ -248,7 +251,7 @@ func TestHistory_Run(t *testing.T) {
 		t.Fatalf("%d committed after the interval, want 5", got)
 	}
 	for i, r := range rs[5:] {
-		rounds <- &maskservice.Round{Seq: uint64(i + 6), Readings: []maskservice.Reading{r}}
+		bus.Publish(&maskservice.Round{Seq: uint64(i + 6), Readings: []maskservice.Reading{r}})
 	}
 	cancel()
 	if err := <-done; err != nil {

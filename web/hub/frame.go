@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"encoding/json"
 	"strconv"
 	"time"
 	"unicode/utf8"
@@ -127,4 +128,20 @@ func appendString(dst []byte, s string) []byte {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"')
+}
+
+// AppendAlertFrame appends the JSON frame that tells clients an alert changed to dst and
+// returns the extended slice: {"type":"alert","ts":1712345678.123456,"alert":{…}}, ts in Unix
+// seconds as in the sensors frames, the alert spelled as GET /api/alerts/{id} answers it
+// (package wire).
+func AppendAlertFrame(dst []byte, a maskservice.Alert, ts time.Time) []byte {
+	body, err := json.Marshal(wire.NewAlert(a))
+	if err != nil {
+		panic("hub: encode alert frame: " + err.Error()) // plain fields only: a bug
+	}
+	dst = append(dst, `{"type":"alert","ts":`...)
+	dst = appendUnixSeconds(dst, ts.UnixMicro())
+	dst = append(dst, `,"alert":`...)
+	dst = append(dst, body...)
+	return append(dst, '}')
 }

@@ -2,8 +2,14 @@
 // once and the same bytes go to every client through a bounded queue of its own, so a slow
 // client loses its connection rather than holding up the others or the poll loop.
 //
+// The hub is a service on the domain's event bus: it subscribes in New and Run encodes every
+// event it takes once (a round as a "sensors" frame, an alert change as an "alert" frame; the
+// frames of later features are encoded here too) and queues the same bytes for every client.
+// Events reach the hub in the order they were published, so a round's alert frames follow its
+// sensors frame.
+//
 // A client's first frame is the current sensors frame; after that it gets one frame per poll
-// round, in seq order, plus any frame passed to Broadcast. Clients only listen: the server
+// round, in seq order, plus the frame of every other event. Clients only listen: the server
 // answers their pings and close frames, and closes a client that sends a data message with
 // 1008 (policy violation), or 1009 (message too big) when the message is over 4 KiB. The server closes a client with 4008 "too slow" when its queue
 // overflows, 1013 "try again later" over the connection limit and 1001 "server shutting down"
@@ -47,6 +53,7 @@ const (
 	DefaultPingInterval = 30 * time.Second
 	DefaultPingTimeout  = 10 * time.Second
 	DefaultWriteTimeout = 5 * time.Second
+	DefaultEventQueue   = 64
 )
 
 const (
@@ -83,6 +90,11 @@ type Options struct {
 	WriteTimeout time.Duration
 	// Current returns the newest round, or nil before the first one. Nil means always nil.
 	Current func() *maskservice.Round
+	// Events is the bus whose events Run sends to the clients; New subscribes to it, with a
+	// queue of EventQueue events (default 64) whose overflow the bus counts. Nil: Run fails,
+	// and only Handle feeds the clients.
+	Events     *maskservice.EventBus
+	EventQueue int
 	// Logger gets connects and disconnects at debug level and drops at info; nil discards.
 	Logger *slog.Logger
 	// Registerer, if not nil, gets the hub's metrics: websocket_connections_active,
@@ -106,10 +118,11 @@ type Options struct {
 }
 
 // Hub is the WebSocket endpoint for live sensor frames. Create it with New, mount it as an
-// http.Handler, feed it rounds with Run and stop it with Close. Its methods are safe for
-// concurrent use.
+// http.Handler, run it with Run and stop it with Close. Its methods are safe for concurrent
+// use.
 type Hub struct {
 	opts       Options
+	events     *maskservice.Subscription[maskservice.Event] // nil without Options.Events
 	log        *slog.Logger
 	m          *metrics
 	base       context.Context // every client's connection dies when it is cancelled
@@ -176,7 +189,14 @@ func New(opts Options) (*Hub, error) {
 		return nil, err
 	}
 	base, cancel := context.WithCancel(context.Background())
-	return &Hub{frameSize: 256, opts: opts, log: log, m: m, base: base, cancelBase: cancel}, nil
+	h := &Hub{frameSize: 256, opts: opts, log: log, m: m, base: base, cancelBase: cancel}
+	if opts.Events != nil {
+		if opts.EventQueue <= 0 {
+			opts.EventQueue = DefaultEventQueue
+		}
+		h.events = maskservice.Subscribe[maskservice.Event](opts.Events, "websocket", opts.EventQueue)
+	}
+	return h, nil
 }
 
 // ServeHTTP upgrades the request to a WebSocket and serves the client until it goes away or
@@ -429,31 +449,42 @@ func (h *Hub) enqueueLocked(c *client, frame []byte) bool {
 	}
 }
 
-// Run encodes each round received from rounds once, with ts the time of encoding, and queues
-// the same bytes for every client. Rounds not newer than the last one sent are skipped, and
-// a client never gets a round older than or equal to its first frame. Run returns when ctx
-// is done or rounds is closed; call it once.
-func (h *Hub) Run(ctx context.Context, rounds <-chan *maskservice.Round) {
+// Run sends every event of the bus (Options.Events) to the clients through Handle, until
+// the bus closes or ctx is done; it returns nil, or ctx's error. Call it once.
+func (h *Hub) Run(ctx context.Context) error {
+	if h.events == nil {
+		return errors.New("websocket hub: Run needs Options.Events")
+	}
+	defer h.events.Close()
 	for {
 		select {
 		case <-ctx.Done():
-			return
-		case r, ok := <-rounds:
+			return ctx.Err()
+		case e, ok := <-h.events.C:
 			if !ok {
-				return
+				return nil
 			}
-			if r == nil {
-				continue
-			}
-			h.PublishRound(r)
+			h.Handle(e)
 		}
 	}
 }
 
-// PublishRound encodes r once and queues it for every client, as Run does for each round it
-// receives. Call it from one goroutine (or use Run): a round not newer than the last one
-// published is skipped. Frames queued after it with Broadcast reach each client after it.
-func (h *Hub) PublishRound(r *maskservice.Round) {
+// Handle encodes e once, with ts the time of encoding, and queues the same bytes for every
+// client: a *Round as a sensors frame, an AlertEvent as an alert frame; other events have no
+// frame yet and are ignored. Rounds not newer than the last one sent are skipped, and a
+// client never gets a round older than or equal to its first frame. Call it from one
+// goroutine (Run does): frames reach each client in the order of the calls.
+func (h *Hub) Handle(e maskservice.Event) {
+	switch e := e.(type) {
+	case *maskservice.Round:
+		h.publishRound(e)
+	case maskservice.AlertEvent:
+		h.broadcast(AppendAlertFrame(nil, e.Alert, h.opts.Now()))
+	}
+}
+
+// publishRound encodes r once and queues it for every client.
+func (h *Hub) publishRound(r *maskservice.Round) {
 	if r == nil {
 		return
 	}
@@ -483,10 +514,10 @@ func (h *Hub) publish(r *maskservice.Round, frame []byte) {
 	h.logSlow(slow)
 }
 
-// Broadcast queues frame, an encoded JSON frame such as an alert, for every client under the
-// same queue rules as rounds. The hub keeps frame: do not change it afterwards. A client that
-// has not had its first sensors frame yet (no round existed when it connected) gets it too.
-func (h *Hub) Broadcast(frame []byte) {
+// broadcast queues frame, an encoded JSON frame such as an alert, for every client under the
+// same queue rules as rounds. The hub keeps frame. A client that has not had its first
+// sensors frame yet (no round existed when it connected) gets it too.
+func (h *Hub) broadcast(frame []byte) {
 	var slow []*client
 	h.mu.Lock()
 	h.m.frames.Inc()

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -31,21 +32,20 @@ import (
 // running -race can be slow, and a passing test never waits that long.
 const waitTimeout = 15 * time.Second
 
-// feed stands in for the monitor: it holds the current round and feeds Hub.Run.
+// feed stands in for the monitor: it holds the current round and hands rounds to the hub.
 type feed struct {
 	cur atomic.Pointer[maskservice.Round]
-	ch  chan *maskservice.Round
+	h   *hub.Hub
 }
 
 // current is the hub's Options.Current.
 func (f *feed) current() *maskservice.Round { return f.cur.Load() }
 
-// publish makes r current and hands it to Run, as the monitor does. It returns once Run has
-// published r: the nil that follows on the unbuffered channel is taken only after that.
+// publish makes r current and hands it to the hub as Run does, returning once the hub has
+// queued its frame for every client.
 func (f *feed) publish(r *maskservice.Round) {
 	f.cur.Store(r)
-	f.ch <- r
-	f.ch <- nil
+	f.h.Handle(r)
 }
 
 // testHub is a hub served over a real HTTP server and fed by a feed.
@@ -60,7 +60,7 @@ type testHub struct {
 // Everything stops at the end of the test.
 func mustHub(tb testing.TB, opts hub.Options) *testHub {
 	tb.Helper()
-	th := &testHub{reg: prometheus.NewRegistry(), feed: &feed{ch: make(chan *maskservice.Round)}}
+	th := &testHub{reg: prometheus.NewRegistry(), feed: &feed{}}
 	opts.Current = th.feed.current
 	opts.Registerer = th.reg
 	h, err := hub.New(opts)
@@ -68,19 +68,10 @@ func mustHub(tb testing.TB, opts hub.Options) *testHub {
 		tb.Fatalf("new hub: %v", err)
 	}
 	th.Hub = h
+	th.feed.h = h
 	th.srv = httptest.NewServer(h)
 	tb.Cleanup(th.srv.Close)
 	tb.Cleanup(h.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.Run(ctx, th.feed.ch)
-	}()
-	tb.Cleanup(func() {
-		cancel()
-		<-done
-	})
 	return th
 }
 
@@ -346,20 +337,23 @@ func TestHub_FirstFrameAndRounds(t *testing.T) {
 	}
 }
 
-func TestHub_Broadcast(t *testing.T) {
-	th := mustHub(t, hub.Options{})
+func TestHub_AlertFrame(t *testing.T) {
+	now := time.Unix(1712338478, 0)
+	th := mustHub(t, hub.Options{Now: func() time.Time { return now }})
 	th.feed.cur.Store(makeRound(1, ""))
 	c := dial(t, th)
 	waitFor(t, "the client to register", func() bool { return th.Clients() == 1 })
-	alert := []byte(`{"type":"alert","id":1}`)
-	th.Broadcast(alert)
+	alert := maskservice.Alert{ID: 7, SensorID: "P1", Type: maskservice.AlertCritical, State: maskservice.AlertActiveUnack,
+		Value: 9.6, Threshold: math.NaN(), OpenedAt: now, UpdatedAt: now, EscalatedValue: math.NaN(), EscalatedThreshold: math.NaN()}
+	th.Handle(maskservice.AlertEvent{Alert: alert})
 	th.feed.publish(makeRound(2, ""))
 
 	if f := readFrame(t, c); f.Seq != 1 {
 		t.Errorf("first frame seq %d, want the current round 1", f.Seq)
 	}
-	if b, err := read(t, c); err != nil || string(b) != string(alert) {
-		t.Errorf("second frame %q (%v), want the alert", b, err)
+	want := string(hub.AppendAlertFrame(nil, alert, now))
+	if b, err := read(t, c); err != nil || string(b) != want {
+		t.Errorf("second frame %s (%v), want the alert %s", b, err, want)
 	}
 	if f := readFrame(t, c); f.Seq != 2 {
 		t.Errorf("third frame seq %d, want 2", f.Seq)
@@ -798,5 +792,44 @@ func TestHub_Authorize(t *testing.T) {
 	waitFor(t, "one client left", func() bool { return th.Clients() == 1 })
 	if got := dropped(t, th, "signed_out"); got != 2 {
 		t.Errorf("dropped{signed_out} = %v, want 2", got)
+	}
+}
+
+// Run is the production path: the hub takes its events from the bus, in the order they were
+// published, so a round's alert frames follow its sensors frame; it ends when the bus closes.
+func TestHub_RunFromBus(t *testing.T) {
+	bus := maskservice.NewEventBus()
+	th := mustHub(t, hub.Options{Events: bus})
+	done := make(chan error, 1)
+	go func() { done <- th.Run(context.Background()) }()
+	c := dial(t, th)
+	waitFor(t, "the client to register", func() bool { return th.Clients() == 1 })
+	for seq := uint64(1); seq <= 3; seq++ {
+		r := makeRound(seq, "")
+		th.feed.cur.Store(r)
+		bus.Publish(r)
+		bus.Publish(maskservice.AlertEvent{Alert: maskservice.Alert{ID: seq, SensorID: "P1", State: maskservice.AlertActiveUnack}})
+	}
+	for seq := uint64(1); seq <= 3; seq++ {
+		if f := readFrame(t, c); f.Type != "sensors" || f.Seq != seq {
+			t.Fatalf("frame %+v, want the sensors frame of round %d", f, seq)
+		}
+		b, err := read(t, c)
+		var a struct {
+			Type  string
+			Alert struct{ ID uint64 }
+		}
+		if err != nil || json.Unmarshal(b, &a) != nil || a.Type != "alert" || a.Alert.ID != seq {
+			t.Fatalf("frame %s (%v), want the alert %d after round %d", b, err, seq, seq)
+		}
+	}
+	bus.Close()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v after the bus closed, want nil", err)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("Run did not return after the bus closed")
 	}
 }

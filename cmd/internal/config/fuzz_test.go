@@ -66,7 +66,11 @@ func assertSimulates(t *testing.T, s maskservice.Sensor, script []sim.ScriptPoin
 	if err != nil {
 		t.Fatalf("Parse accepted sensor %s, the simulator refuses it: %v", s.ID, err)
 	}
-	if _, err := maskservice.NewMonitor([]maskservice.Sensor{s}, src); err != nil {
+	live, err := maskservice.LiveSensorsOf([]maskservice.Sensor{s})
+	if err != nil {
+		t.Fatalf("Parse accepted sensor %s, the sensor settings refuse it: %v", s.ID, err)
+	}
+	if _, err := maskservice.NewMonitor(live, src, nil); err != nil {
 		t.Fatalf("Parse accepted sensor %s, the monitor refuses it: %v", s.ID, err)
 	}
 	steps := []time.Duration{0, 1500 * time.Millisecond, time.Minute}

@@ -1,8 +1,7 @@
-package main
+package bolt_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,11 +24,10 @@ func TestBackupSchedule(t *testing.T) {
 	defer db.Close()
 	dir := filepath.Join(t.TempDir(), "backups")
 	day := time.Date(2026, 10, 1, 12, 0, 0, 0, time.UTC)
-	s := &backupSchedule{db: db, dir: dir, keepDaily: 30, keepWeekly: 2, now: func() time.Time { return day },
-		log: slog.New(slog.DiscardHandler)}
+	s := db.NewBackupSchedule(bolt.BackupScheduleOptions{Dir: dir, KeepDaily: 30, KeepWeekly: 2, Now: func() time.Time { return day }})
 	for range 35 {
 		for range 2 { // twice a day: the second run finds the copies made
-			if err := s.once(ctx); err != nil {
+			if err := s.Once(ctx); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -43,8 +41,8 @@ func TestBackupSchedule(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	daily := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return len(n) < len(dailyPrefix) || n[:len(dailyPrefix)] != dailyPrefix })
-	weekly := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return len(n) < len(weeklyPrefix) || n[:len(weeklyPrefix)] != weeklyPrefix })
+	daily := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !strings.HasPrefix(n, "maskservice-daily-") })
+	weekly := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return !strings.HasPrefix(n, "maskservice-weekly-") })
 	if len(daily) != 30 || daily[0] != "maskservice-daily-2026-10-06.db" || daily[29] != "maskservice-daily-2026-11-04.db" {
 		t.Errorf("daily copies %v: want the 30 newest, 2026-10-06 to 2026-11-04", daily)
 	}
@@ -75,10 +73,10 @@ func TestBackupSchedule_NoRoom(t *testing.T) {
 		t.Fatalf("mount a tmpfs: %v: %s", err, out)
 	}
 	defer exec.Command("umount", "-l", dir).Run()
-	s := &backupSchedule{db: db, dir: dir, keepDaily: 30, keepWeekly: 12, now: time.Now, log: slog.New(slog.DiscardHandler)}
-	err = s.once(ctx)
+	s := db.NewBackupSchedule(bolt.BackupScheduleOptions{Dir: dir, KeepDaily: 30, KeepWeekly: 12})
+	err = s.Once(ctx)
 	if err == nil || !strings.Contains(err.Error(), "backup skipped") {
-		t.Fatalf("once on a 40 KiB folder: %v, want backup skipped", err)
+		t.Fatalf("Once on a 40 KiB folder: %v, want backup skipped", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("%d files written to a folder without room", len(entries))
