@@ -56,7 +56,8 @@ func TestTree_References(t *testing.T) {
 	}
 }
 
-// The package builds and installs what the repository has.
+// The package builds and installs what the repository has, and refuses a checkout that lacks
+// what is built outside the image's build (the Go modules, the UI).
 func TestTree_Package(t *testing.T) {
 	mk := read(t, "package/maskservice/maskservice.mk")
 	targets := regexp.MustCompile(`MASKSERVICE_BUILD_TARGETS = (.+)`).FindStringSubmatch(mk)
@@ -66,9 +67,40 @@ func TestTree_Package(t *testing.T) {
 	for _, dir := range strings.Fields(targets[1]) {
 		exists(t, filepath.Join("..", dir, "main.go"), "a build target")
 	}
-	for _, m := range regexp.MustCompile(`\$\(@D\)/(\S+)`).FindAllStringSubmatch(mk, -1) {
-		if !strings.HasPrefix(m[1], "vendor/") {
-			exists(t, filepath.Join("..", m[1]), "maskservice.mk installs it")
+	installs := regexp.MustCompile(`\$\(INSTALL\)[^\n]*\$\(@D\)/(\S+)`).FindAllStringSubmatch(mk, -1)
+	if len(installs) == 0 {
+		t.Error("maskservice.mk installs nothing from the checkout")
+	}
+	for _, m := range installs {
+		exists(t, filepath.Join("..", m[1]), "maskservice.mk installs it")
+	}
+	// A prerequisite is a build output, absent from a fresh clone, so the test cannot stat it;
+	// it checks instead that the hook says how to make it and that this way exists.
+	makefile := read(t, "../Makefile")
+	prereqs := map[string]bool{}
+	hook := regexp.MustCompile(`test -f \$\(@D\)/(\S+) \|\| \{[^}]*?run '([^']+)'`)
+	for _, m := range hook.FindAllStringSubmatch(mk, -1) {
+		path, cmd := m[1], m[2]
+		prereqs[path] = true
+		switch target, isMake := strings.CutPrefix(cmd, "make "); {
+		case cmd == "go mod vendor":
+			if !strings.HasPrefix(path, "vendor/") {
+				t.Errorf("maskservice.mk expects %s from go mod vendor, which writes vendor/ only", path)
+			}
+		case isMake:
+			if !regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(target) + `:`).MatchString(makefile) {
+				t.Errorf("maskservice.mk says to run %q for %s, but the Makefile has no target %s", cmd, path, target)
+			}
+			// The directory it builds into is in the repository (web/ui/dist keeps a .gitkeep
+			// for the embed).
+			exists(t, filepath.Join("..", filepath.Dir(path)), "the directory "+cmd+" builds "+path+" into")
+		default:
+			t.Errorf("maskservice.mk says to run %q for %s, a command this test does not know", cmd, path)
+		}
+	}
+	for _, want := range []string{"vendor/modules.txt", "web/ui/dist/index.html"} {
+		if !prereqs[want] {
+			t.Errorf("maskservice.mk does not refuse a checkout without %s", want)
 		}
 	}
 	if !strings.Contains(mk, "dialout") {

@@ -3,7 +3,9 @@
 # the layering of DESIGN.md turned into errors:
 #   - the root package (the domain) imports only the standard library;
 #   - web never depends on hal or store (it gets them through the domain's interfaces);
-#   - hal and store never depend on web, nor on each other.
+#   - hal and store never depend on web, nor on each other;
+#   - the daemon never links the slave-side tooling (hal/slave), which is for transducer-sim
+#     and the tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +57,7 @@ check() { # check WHO FORBIDDEN-PREFIX...
 check web hal store
 check hal web store
 check store web hal
+check cmd/maskserviced hal/slave
 
 if [ "$fail" -ne 0 ]; then
 	echo "lint: FAILED"; exit 1

@@ -35,9 +35,9 @@ import (
 
 	"mask.services/maskservice"
 	"mask.services/maskservice/cmd/internal/config"
-	"mask.services/maskservice/hal/pty"
-	"mask.services/maskservice/hal/rtu"
 	"mask.services/maskservice/hal/sim"
+	"mask.services/maskservice/hal/slave/pty"
+	"mask.services/maskservice/hal/slave/rtu"
 )
 
 func main() {

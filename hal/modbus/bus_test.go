@@ -13,8 +13,8 @@ import (
 	"mask.services/maskservice"
 	"mask.services/maskservice/hal"
 	"mask.services/maskservice/hal/modbus"
-	"mask.services/maskservice/hal/pty"
-	"mask.services/maskservice/hal/rtu"
+	"mask.services/maskservice/hal/slave/pty"
+	"mask.services/maskservice/hal/slave/rtu"
 )
 
 // image is a register map served by the test slave: what a transducer module holds.

@@ -5,10 +5,11 @@ import { ApiError } from './api'
 
 export type Shown = 'normal' | 'warning' | 'critical' | 'fault' | 'nodata'
 
-/** shownStatus is what a tile says: a bad reading is a fault, never a stale number. */
+/** shownStatus is what a tile says: a bad reading is a fault, never a stale number. So is a
+ *  reading whose status is unknown, which the server sends only with a failed read. */
 export function shownStatus(r: Reading | undefined): Shown {
   if (!r) return 'nodata'
-  if (r.quality === 'bad' || r.value === null || r.value === undefined) return 'fault'
+  if (r.quality === 'bad' || r.value === null || r.value === undefined || r.status === 'unknown') return 'fault'
   return r.status
 }
 

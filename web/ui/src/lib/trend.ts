@@ -2,7 +2,7 @@
 // API's URLs, its answer as uPlot data, zoom and pan of the time window, the threshold lines
 // and the axis labels. Times are unix milliseconds except in PlotData, where uPlot wants
 // seconds.
-import type { SensorMeta } from '../stores/live'
+import type { Quality, SensorMeta, Status } from '../stores/live'
 
 const MINUTE = 60_000
 const HOUR = 60 * MINUTE
@@ -125,8 +125,8 @@ export function csvPath(sensor: string, w: TimeWindow): string {
 /** HistoryPoint is a reading, or when downsampled a bucket (mean, min, max, count). */
 export interface HistoryPoint {
   value: number | null
-  status: string
-  quality: string
+  status: Status
+  quality: Quality
   timestamp: string
   min?: number | null
   max?: number | null

@@ -3,8 +3,12 @@
 import { computed, reactive, readonly, type InjectionKey } from 'vue'
 import { ApiError, type Api } from '../lib/api'
 
-export type AlertType = 'WARNING' | 'CRITICAL' | 'SENSOR_FAULT'
-export type AlertState = 'ACTIVE_UNACK' | 'ACTIVE_ACK' | 'CLEARED_UNACK' | 'CLOSED'
+/** ALERT_TYPES are what an alert is about (web/openapi.json, AlertType). */
+export const ALERT_TYPES = ['WARNING', 'CRITICAL', 'SENSOR_FAULT'] as const
+export type AlertType = (typeof ALERT_TYPES)[number]
+/** ALERT_STATES are an alert's life, in order (web/openapi.json, AlertState). */
+export const ALERT_STATES = ['ACTIVE_UNACK', 'ACTIVE_ACK', 'CLEARED_UNACK', 'CLOSED'] as const
+export type AlertState = (typeof ALERT_STATES)[number]
 
 /** Alert is an alert as GET /api/alerts/{id} and the alert frames spell it. */
 export interface Alert {

@@ -10,8 +10,13 @@ import { reactive, readonly, type InjectionKey } from 'vue'
 import type { Api } from '../lib/api'
 import type { Alert } from './alerts'
 
-export type Status = 'normal' | 'warning' | 'critical'
-export type Quality = 'good' | 'bad' | 'uncertain'
+/** STATUSES are a reading's judgement against its sensor's thresholds, as the server spells
+ *  them (web/openapi.json, Status): "unknown" when there is no value to judge (a failed read). */
+export const STATUSES = ['unknown', 'normal', 'warning', 'critical'] as const
+export type Status = (typeof STATUSES)[number]
+/** QUALITIES say whether a reading's value can be trusted (web/openapi.json, Quality). */
+export const QUALITIES = ['good', 'bad'] as const
+export type Quality = (typeof QUALITIES)[number]
 
 export interface Reading {
   value: number | null

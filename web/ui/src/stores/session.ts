@@ -7,8 +7,9 @@
 import { reactive, readonly, type InjectionKey } from 'vue'
 import { ApiError, CSRF_COOKIE, type Api } from '../lib/api'
 
-export type Role = 'OPERATOR' | 'ADMIN' | 'SUPERUSER' | 'SERWISANT'
-export const ROLES: readonly Role[] = ['OPERATOR', 'ADMIN', 'SUPERUSER', 'SERWISANT']
+/** ROLES are the accounts' roles, in the order of the sign-in tiles (web/openapi.json, Role). */
+export const ROLES = ['OPERATOR', 'ADMIN', 'SUPERUSER', 'SERWISANT'] as const
+export type Role = (typeof ROLES)[number]
 /** The role colours of DESIGN.md, for the sign-in tiles drawn before anyone is signed in. */
 export const ROLE_COLORS: Readonly<Record<Role, string>> = {
   OPERATOR: '#27ae60',

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"mask.services/maskservice/hal"
-	"mask.services/maskservice/hal/pty"
-	"mask.services/maskservice/hal/rtu"
+	"mask.services/maskservice/hal/slave/pty"
+	"mask.services/maskservice/hal/slave/rtu"
 )
 
 func TestCRC(t *testing.T) {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"mask.services/maskservice/hal/pty"
+	"mask.services/maskservice/hal/slave/pty"
 )
 
 // Bytes cross both ways unchanged (raw mode: no echo, no CR/LF translation), and closing the
