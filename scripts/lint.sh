@@ -5,7 +5,10 @@
 #   - web never depends on hal or store (it gets them through the domain's interfaces);
 #   - hal and store never depend on web, nor on each other;
 #   - the daemon never links the slave-side tooling (hal/slave), which is for transducer-sim
-#     and the tests.
+#     and the tests;
+#   - web's own packages (web/auth, web/hub, web/internal/...) never depend on web itself;
+#   - cmd/maskserviced carries no domain events: it never subscribes to the event bus nor
+#     reads a subscription; the services do (DESIGN.md 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,6 +61,18 @@ check web hal store
 check hal web store
 check store web hal
 check cmd/maskserviced hal/slave
+
+for pkg in $(go list ./web/... | grep -v "^$module/web$"); do
+	if go list -deps -f '{{.ImportPath}}' "$pkg" | grep -qx "$module/web"; then
+		echo "layering: $pkg must not depend on $module/web"; fail=1
+	fi
+done
+
+mapfile -t cmdfiles < <(go list -f '{{range .GoFiles}}{{$.Dir}}/{{.}}{{"\n"}}{{end}}' ./cmd/maskserviced)
+events=$(grep -nE '\bSubscribe(\[|\()|\.Publish\(' "${cmdfiles[@]}" || true)
+if [ -n "$events" ]; then
+	echo "layering: cmd/maskserviced must not carry domain events (the services subscribe themselves):"; echo "$events"; fail=1
+fi
 
 if [ "$fail" -ne 0 ]; then
 	echo "lint: FAILED"; exit 1

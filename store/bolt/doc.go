@@ -1,11 +1,15 @@
 // Package bolt keeps the daemon's state in one bbolt file, maskservice.db, in the data
-// directory. It implements the domain's UserStore and SessionStore, and is where history,
-// alerts, audit and settings will live too: one file, one lock, one backup.
+// directory: the history log of readings (HistoryWriter, a service on the event bus, with its
+// retention), alerts, users, sessions and the audit trail, with hot backups (BackupSchedule
+// keeps dated copies), verification and compaction. It implements the domain's AlertStore,
+// UserStore, SessionStore, AuditLog and HistoryLog: one file, one lock, one backup.
 //
 // # Layout
 //
 // Top-level buckets, one per kind of record. Keys are chosen so that bbolt's byte order is the
 // order the daemon reads them in.
+//
+// Built now:
 //
 //	meta      schema_version: uint32 big-endian; created: RFC 3339 UTC, when the file was made
 //	users     username -> user record (JSON with "v"), so a scan is ordered by name
@@ -16,16 +20,17 @@
 //	          package store/chunk (versioned by its first byte). A time range is one Seek and a
 //	          walk; retention deletes from the front. The writer rewrites its open chunk at
 //	          every commit, so a reading costs about 2.2 bytes at 1 Hz once the chunk is full.
-//
-// Buckets that later issues add, each through its own migration:
-//
-//	alerts    key: uint64 big-endian from NextSequence (creation order); value: alert record
+//	alerts    (schema 3) key: uint64 big-endian from NextSequence (creation order); value:
+//	          alert record
 //	audit     (schema 3) key: 16 bytes, the entry's time as Unix nanoseconds with the sign
 //	          bit flipped, uint64 big-endian (as in history), then its sequence from the
 //	          bucket's NextSequence, uint64 big-endian; value: JSON {"v":1, "time" (RFC 3339
 //	          UTC), "action", "username", "role", "source", "details"} (empty ones omitted).
 //	          The log reads newest first with Last/Prev or a Seek to a time, and is trimmed
 //	          from the front
+//
+// Buckets that later issues add, each through its own migration:
+//
 //	settings  key: setting name (config, calibration per sensor); value: versioned record
 //	uplink    key: uplink name; value: the history/alert/audit key last confirmed upstream
 //
