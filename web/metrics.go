@@ -31,7 +31,7 @@ func newMonitorCollector(m *maskservice.Monitor) *monitorCollector {
 		status:   prometheus.NewDesc("sensor_status", "Newest status: 0 unknown, 1 normal, 2 warning, 3 critical.", sensor, nil),
 		rtt:      prometheus.NewDesc("sensor_poll_rtt_seconds", "Round-trip time of the newest read.", sensor, nil),
 		rounds:   prometheus.NewDesc("monitor_rounds_total", "Poll rounds published.", nil, nil),
-		dropped:  prometheus.NewDesc("monitor_dropped_rounds_total", "Rounds a subscriber lost because its queue was full.", []string{"subscriber"}, nil),
+		dropped:  prometheus.NewDesc("monitor_dropped_rounds_total", "Events (poll rounds, alert changes) a subscriber of the event bus lost because its queue was full: ring, history, alarms, websocket.", []string{"subscriber"}, nil),
 		quality:  prometheus.NewDesc("device_data_quality_ratio", "Share of good reads over the last minute.", nil, nil),
 	}
 }
