@@ -2,6 +2,7 @@ package maskservice
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -114,4 +115,22 @@ func (r Role) EffectivePermissions() []Permission {
 		}
 	}
 	return out
+}
+
+// RoleList returns the roles of the permission table as an error message names them:
+// "OPERATOR, ADMIN, SUPERUSER or SERWISANT". Every message that lists the valid roles uses
+// it, so that a new role appears in all of them.
+func RoleList() string {
+	var b strings.Builder
+	for i, row := range roleTable {
+		switch {
+		case i == 0:
+		case i == len(roleTable)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(string(row.Role))
+	}
+	return b.String()
 }

@@ -121,7 +121,7 @@ func (u *User) Validate() error {
 		return err
 	}
 	if !u.Role.Valid() {
-		return FieldErrorf("role", "role %q: want OPERATOR, ADMIN, SUPERUSER or SERWISANT", truncate(string(u.Role), 40))
+		return FieldErrorf("role", "role %q: want %s", truncate(string(u.Role), 40), RoleList())
 	}
 	if len(u.PasswordHash) == 0 {
 		return FieldErrorf("password", "user %s: no password set", u.Username)

@@ -72,7 +72,8 @@ type Main struct {
 	// historyDone is closed when the history writer has made its last commit; the database
 	// must not close before.
 	historyDone chan struct{}
-	auth        *auth.Service
+	accounts    *maskservice.Accounts
+	tokens      *auth.Tokens
 	hub         *hub.Hub
 	server      *http.Server
 	ln          net.Listener
@@ -261,7 +262,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("start websocket hub: %w", err)
 	}
 	// A revoked session (logout, a reused refresh token) loses its live sockets at once.
-	m.auth.OnRevoke(m.hub.CloseSession)
+	m.accounts.OnRevoke(m.hub.CloseSession)
 	srv, err := web.New(web.Options{
 		DeviceID:       cfg.DeviceID,
 		Version:        version,
@@ -274,7 +275,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		History:        m.db,
 		Storage:        m.storageStatus,
 		Recent:         recent,
-		Auth:           m.auth,
+		Accounts:       m.accounts,
+		Tokens:         m.tokens,
 		Audit:          m.db,
 		TLSFingerprint: m.TLSFingerprint,
 		CORSOrigins:    cfg.HTTP.CORSOrigins,
@@ -347,8 +349,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	go func() {
 		defer m.wg.Done()
-		m.cleanSessions(runCtx)
+		m.trimAudit(runCtx)
 	}()
+	m.wg.Go(func() { m.accounts.Run(runCtx) }) // deletes ended sessions, hourly
 	go func() {
 		defer m.wg.Done()
 		for r := range ringSub.C {
@@ -589,9 +592,9 @@ func (m *Main) Close() error {
 	return err
 }
 
-// startAuth loads (or creates) the token signing key, starts the sign-in service and, with
+// startAuth loads (or creates) the token signing key, starts the accounts service and, with
 // --demo, creates the demo users that do not exist yet.
-func (m *Main) startAuth(ctx context.Context, reg prometheus.Registerer) error {
+func (m *Main) startAuth(ctx context.Context, _ prometheus.Registerer) error {
 	keyPath := m.Config.Auth.KeyFile
 	if keyPath == "" {
 		keyPath = filepath.Join(m.DataDir, "jwt-key.pem")
@@ -600,9 +603,9 @@ func (m *Main) startAuth(ctx context.Context, reg prometheus.Registerer) error {
 	if err != nil {
 		return err
 	}
-	tokens := auth.NewTokens(keys, "maskserviced", m.Config.DeviceID, nil)
-	m.auth, err = auth.NewService(auth.Options{Users: m.db, Sessions: m.db, Tokens: tokens,
-		Logger: m.Logger, BcryptCost: m.BcryptCost, Registerer: reg})
+	m.tokens = auth.NewTokens(keys, "maskserviced", m.Config.DeviceID, nil)
+	m.accounts, err = maskservice.NewAccounts(maskservice.AccountsOptions{Users: m.db, Sessions: m.db, Audit: m.db,
+		Passwords: auth.Bcrypt{Cost: m.BcryptCost}, Tokens: m.tokens, Logger: m.Logger})
 	if err != nil {
 		return fmt.Errorf("start sign-in: %w", err)
 	}
@@ -612,34 +615,23 @@ func (m *Main) startAuth(ctx context.Context, reg prometheus.Registerer) error {
 		}
 		return nil
 	}
-	for _, d := range demoUsers {
-		if _, err := m.db.User(ctx, d.name); err == nil {
-			continue
-		}
-		if _, err := m.auth.CreateUser(ctx, d.name, maskservice.DemoPassword, d.role, true); err != nil {
-			return fmt.Errorf("create demo user %s: %w", d.name, err)
-		}
+	if _, err := m.accounts.CreateDemoUsers(ctx); err != nil {
+		return err
 	}
 	m.Logger.Warn("DEMO USERS ENABLED: operator1, admin1, super1, serwis1 with password " + maskservice.DemoPassword +
 		"; never run --demo on a production device")
 	return nil
 }
 
-// sessionCleanupEvery is how often ended sessions are deleted from the database.
-const sessionCleanupEvery = time.Hour
+// auditTrimEvery is how often the audit log is trimmed to storage.retention.
+const auditTrimEvery = time.Hour
 
-// cleanSessions deletes ended sessions (revoked, or past their 7 days) and trims the audit
-// log to storage.retention at start and then every sessionCleanupEvery, until ctx is done. Sessions that ended within the last day are
-// kept a little, so a reused refresh token still finds its session and is told it ended.
-func (m *Main) cleanSessions(ctx context.Context) {
-	t := time.NewTicker(sessionCleanupEvery)
+// trimAudit trims the audit log to storage.retention at start and then every
+// auditTrimEvery, until ctx is done. (The accounts service deletes ended sessions itself.)
+func (m *Main) trimAudit(ctx context.Context) {
+	t := time.NewTicker(auditTrimEvery)
 	defer t.Stop()
 	for {
-		if n, err := m.db.DeleteSessionsBefore(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
-			m.Logger.Warn("delete ended sessions", "err", err)
-		} else if n > 0 {
-			m.Logger.Info("deleted ended sessions", "count", n)
-		}
 		// The audit trail is kept as long as the history (storage.retention).
 		if n, err := m.db.TrimAudit(ctx, time.Now().Add(-time.Duration(m.Config.Storage.Retention))); err != nil && ctx.Err() == nil {
 			m.Logger.Warn("audit retention", "err", err)
@@ -652,17 +644,6 @@ func (m *Main) cleanSessions(ctx context.Context) {
 		case <-t.C:
 		}
 	}
-}
-
-// demoUsers are the accounts --demo creates, one per role.
-var demoUsers = []struct {
-	name string
-	role maskservice.Role
-}{
-	{"operator1", maskservice.RoleOperator},
-	{"admin1", maskservice.RoleAdmin},
-	{"super1", maskservice.RoleSuperuser},
-	{"serwis1", maskservice.RoleServiceTech},
 }
 
 func isLoopback(a net.Addr) bool {
