@@ -167,14 +167,6 @@ func (a *Accounts) Users(ctx context.Context) ([]*User, error) {
 	return a.users.Users(ctx)
 }
 
-// ValidateRole checks that r is one of the four roles; the error names them.
-func ValidateRole(r Role) error {
-	if !r.Valid() {
-		return FieldErrorf("role", "role %q: want %s", truncate(string(r), 40), RoleList())
-	}
-	return nil
-}
-
 // mayManage refuses a change that touches a SUPERUSER (makes one, or changes one) unless
 // the actor has full_system_access: manage_users must not be a way for an ADMIN to make or
 // unmake one. The roles are the ones the change touches.

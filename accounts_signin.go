@@ -325,7 +325,7 @@ func (a *Accounts) revoked(sessionID string) {
 	if live := a.cache[sessionID]; live != nil {
 		live.revoked = true
 	} else {
-		// A marker, so that an Authenticate that read the session from the store just before
+		// A marker, so that a CheckSession that read the session from the store just before
 		// the revoke cannot put it back as alive.
 		a.cache[sessionID] = &liveSession{revoked: true, expires: a.now().Add(MaxSessionAge)}
 	}

@@ -95,6 +95,14 @@ func (r Role) Valid() bool {
 	return ok
 }
 
+// ValidateRole checks that r is one of the four roles; the error names them.
+func ValidateRole(r Role) error {
+	if !r.Valid() {
+		return FieldErrorf("role", "role %q: want %s", truncate(string(r), 40), RoleList())
+	}
+	return nil
+}
+
 // Can reports whether the role has permission p, directly or through full_system_access.
 func (r Role) Can(p Permission) bool {
 	for _, row := range roleTable {

@@ -111,7 +111,7 @@ type fixtureConfig struct {
 	faults map[string]error // read errors per sensor
 	opts   func(*web.Options)
 	// hub wires a real WebSocket hub as the daemon does: Authorize is web.AuthorizeWebSocket
-	// and the sign-in service's OnRevoke closes the session's clients.
+	// and the accounts service's OnRevoke closes the session's clients.
 	hub bool
 	// duringRun, if set, is called once the ring is filled, before the monitor stops.
 	duringRun func(testing.TB, *fixture)

@@ -62,7 +62,7 @@ type meAnswer struct {
 }
 
 // POST /api/auth/login. Each client address may try a few sign-ins, then one every few
-// seconds; the account lockout of the sign-in service works on top, per origin.
+// seconds; the account lockout of the accounts service works on top, per origin.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if ok, retry, first := s.limiter.take(clientKey(r.RemoteAddr)); !ok {
 		if first {
