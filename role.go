@@ -2,6 +2,7 @@ package maskservice
 
 import (
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -94,6 +95,14 @@ func (r Role) Valid() bool {
 	return ok
 }
 
+// ValidateRole checks that r is one of the four roles; the error names them.
+func ValidateRole(r Role) error {
+	if !r.Valid() {
+		return FieldErrorf("role", "role %q: want %s", truncate(string(r), 40), RoleList())
+	}
+	return nil
+}
+
 // Can reports whether the role has permission p, directly or through full_system_access.
 func (r Role) Can(p Permission) bool {
 	for _, row := range roleTable {
@@ -114,4 +123,22 @@ func (r Role) EffectivePermissions() []Permission {
 		}
 	}
 	return out
+}
+
+// RoleList returns the roles of the permission table as an error message names them:
+// "OPERATOR, ADMIN, SUPERUSER or SERWISANT". Every message that lists the valid roles uses
+// it, so that a new role appears in all of them.
+func RoleList() string {
+	var b strings.Builder
+	for i, row := range roleTable {
+		switch {
+		case i == 0:
+		case i == len(roleTable)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(string(row.Role))
+	}
+	return b.String()
 }

@@ -2,6 +2,7 @@ package maskservice_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -66,5 +67,22 @@ func TestRoles_Copies(t *testing.T) {
 	info.Permissions[0] = maskservice.PermFullSystemAccess
 	if maskservice.RoleOperator.Can(maskservice.PermConfigEdit) {
 		t.Fatal("the permission table was changed through a returned slice")
+	}
+}
+
+// TestRoleList checks that the list of roles error messages give names every role of the
+// table, in its order.
+func TestRoleList(t *testing.T) {
+	if got, want := maskservice.RoleList(), "OPERATOR, ADMIN, SUPERUSER or SERWISANT"; got != want {
+		t.Errorf("RoleList() = %q, want %q", got, want)
+	}
+	for _, r := range maskservice.Roles() {
+		if !strings.Contains(maskservice.RoleList(), string(r.Role)) {
+			t.Errorf("RoleList() lacks %s", r.Role)
+		}
+	}
+	err := maskservice.ValidateRole("ROOT")
+	if maskservice.ErrorField(err) != "role" || err.Error() != `role "ROOT": want `+maskservice.RoleList() {
+		t.Errorf("ValidateRole(ROOT) = %v", err)
 	}
 }

@@ -120,8 +120,8 @@ func (u *User) Validate() error {
 	if err := ValidateUsername(u.Username); err != nil {
 		return err
 	}
-	if !u.Role.Valid() {
-		return FieldErrorf("role", "role %q: want OPERATOR, ADMIN, SUPERUSER or SERWISANT", truncate(string(u.Role), 40))
+	if err := ValidateRole(u.Role); err != nil {
+		return err
 	}
 	if len(u.PasswordHash) == 0 {
 		return FieldErrorf("password", "user %s: no password set", u.Username)
@@ -161,7 +161,7 @@ type Session struct {
 	Origin   Origin
 	Remote   string // the client's address at sign-in
 	Created  time.Time
-	LastSeen time.Time // the last request; updated lazily (see the auth service)
+	LastSeen time.Time // the last request; updated lazily (see Accounts.CheckSession)
 	Expires  time.Time // Created + MaxSessionAge: the hard end, whatever the activity
 
 	// The refresh token is "<ID>.<RefreshGen>.<secret>"; RefreshHash is SHA-256 of the secret

@@ -10,11 +10,11 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 
 	"mask.services/maskservice"
-	"mask.services/maskservice/web/auth"
 	"mask.services/maskservice/web/hub"
 )
 
@@ -56,14 +56,46 @@ func checkRoutes(routes []Route) error {
 	return nil
 }
 
-// principalKey is the context key of the request's *auth.Principal.
+// Principal is who made a request: the checked access token and its live session.
+type Principal struct {
+	Username     string
+	Role         maskservice.Role
+	SessionID    string
+	Permissions  []maskservice.Permission
+	TokenExpires time.Time
+}
+
+// Can reports whether the principal has permission p.
+func (p *Principal) Can(perm maskservice.Permission) bool { return p.Role.Can(perm) }
+
+// actor is the principal as the accounts service takes it, acting from r's client address.
+func (p *Principal) actor(r *http.Request) maskservice.Actor {
+	return maskservice.Actor{Username: p.Username, Role: p.Role, Source: clientIP(r.RemoteAddr)}
+}
+
+// principalKey is the context key of the request's *Principal.
 type principalKey struct{}
 
 // PrincipalFrom returns who made the request, as the guard of its route checked it, or nil
 // on a public route.
-func PrincipalFrom(ctx context.Context) *auth.Principal {
-	p, _ := ctx.Value(principalKey{}).(*auth.Principal)
+func PrincipalFrom(ctx context.Context) *Principal {
+	p, _ := ctx.Value(principalKey{}).(*Principal)
 	return p
+}
+
+// authenticate checks an access token with web/auth (signature, expiry, claims), then asks
+// the accounts service whether its session still counts. Every refusal is an EUNAUTHORIZED
+// error; a failing store gives another error.
+func (s *Server) authenticate(ctx context.Context, token string) (*Principal, error) {
+	claims, err := s.opts.Tokens.ParseAccess(token)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.opts.Accounts.CheckSession(ctx, claims.SessionID, claims.Role); err != nil {
+		return nil, err
+	}
+	return &Principal{Username: claims.Subject, Role: claims.Role, SessionID: claims.SessionID,
+		Permissions: claims.Permissions, TokenExpires: claims.ExpiresAt.Time}, nil
 }
 
 // AuthorizeWebSocket is what hub.Options.Authorize should be: the server has checked the
@@ -93,7 +125,7 @@ func (s *Server) guard(rt Route) http.Handler {
 				"sign in first: send the access token as \"Authorization: Bearer <token>\" or in the %s cookie", cookieAccess))
 			return
 		}
-		p, err := s.opts.Auth.Authenticate(r.Context(), token)
+		p, err := s.authenticate(r.Context(), token)
 		if err != nil {
 			s.unauthorized(w, r, err)
 			return
@@ -125,7 +157,7 @@ func (s *Server) guardUpgrade(rt Route) http.Handler {
 			s.refuseUpgrade(w, r, hub.StatusUnauthorized, "sign in first")
 			return
 		}
-		p, err := s.opts.Auth.Authenticate(r.Context(), token)
+		p, err := s.authenticate(r.Context(), token)
 		if err != nil {
 			code := hub.StatusUnauthorized
 			if maskservice.ErrorCode(err) != maskservice.EUNAUTHORIZED {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"mask.services/maskservice"
-	"mask.services/maskservice/web/auth"
 	"mask.services/maskservice/web/internal/wire"
 )
 
@@ -62,38 +61,6 @@ func auditRole(role string) maskservice.Role {
 		return r
 	}
 	return ""
-}
-
-// The reasons of a failed sign-in, as the audit log gives them. The first covers every
-// failure the API answers alike, so the log tells no more than the answer did.
-const (
-	reasonBadLogin = "wrong password, unknown user, wrong role or disabled account"
-	reasonLocked   = "account locked"
-)
-
-// auditLoginFailure records a refused sign-in of username as role, and the lockout when this
-// failure locked the account. Errors that are no verdict on the credentials (the store
-// failed) are not recorded: the error log has them.
-func (s *Server) auditLoginFailure(r *http.Request, username string, role maskservice.Role, err error) {
-	var details string
-	switch maskservice.ErrorCode(err) {
-	case maskservice.EUNAUTHORIZED:
-		details = reasonBadLogin
-	case maskservice.ELOCKED:
-		details = reasonLocked
-	default:
-		return
-	}
-	s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditLoginFailed, Username: username, Role: role, Details: details})
-	if errors.Is(err, auth.ErrLockedNow) {
-		from := "addresses other than the LCD"
-		if originOf(r) == maskservice.OriginLocal {
-			from = "the LCD (loopback)"
-		}
-		s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditLockout, Username: username, Role: role,
-			Details: fmt.Sprintf("locked for %d min after %d failed sign-ins; sign-ins from %s are refused until then",
-				int(maskservice.LockoutDuration/time.Minute), maskservice.MaxFailedLogins, from)})
-	}
 }
 
 // auditEntryJSON is an audit entry as the API spells it.

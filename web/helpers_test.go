@@ -111,7 +111,7 @@ type fixtureConfig struct {
 	faults map[string]error // read errors per sensor
 	opts   func(*web.Options)
 	// hub wires a real WebSocket hub as the daemon does: Authorize is web.AuthorizeWebSocket
-	// and the sign-in service's OnRevoke closes the session's clients.
+	// and the accounts service's OnRevoke closes the session's clients.
 	hub bool
 	// duringRun, if set, is called once the ring is filled, before the monitor stops.
 	duringRun func(testing.TB, *fixture)
@@ -128,16 +128,21 @@ type fixture struct {
 	logs    *syncBuffer
 	clock   *clock
 	spec    *spec
-	auth    *auth.Service
-	store   *memStore
-	hub     *hub.Hub
-	audit   *memAudit // the server's audit log, unless fixtureConfig.opts replaces it
+	// accounts is the server's accounts service, recording to audit; quiet is one over the
+	// same store that records nothing, for the fixture's own sign-ins (login), which are
+	// no request of a test.
+	accounts *maskservice.Accounts
+	quiet    *maskservice.Accounts
+	tokens   *auth.Tokens
+	store    *memStore
+	hub      *hub.Hub
+	audit    *memAudit // the server's audit log, unless fixtureConfig.opts replaces it
 	// alarms is the server's alarm engine, over a real bbolt file, unless fixtureConfig.opts
 	// replaces it; rearm makes an alert of P3 that needs acknowledging.
 	alarms *maskservice.AlarmEngine
 	// sessions holds one signed-in session per role, made when the fixture is built; do
 	// sends the OPERATOR's access token unless told otherwise.
-	sessions map[maskservice.Role]*auth.LoginResult
+	sessions map[maskservice.Role]*maskservice.LoginResult
 }
 
 const minReads = 20
@@ -186,22 +191,25 @@ func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
 	}
 	f := &fixture{mon: mon, ring: ring.NewSet(ids, 3600), reg: prometheus.NewRegistry(), logs: &syncBuffer{}, clock: &clock{}}
 	mon.Now = f.clock.Now
-	f.auth, f.store = newAuth(tb, f.clock.Now, f.reg)
-	f.sessions = make(map[maskservice.Role]*auth.LoginResult)
+	ta := newAuth(tb, f.clock.Now)
+	f.store, f.tokens, f.quiet = ta.store, ta.tokens, ta.accounts(tb, nil, nil)
+	f.sessions = make(map[maskservice.Role]*maskservice.LoginResult)
 	for _, role := range roles {
 		f.sessions[role] = f.login(tb, role)
 	}
+	logger := slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	f.audit = &memAudit{}
+	f.accounts = ta.accounts(tb, f.audit, logger)
 	opts := web.Options{
 		DeviceID: "C15.25.1010", Version: "test", Monitor: mon, Recent: f.ring, Host: fakeHost{},
-		Registry: f.reg, Now: f.clock.Now, StartTime: time.Now().Add(-time.Minute), Auth: f.auth,
-		Logger: slog.New(slog.NewJSONHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Registry: f.reg, Now: f.clock.Now, StartTime: time.Now().Add(-time.Minute), Accounts: f.accounts, Tokens: f.tokens,
+		Logger: logger,
 		Backup: func(ctx context.Context, w io.Writer) (int64, error) {
 			n, err := w.Write(backupBytes)
 			return int64(n), err
 		},
 		BackupSize: func(context.Context) (int64, error) { return int64(len(backupBytes)), nil },
 	}
-	f.audit = &memAudit{}
 	opts.Audit = f.audit
 	alertDB, err := bolt.Open(context.Background(), tb.TempDir(), bolt.Options{})
 	if err != nil {
@@ -217,7 +225,7 @@ func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
 			tb.Fatal(err)
 		}
 		tb.Cleanup(f.hub.Close)
-		f.auth.OnRevoke(f.hub.CloseSession)
+		f.accounts.OnRevoke(f.hub.CloseSession)
 		opts.WebSocket = f.hub
 	}
 	if cfg.opts != nil {
@@ -313,9 +321,9 @@ func (f *fixture) as(role maskservice.Role) func(*http.Request) {
 
 // login signs the user of role in through the service (not the API, which limits the rate)
 // and returns a new session.
-func (f *fixture) login(tb testing.TB, role maskservice.Role) *auth.LoginResult {
+func (f *fixture) login(tb testing.TB, role maskservice.Role) *maskservice.LoginResult {
 	tb.Helper()
-	res, err := f.auth.Login(context.Background(), auth.LoginRequest{
+	res, err := f.quiet.Login(context.Background(), maskservice.LoginRequest{
 		Username: userOf[role], Password: testPassword, Role: role, Origin: maskservice.OriginLocal, Remote: "127.0.0.1:1",
 	})
 	if err != nil {

@@ -4,13 +4,12 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
 
 	"mask.services/maskservice"
 	"mask.services/maskservice/web/auth"
@@ -37,28 +36,50 @@ var testKeys = sync.OnceValues(func() (*auth.KeySet, error) {
 	return auth.NewKeySet(k)
 })
 
-// newAuth returns a sign-in service over a memStore with one user per role, at bcrypt cost
-// 4 so that a sign-in takes a millisecond. Its metrics go to reg.
-func newAuth(tb testing.TB, now func() time.Time, reg prometheus.Registerer) (*auth.Service, *memStore) {
+// testAuth is the sign-in machinery of a test server: users and sessions in a memStore,
+// access tokens from the test key, passwords hashed at bcrypt cost 4 so that a sign-in takes
+// a millisecond.
+type testAuth struct {
+	store  *memStore
+	tokens *auth.Tokens
+	now    func() time.Time
+}
+
+// newAuth returns a testAuth with one user per role, stored directly, so that making them
+// records nothing.
+func newAuth(tb testing.TB, now func() time.Time) *testAuth {
 	tb.Helper()
 	keys, err := testKeys()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	store := newMemStore()
-	svc, err := auth.NewService(auth.Options{
-		Users: store, Sessions: store, Tokens: auth.NewTokens(keys, "maskserviced", "test", now),
-		Now: now, BcryptCost: 4, Registerer: reg,
-	})
+	ta := &testAuth{store: newMemStore(), tokens: auth.NewTokens(keys, "maskserviced", "test", now), now: now}
+	hash, err := testHasher.Hash(testPassword)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for _, role := range roles {
-		if _, err := svc.CreateUser(context.Background(), userOf[role], testPassword, role, false); err != nil {
+		if err := ta.store.CreateUser(context.Background(), &maskservice.User{Username: userOf[role], PasswordHash: hash,
+			Role: role, Active: true, Created: now().UTC()}); err != nil {
 			tb.Fatal(err)
 		}
 	}
-	return svc, store
+	return ta
+}
+
+// testHasher hashes at the lowest cost bcrypt allows.
+var testHasher = auth.Bcrypt{Cost: 4}
+
+// accounts returns an accounts service over the testAuth's store and tokens that records to
+// audit (nil: nothing) and logs to log (nil: nowhere).
+func (ta *testAuth) accounts(tb testing.TB, audit maskservice.AuditLog, log *slog.Logger) *maskservice.Accounts {
+	tb.Helper()
+	a, err := maskservice.NewAccounts(maskservice.AccountsOptions{Users: ta.store, Sessions: ta.store, Passwords: testHasher,
+		Tokens: ta.tokens, Audit: audit, Now: ta.now, Logger: log})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
 }
 
 // memStore keeps users and sessions in memory: the UserStore and SessionStore of the web

@@ -41,8 +41,8 @@ import (
 //go:embed openapi.json docs.html docs.js
 var assets embed.FS
 
-// Options are what the server needs from the rest of the daemon. Monitor, Recent and Auth
-// are required; every other field has a usable zero value.
+// Options are what the server needs from the rest of the daemon. Monitor, Recent, Accounts
+// and Tokens are required; every other field has a usable zero value.
 type Options struct {
 	DeviceID string // reported by /api/device/status
 	Version  string // reported by /api/device/status
@@ -68,11 +68,14 @@ type Options struct {
 	Recent maskservice.RecentReadings
 	// Host gives memory and uptime facts; nil leaves them out of the device status.
 	Host maskservice.Host
-	// Auth signs users in and checks every request's access token and session.
-	Auth *auth.Service
-	// Audit receives the audit trail (sign-ins, failed ones, lockouts, logouts, user
-	// changes) and answers GET /api/audit; nil records nothing, and the route answers 503.
-	// The daemon passes its *bolt.DB.
+	// Accounts signs users in, keeps their sessions and changes users; it records those
+	// changes in the audit log itself.
+	Accounts *maskservice.Accounts
+	// Tokens checks the access token of every request before Accounts checks its session.
+	Tokens *auth.Tokens
+	// Audit answers GET /api/audit and receives the entries the server records itself
+	// (sign-ins refused by the rate limit, acknowledgements); nil records nothing, and the
+	// route answers 503. The daemon passes its *bolt.DB, as it does to Accounts.
 	Audit maskservice.AuditLog
 	// WebSocket serves GET /api/ws/sensors (the hub); nil answers 503. The server checks the
 	// client's token before the handler runs and closes a refused client with 4001 or 4003
@@ -145,6 +148,8 @@ type Server struct {
 	cors    map[string]bool
 	limiter *limiter // sign-in attempts per client address
 
+	loginAttempts *prometheus.CounterVec // login_attempts_total{role,status}
+
 	requestDuration *prometheus.HistogramVec
 	current         atomic.Pointer[currentBody] // /api/sensors/current of the newest round, encoded once
 }
@@ -158,8 +163,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Recent == nil {
 		return nil, errors.New("new web server: recent readings are nil")
 	}
-	if opts.Auth == nil {
-		return nil, errors.New("new web server: auth service is nil")
+	if opts.Accounts == nil || opts.Tokens == nil {
+		return nil, errors.New("new web server: accounts service or auth tokens are nil")
 	}
 	s := &Server{opts: opts, log: opts.Logger, now: opts.Now, start: opts.StartTime}
 	if s.log == nil {
@@ -197,6 +202,9 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("new web server: ui: %w", err)
 	}
 	if err := s.registerMetrics(); err != nil {
+		return nil, fmt.Errorf("new web server: %w", err)
+	}
+	if err := s.registerLoginMetrics(); err != nil {
 		return nil, fmt.Errorf("new web server: %w", err)
 	}
 	s.metrics = promhttp.HandlerFor(s.opts.Registry, promhttp.HandlerOpts{

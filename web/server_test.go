@@ -542,8 +542,9 @@ func TestNew(t *testing.T) {
 	}
 	recent := ring.NewSet([]string{"P1", "P2", "P3"}, 10)
 	reg := prometheus.NewRegistry()
-	svc, _ := newAuth(t, time.Now, nil)
-	if _, err := web.New(web.Options{Monitor: mon, Recent: recent, Auth: svc, Registry: reg}); err != nil {
+	ta := newAuth(t, time.Now)
+	acc := ta.accounts(t, nil, nil)
+	if _, err := web.New(web.Options{Monitor: mon, Recent: recent, Accounts: acc, Tokens: ta.tokens, Registry: reg}); err != nil {
 		t.Fatalf("valid options: %v", err)
 	}
 	for _, tc := range []struct {
@@ -551,13 +552,13 @@ func TestNew(t *testing.T) {
 		opts web.Options
 		want string
 	}{
-		{"no monitor", web.Options{Recent: recent, Auth: svc}, "monitor"},
-		{"no recent readings", web.Options{Monitor: mon, Auth: svc}, "recent"},
+		{"no monitor", web.Options{Recent: recent, Accounts: acc, Tokens: ta.tokens}, "monitor"},
+		{"no recent readings", web.Options{Monitor: mon, Accounts: acc, Tokens: ta.tokens}, "recent"},
 		{"no auth", web.Options{Monitor: mon, Recent: recent}, "auth"},
-		{"registered twice", web.Options{Monitor: mon, Recent: recent, Auth: svc, Registry: reg}, "register"},
-		{"ui dir without index.html", web.Options{Monitor: mon, Recent: recent, Auth: svc, UIDir: t.TempDir()}, "index.html"},
-		{"cors origin with a path", web.Options{Monitor: mon, Recent: recent, Auth: svc, CORSOrigins: []string{"https://ui.example/"}}, "cors"},
-		{"cors wildcard", web.Options{Monitor: mon, Recent: recent, Auth: svc, CORSOrigins: []string{"*"}}, "cors"},
+		{"registered twice", web.Options{Monitor: mon, Recent: recent, Accounts: acc, Tokens: ta.tokens, Registry: reg}, "register"},
+		{"ui dir without index.html", web.Options{Monitor: mon, Recent: recent, Accounts: acc, Tokens: ta.tokens, UIDir: t.TempDir()}, "index.html"},
+		{"cors origin with a path", web.Options{Monitor: mon, Recent: recent, Accounts: acc, Tokens: ta.tokens, CORSOrigins: []string{"https://ui.example/"}}, "cors"},
+		{"cors wildcard", web.Options{Monitor: mon, Recent: recent, Accounts: acc, Tokens: ta.tokens, CORSOrigins: []string{"*"}}, "cors"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := web.New(tc.opts)
@@ -567,7 +568,7 @@ func TestNew(t *testing.T) {
 		})
 	}
 	// A server works with only the required options.
-	srv, err := web.New(web.Options{Monitor: mon, Recent: recent, Auth: svc, Logger: slog.New(slog.DiscardHandler)})
+	srv, err := web.New(web.Options{Monitor: mon, Recent: recent, Accounts: acc, Tokens: ta.tokens, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"mime"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"mask.services/maskservice"
 	"mask.services/maskservice/web/auth"
@@ -59,7 +62,7 @@ type meAnswer struct {
 }
 
 // POST /api/auth/login. Each client address may try a few sign-ins, then one every few
-// seconds; the account lockout of the sign-in service works on top, per origin.
+// seconds; the account lockout of the accounts service works on top, per origin.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	if ok, retry, first := s.limiter.take(clientKey(r.RemoteAddr)); !ok {
 		if first {
@@ -94,19 +97,53 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	case !role.Valid():
 		// Which roles exist is no secret; whether this user holds one is, and that is left to Login.
-		s.writeError(w, r, maskservice.FieldErrorf("role", "request body: role %s: want OPERATOR, ADMIN, SUPERUSER or SERWISANT", echo(req.Role)))
+		s.writeError(w, r, maskservice.FieldErrorf("role", "request body: role %s: want %s", echo(req.Role), maskservice.RoleList()))
 		return
 	}
-	res, err := s.opts.Auth.Login(r.Context(), auth.LoginRequest{
+	// The service records the attempt in the audit log: the login, the failure, the lockout.
+	res, err := s.opts.Accounts.Login(r.Context(), maskservice.LoginRequest{
 		Username: req.Username, Password: req.Password, Role: role, Origin: originOf(r), Remote: r.RemoteAddr,
+		Source: clientIP(r.RemoteAddr),
 	})
+	s.countLogin(role, err)
 	if err != nil {
-		s.auditLoginFailure(r, req.Username, role, err)
 		s.writeError(w, r, err)
 		return
 	}
-	s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditLogin, Username: res.Session.Username, Role: res.Session.Role})
 	s.answerTokens(w, r, res, "")
+}
+
+// registerLoginMetrics registers login_attempts_total.
+func (s *Server) registerLoginMetrics() error {
+	s.loginAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "login_attempts_total", Help: "Sign-in attempts by the role asked for and the outcome (success, failure, locked).",
+	}, []string{"role", "status"})
+	if err := s.opts.Registry.Register(s.loginAttempts); err != nil {
+		return fmt.Errorf("register metrics: %w", err)
+	}
+	return nil
+}
+
+// countLogin counts a sign-in attempt as role by the error Login answered: success,
+// failure, or locked (refused for a lock, or the failure that locked). An error that is no
+// verdict on the credentials (the store failed) is not counted.
+func (s *Server) countLogin(role maskservice.Role, err error) {
+	label := string(role)
+	if !role.Valid() {
+		label = "unknown"
+	}
+	var status string
+	switch {
+	case err == nil:
+		status = "success"
+	case maskservice.ErrorCode(err) == maskservice.ELOCKED, errors.Is(err, maskservice.ErrLockedNow):
+		status = "locked"
+	case maskservice.ErrorCode(err) == maskservice.EUNAUTHORIZED:
+		status = "failure"
+	default:
+		return
+	}
+	s.loginAttempts.WithLabelValues(label, status).Inc()
 }
 
 // POST /api/auth/refresh, with the refresh token in the body or in its cookie. The cookie
@@ -134,7 +171,7 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	default:
 		token = c.Value
 	}
-	res, err := s.opts.Auth.Refresh(r.Context(), token, originOf(r))
+	res, err := s.opts.Accounts.Refresh(r.Context(), token, originOf(r))
 	if err != nil {
 		if maskservice.ErrorCode(err) == maskservice.EUNAUTHORIZED {
 			s.clearCookies(w, r) // the session is over: the browser may as well forget it
@@ -151,14 +188,14 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 }
 
 // POST /api/auth/logout ends the session: its access tokens stop working on their next
-// request, and the sign-in service tells the hub to close its WebSockets.
+// request, and the accounts service records the logout and tells the hub to close its
+// WebSockets.
 func (s *Server) handleLogout(w http.ResponseWriter, r *http.Request) {
 	p := PrincipalFrom(r.Context())
-	if err := s.opts.Auth.Logout(r.Context(), p.SessionID); err != nil {
+	if err := s.opts.Accounts.Logout(r.Context(), p.actor(r), p.SessionID); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditLogout, Username: p.Username, Role: p.Role})
 	s.clearCookies(w, r)
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -175,7 +212,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) {
 
 // answerTokens sets the session's cookies and answers its tokens; csrf is the CSRF token to
 // keep, or "" for a new one.
-func (s *Server) answerTokens(w http.ResponseWriter, r *http.Request, res *auth.LoginResult, csrf string) {
+func (s *Server) answerTokens(w http.ResponseWriter, r *http.Request, res *maskservice.LoginResult, csrf string) {
 	now := s.now()
 	role := res.Session.Role
 	info, _ := role.Info()

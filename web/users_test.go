@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"mask.services/maskservice"
-	"mask.services/maskservice/web/auth"
 )
 
 // TestServer_Users walks /api/users as an ADMIN and a SUPERUSER: who may do what, what each
@@ -72,17 +71,17 @@ func TestServer_Users(t *testing.T) {
 	if res := f.do(t, "PATCH", "/api/users/"+op, admin, jsonBody(`{"password":"a brand new password"}`)); res.status != 200 {
 		t.Fatalf("password reset: %d %s", res.status, res.body)
 	}
-	if _, err := f.auth.Authenticate(context.Background(), old.Access); maskservice.ErrorCode(err) != maskservice.EUNAUTHORIZED {
+	if err := f.accounts.CheckSession(context.Background(), old.Session.ID, old.Session.Role); maskservice.ErrorCode(err) != maskservice.EUNAUTHORIZED {
 		t.Errorf("old session after a password reset: %v", err)
 	}
-	if _, err := f.auth.Login(context.Background(), auth.LoginRequest{Username: op, Password: "a brand new password", Role: maskservice.RoleOperator}); err != nil {
+	if _, err := f.accounts.Login(context.Background(), maskservice.LoginRequest{Username: op, Password: "a brand new password", Role: maskservice.RoleOperator}); err != nil {
 		t.Errorf("sign in with the new password: %v", err)
 	}
 	// Deactivated: no more sign-ins.
 	if res := f.do(t, "PATCH", "/api/users/"+op, admin, jsonBody(`{"active":false}`)); res.status != 200 {
 		t.Fatalf("deactivate: %d %s", res.status, res.body)
 	}
-	if _, err := f.auth.Login(context.Background(), auth.LoginRequest{Username: op, Password: "a brand new password", Role: maskservice.RoleOperator}); maskservice.ErrorCode(err) != maskservice.EUNAUTHORIZED {
+	if _, err := f.accounts.Login(context.Background(), maskservice.LoginRequest{Username: op, Password: "a brand new password", Role: maskservice.RoleOperator}); maskservice.ErrorCode(err) != maskservice.EUNAUTHORIZED {
 		t.Errorf("a deactivated user signed in: %v", err)
 	}
 	// An operator may not manage users at all.

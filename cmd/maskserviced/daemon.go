@@ -70,7 +70,8 @@ type Main struct {
 	monitor  *maskservice.Monitor
 	alarms   *maskservice.AlarmEngine
 	history  *bolt.HistoryWriter
-	auth     *auth.Service
+	accounts *maskservice.Accounts
+	tokens   *auth.Tokens
 	hub      *hub.Hub
 	services []service // the long-running parts, in their start order
 	running  []*running
@@ -287,7 +288,7 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	if err := m.startAuth(ctx, reg); err != nil {
+	if err := m.startAuth(ctx); err != nil {
 		return nil, err
 	}
 	m.hub, err = hub.New(hub.Options{
@@ -303,7 +304,7 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 		return nil, fmt.Errorf("start websocket hub: %w", err)
 	}
 	// A revoked session (logout, a reused refresh token) loses its live sockets at once.
-	m.auth.OnRevoke(m.hub.CloseSession)
+	m.accounts.OnRevoke(m.hub.CloseSession)
 	srv, err := web.New(web.Options{
 		DeviceID:       cfg.DeviceID,
 		Version:        version,
@@ -316,7 +317,8 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 		History:        m.db,
 		Storage:        m.history.Status,
 		Recent:         recent,
-		Auth:           m.auth,
+		Accounts:       m.accounts,
+		Tokens:         m.tokens,
 		Audit:          m.db,
 		TLSFingerprint: m.TLSFingerprint,
 		CORSOrigins:    cfg.HTTP.CORSOrigins,
@@ -340,7 +342,7 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 		{"history", m.history.Run},
 		{"alarms", m.alarms.Run},
 		{"websocket", m.hub.Run},
-		{"sessions", func(ctx context.Context) error { m.cleanSessions(ctx); return nil }},
+		{"accounts", m.accounts.Run},
 	}
 	if dir := cfg.Storage.BackupDir; dir != "" {
 		m.services = append(m.services, service{"backups", m.db.NewBackupSchedule(bolt.BackupScheduleOptions{
@@ -525,9 +527,9 @@ func deadline(ctx context.Context) time.Time {
 // HTTP shutdown used up: the history writer's last commit is an fsync on a busy SD card.
 const historyStopTimeout = 10 * time.Second
 
-// startAuth loads (or creates) the token signing key, starts the sign-in service and, with
+// startAuth loads (or creates) the token signing key, starts the accounts service and, with
 // --demo, creates the demo users that do not exist yet.
-func (m *Main) startAuth(ctx context.Context, reg prometheus.Registerer) error {
+func (m *Main) startAuth(ctx context.Context) error {
 	keyPath := m.Config.Auth.KeyFile
 	if keyPath == "" {
 		keyPath = filepath.Join(m.DataDir, "jwt-key.pem")
@@ -536,9 +538,9 @@ func (m *Main) startAuth(ctx context.Context, reg prometheus.Registerer) error {
 	if err != nil {
 		return err
 	}
-	tokens := auth.NewTokens(keys, "maskserviced", m.Config.DeviceID, nil)
-	m.auth, err = auth.NewService(auth.Options{Users: m.db, Sessions: m.db, Tokens: tokens,
-		Logger: m.Logger, BcryptCost: m.BcryptCost, Registerer: reg})
+	m.tokens = auth.NewTokens(keys, "maskserviced", m.Config.DeviceID, nil)
+	m.accounts, err = maskservice.NewAccounts(maskservice.AccountsOptions{Users: m.db, Sessions: m.db, Audit: m.db,
+		Passwords: auth.Bcrypt{Cost: m.BcryptCost}, Tokens: m.tokens, Logger: m.Logger})
 	if err != nil {
 		return fmt.Errorf("start sign-in: %w", err)
 	}
@@ -548,57 +550,12 @@ func (m *Main) startAuth(ctx context.Context, reg prometheus.Registerer) error {
 		}
 		return nil
 	}
-	for _, d := range demoUsers {
-		if _, err := m.db.User(ctx, d.name); err == nil {
-			continue
-		}
-		if _, err := m.auth.CreateUser(ctx, d.name, maskservice.DemoPassword, d.role, true); err != nil {
-			return fmt.Errorf("create demo user %s: %w", d.name, err)
-		}
+	if _, err := m.accounts.CreateDemoUsers(ctx); err != nil {
+		return err
 	}
 	m.Logger.Warn("DEMO USERS ENABLED: operator1, admin1, super1, serwis1 with password " + maskservice.DemoPassword +
 		"; never run --demo on a production device")
 	return nil
-}
-
-// sessionCleanupEvery is how often ended sessions are deleted from the database.
-const sessionCleanupEvery = time.Hour
-
-// cleanSessions deletes ended sessions (revoked, or past their 7 days) and trims the audit
-// log to storage.retention at start and then every sessionCleanupEvery, until ctx is done. Sessions that ended within the last day are
-// kept a little, so a reused refresh token still finds its session and is told it ended.
-func (m *Main) cleanSessions(ctx context.Context) {
-	t := time.NewTicker(sessionCleanupEvery)
-	defer t.Stop()
-	for {
-		if n, err := m.db.DeleteSessionsBefore(ctx, time.Now().Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
-			m.Logger.Warn("delete ended sessions", "err", err)
-		} else if n > 0 {
-			m.Logger.Info("deleted ended sessions", "count", n)
-		}
-		// The audit trail is kept as long as the history (storage.retention).
-		if n, err := m.db.TrimAudit(ctx, time.Now().Add(-time.Duration(m.Config.Storage.Retention))); err != nil && ctx.Err() == nil {
-			m.Logger.Warn("audit retention", "err", err)
-		} else if n > 0 {
-			m.Logger.Info("audit retention", "deleted_entries", n)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// demoUsers are the accounts --demo creates, one per role.
-var demoUsers = []struct {
-	name string
-	role maskservice.Role
-}{
-	{"operator1", maskservice.RoleOperator},
-	{"admin1", maskservice.RoleAdmin},
-	{"super1", maskservice.RoleSuperuser},
-	{"serwis1", maskservice.RoleServiceTech},
 }
 
 func isLoopback(a net.Addr) bool {

@@ -65,83 +65,68 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("open data directory %s: %w", *dataDir, err)
 	}
 	defer db.Close()
+	// The same accounts service as the daemon's: the same rules, the same audit entries.
+	audit := &auditWatch{AuditLog: db}
+	accounts, err := maskservice.NewAccounts(maskservice.AccountsOptions{Users: db, Sessions: db, Audit: audit,
+		Passwords: auth.Bcrypt{Cost: auth.DefaultBcryptCost}})
+	if err != nil {
+		return err
+	}
+	by := maskservice.ConsoleActor(osUser())
 
 	switch sub {
 	case "add":
 		r := maskservice.Role(strings.ToUpper(*role))
 		if !r.Valid() {
-			return usageErrorf("user add: --role must be OPERATOR, ADMIN, SUPERUSER or SERWISANT")
+			return usageErrorf("user add: --role must be %s", maskservice.RoleList())
 		}
 		if err := maskservice.ValidateUsername(name); err != nil {
 			return configError(err)
 		}
-		if _, err := db.User(ctx, name); err == nil {
+		// Before the password is asked for, so that nobody types one for nothing.
+		if _, err := accounts.User(ctx, name); err == nil {
 			return fmt.Errorf("add: user %q already exists", name)
 		}
-		hash, err := readPasswordHash(stdin)
+		password, err := readNewPassword(stdin)
 		if err != nil {
 			return err
 		}
-		u := &maskservice.User{Username: name, PasswordHash: hash, Role: r, Active: true,
-			MustChangePassword: *mustChange, Created: time.Now().UTC()}
-		if err := db.CreateUser(ctx, u); err != nil {
+		if _, err := accounts.CreateUser(ctx, by, maskservice.NewUser{Username: name, Password: password, Role: r,
+			MustChangePassword: *mustChange}); err != nil {
 			return fmt.Errorf("add: %w", err)
 		}
-		details := fmt.Sprintf("user %s created as %s", name, r)
-		if *mustChange {
-			details += ", must change password"
-		}
-		if err := auditCLI(ctx, db, maskservice.AuditUserCreate, details); err != nil {
+		if err := audit.check(); err != nil {
 			return fmt.Errorf("add: %w", err)
 		}
 		fmt.Fprintf(stdout, "added %s (%s)\n", name, r)
 	case "passwd":
-		hash, err := readPasswordHash(stdin)
+		password, err := readNewPassword(stdin)
 		if err != nil {
 			return err
 		}
-		if _, err := db.UpdateUser(ctx, name, func(u *maskservice.User) error {
-			u.PasswordHash, u.Demo, u.MustChangePassword = hash, false, false
-			u.Unlock()
-			return nil
-		}); err != nil {
-			return fmt.Errorf("passwd: %w", err)
+		_, n, err := accounts.UpdateUser(ctx, by, name, maskservice.UserChange{Password: &password})
+		if err == nil {
+			err = audit.check()
 		}
-		if err := auditCLI(ctx, db, maskservice.AuditUserUpdate, "user "+name+": password reset"); err != nil {
-			return fmt.Errorf("passwd: %w", err)
-		}
-		n, err := revokeSessions(ctx, db, name, "password changed")
 		if err != nil {
 			return fmt.Errorf("passwd: %w", err)
 		}
 		fmt.Fprintf(stdout, "password of %s set; its sign-in locks are cleared and %d sessions ended\n", name, n)
 	case "unlock", "disable", "enable":
-		if _, err := db.UpdateUser(ctx, name, func(u *maskservice.User) error {
-			switch sub {
-			case "unlock":
-				u.Unlock()
-			case "disable":
-				u.Active = false
-			case "enable":
-				u.Active = true
-			}
-			return nil
-		}); err != nil {
+		ch := map[string]maskservice.UserChange{
+			"unlock": {Unlock: true}, "disable": {Active: ptr(false)}, "enable": {Active: ptr(true)},
+		}[sub]
+		_, _, err := accounts.UpdateUser(ctx, by, name, ch)
+		if err == nil {
+			err = audit.check()
+		}
+		if err != nil {
 			return fmt.Errorf("%s: %w", sub, err)
 		}
 		done := map[string]string{"unlock": "unlocked", "disable": "disabled", "enable": "enabled"}[sub]
-		if err := auditCLI(ctx, db, maskservice.AuditUserUpdate, "user "+name+": "+done); err != nil {
-			return fmt.Errorf("%s: %w", sub, err)
-		}
-		if sub == "disable" {
-			// A disabled user's sessions end too, not only its future sign-ins.
-			if _, err := revokeSessions(ctx, db, name, "user disabled"); err != nil {
-				return fmt.Errorf("disable: %w", err)
-			}
-		}
 		fmt.Fprintf(stdout, "%s %s\n", done, name)
 	case "list":
-		users, err := db.Users(ctx)
+		users, err := accounts.Users(ctx)
 		if err != nil {
 			return fmt.Errorf("list users: %w", err)
 		}
@@ -168,48 +153,42 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	return nil
 }
 
-// auditCLI records a change the user command made in the audit log, as the CLI: source "cli",
-// username "cli:NAME" with the OS user from $SUDO_USER or $USER (the one who ran sudo, if
-// sudo was used), or "cli" when neither is set, and no role. The change itself is on disk
-// already; when recording fails, the error says so, so that the person at the console knows
-// the audit trail lacks it.
-func auditCLI(ctx context.Context, db *bolt.DB, action maskservice.AuditAction, details string) error {
-	who := "cli"
+func ptr[T any](v T) *T { return &v }
+
+// osUser is the OS user who runs the user command: $SUDO_USER (the one who ran sudo, if
+// sudo was used), else $USER, else "".
+func osUser() string {
 	for _, env := range []string{"SUDO_USER", "USER"} {
 		if v := os.Getenv(env); v != "" {
-			who = maskservice.AuditClip("cli:"+v, maskservice.AuditMaxUsername)
-			break
+			return v
 		}
 	}
-	err := db.AppendAudit(ctx, maskservice.AuditEntry{Time: time.Now(), Action: action, Username: who, Source: "cli", Details: details})
-	if err != nil {
-		return fmt.Errorf("done, but not recorded in the audit log: %w", err)
-	}
-	return nil
+	return ""
 }
 
-// revokeSessions ends every live session of username, so that a reset password or a disabled
-// account also shuts out whoever is signed in with it, and returns how many it ended.
-func revokeSessions(ctx context.Context, db *bolt.DB, username, reason string) (int, error) {
-	sessions, err := db.Sessions(ctx, username)
-	if err != nil {
-		return 0, fmt.Errorf("end the sessions of %s: %w", username, err)
+// auditWatch is the audit log of the user command: it remembers a failed append, which the
+// accounts service only logs (the change stands), so that the person at the console is told
+// that the audit trail lacks it.
+type auditWatch struct {
+	maskservice.AuditLog
+	err error
+}
+
+// AppendAudit appends e and remembers the first failure.
+func (w *auditWatch) AppendAudit(ctx context.Context, e maskservice.AuditEntry) error {
+	err := w.AuditLog.AppendAudit(ctx, e)
+	if err != nil && w.err == nil {
+		w.err = err
 	}
-	n := 0
-	now := time.Now().UTC()
-	for _, s := range sessions {
-		if !s.Revoked.IsZero() {
-			continue
-		}
-		if _, err := db.UpdateSession(ctx, s.ID, func(s *maskservice.Session) error {
-			s.Revoked, s.RevokeReason = now, reason
-			return nil
-		}); err != nil {
-			return n, fmt.Errorf("end session of %s: %w", username, err)
-		}
-		n++
+	return err
+}
+
+// check returns an error that says the change is done but not recorded, if an append failed.
+func (w *auditWatch) check() error {
+	if w.err != nil {
+		return fmt.Errorf("done, but not recorded in the audit log: %w", w.err)
 	}
-	return n, nil
+	return nil
 }
 
 func orDash(s string) string {
@@ -219,17 +198,16 @@ func orDash(s string) string {
 	return s
 }
 
-// readPasswordHash reads a new password from stdin, checks it against the password rules and
-// hashes it at the production cost.
-func readPasswordHash(stdin io.Reader) ([]byte, error) {
+// readNewPassword reads a new password from stdin and checks it against the password rules.
+func readNewPassword(stdin io.Reader) (string, error) {
 	password, err := readPassword(stdin)
 	if err != nil {
-		return nil, err
+		return "", err
 	}
 	if err := maskservice.ValidatePassword(password, false); err != nil {
-		return nil, configError(err)
+		return "", configError(err)
 	}
-	return auth.HashPassword(password, auth.DefaultBcryptCost)
+	return password, nil
 }
 
 // readPassword reads one line from stdin.

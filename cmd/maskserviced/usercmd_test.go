@@ -126,7 +126,7 @@ func TestUserCmd_Audit(t *testing.T) {
 	}{
 		{"add", "", "anna", []string{"user", "add", "boss", "--role", "SUPERUSER"}, "correct horse battery\n", maskservice.AuditUserCreate, "cli:anna", "user boss created as SUPERUSER"},
 		{"add with --must-change, through sudo", "piotr", "root", []string{"user", "add", "jan", "--role", "OPERATOR", "--must-change"}, "correct horse battery\n", maskservice.AuditUserCreate, "cli:piotr", "user jan created as OPERATOR, must change password"},
-		{"no OS user known", "", "", []string{"user", "passwd", "jan"}, "another long one\n", maskservice.AuditUserUpdate, "cli", "user jan: password reset"},
+		{"no OS user known", "", "", []string{"user", "passwd", "jan"}, "another long one\n", maskservice.AuditUserUpdate, "cli", "user jan: password reset, need not change password"},
 		{"disable", "", "anna", []string{"user", "disable", "jan"}, "", maskservice.AuditUserUpdate, "cli:anna", "user jan: disabled"},
 		{"enable", "", "anna", []string{"user", "enable", "jan"}, "", maskservice.AuditUserUpdate, "cli:anna", "user jan: enabled"},
 		{"unlock", "", "anna", []string{"user", "unlock", "jan"}, "", maskservice.AuditUserUpdate, "cli:anna", "user jan: unlocked"},
