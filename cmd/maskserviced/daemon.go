@@ -64,7 +64,7 @@ type Main struct {
 	tlsServer *http.Server
 
 	monitor *maskservice.Monitor
-	source  *multiSource // the buses; closed after the poll loop stops
+	source  *hal.Buses // the buses; closed after the poll loop stops
 	db      *bolt.DB
 	admin   io.Closer // the admin socket (DIR/admin.sock)
 	history *bolt.HistoryWriter
