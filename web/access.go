@@ -218,18 +218,33 @@ func originOf(r *http.Request) maskservice.Origin {
 	return maskservice.OriginRemote
 }
 
-// corsOrigins checks the configured origins: each must be an origin as a browser sends it.
-func corsOrigins(origins []string) (map[string]bool, error) {
+// ParseCORSOrigins checks the origins that may call the API from a browser (Options.CORSOrigins)
+// and returns them as a set. Each must be an origin exactly as a browser sends it in the
+// Origin header: http or https, a host and an optional port, nothing else, in lowercase (the
+// header is compared byte for byte). The error names the first origin refused and its index.
+// New uses it; so does the configuration check, which must refuse what New refuses.
+func ParseCORSOrigins(origins []string) (map[string]bool, error) {
 	out := make(map[string]bool, len(origins))
-	for _, o := range origins {
+	for i, o := range origins {
 		u, err := url.Parse(o)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
 			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.ToLower(o) != o {
-			return nil, fmt.Errorf("cors origin %q: want scheme://host[:port] in lowercase, such as https://ui.example:8443", o)
+			return nil, &CORSOriginError{Index: i, Origin: o}
 		}
 		out[o] = true
 	}
 	return out, nil
+}
+
+// CORSOriginError is ParseCORSOrigins's error: the origin at Index is not one a browser sends.
+type CORSOriginError struct {
+	Index  int
+	Origin string
+}
+
+// Error says what is wrong with the origin and what is wanted.
+func (e *CORSOriginError) Error() string {
+	return fmt.Sprintf("cors origin %q: want scheme://host[:port] in lowercase, such as https://ui.example:8443", e.Origin)
 }
 
 // setCORS adds the CORS headers for an allowed Origin, and reports whether the request is a

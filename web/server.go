@@ -184,7 +184,7 @@ func New(opts Options) (*Server, error) {
 	if s.docsJS, err = assets.ReadFile("docs.js"); err != nil {
 		return nil, fmt.Errorf("new web server: read docs script: %w", err)
 	}
-	if s.cors, err = corsOrigins(opts.CORSOrigins); err != nil {
+	if s.cors, err = ParseCORSOrigins(opts.CORSOrigins); err != nil {
 		return nil, fmt.Errorf("new web server: %w", err)
 	}
 	s.limiter = newLimiter(loginBurst, loginEvery, maxLimited, s.now)

@@ -10,7 +10,6 @@ import (
 	"maps"
 	"math"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -29,6 +28,7 @@ import (
 	"mask.services/maskservice/hal"
 	"mask.services/maskservice/hal/modbus"
 	"mask.services/maskservice/hal/sim"
+	"mask.services/maskservice/web"
 )
 
 // Config is the whole configuration file.
@@ -352,12 +352,13 @@ func (c *Config) finishHTTP() error {
 	case h.MaxWSClients < 1 || h.MaxWSClients > 10000:
 		return c.fieldError("http.max_ws_clients", "%d must be between 1 and 10000", h.MaxWSClients)
 	}
-	for i, o := range h.CORSOrigins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil {
-			return c.fieldError("http.cors_origins", "entry %d %q is not an origin such as \"https://panel.example:8443\"", i, o)
+	// web.New refuses what this refuses: one rule, web's.
+	if _, err := web.ParseCORSOrigins(h.CORSOrigins); err != nil {
+		var oe *web.CORSOriginError
+		if errors.As(err, &oe) {
+			return c.fieldError("http.cors_origins", "entry %d: %v", oe.Index, err)
 		}
+		return c.fieldError("http.cors_origins", "%v", err)
 	}
 	return nil
 }

@@ -296,6 +296,10 @@ func TestParse_AuthAndCORS(t *testing.T) {
 		{"ftp://panel.example", false},
 		{"panel.example", false},
 		{"https://user@panel.example", false},
+		// web.New compares the Origin header byte for byte: it refuses capitals, so the
+		// check must too.
+		{"https://Panel.example:8443", false},
+		{"HTTPS://panel.example", false},
 	}
 	for _, tt := range tests {
 		doc := strings.Replace(good, `listen = "127.0.0.1:8000"`, fmt.Sprintf("listen = \"127.0.0.1:8000\"\ncors_origins = [%q]", tt.origin), 1)
