@@ -217,7 +217,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Log:            log,
 	})
 	sensors := cfg.DomainSensors()
-	m.source, err = openSources(cfg, log)
+	m.source, err = config.OpenBuses(cfg, log)
 	if err != nil {
 		return err
 	}
