@@ -132,10 +132,44 @@ func exampleConfigs(t *testing.T) []exampleConfig {
 		t.Fatal("scripts/install-debian.sh: no default configuration found")
 	}
 	out = append(out, exampleConfig{name: "install-debian.sh default", text: strings.ReplaceAll(m[1], `\n`, "\n")})
+	// The tests' own configurations; a serial port that is not there does not stop the
+	// start (the bus keeps trying to open it).
+	rs485 := rs485Config("/dev/ttyNONE0")
 	out = append(out,
 		exampleConfig{name: "fastConfig", text: fastConfig("")},
-		exampleConfig{name: "rs485Config", text: rs485Config("/dev/ttyNONE0")},
+		exampleConfig{name: "rs485Config", text: rs485},
 	)
+	for _, v := range []struct {
+		name, old, new string
+		refused        bool
+	}{
+		{"tcp", "driver = \"modbus-rtu\"\ndevice = \"/dev/ttyNONE0\"\nbaud = 19200\nparity = \"E\"\nstop_bits = 1",
+			"driver = \"modbus-tcp\"\ndevice = \"127.0.0.1:1\"", false},
+		{"tcp without a port", "driver = \"modbus-rtu\"\ndevice = \"/dev/ttyNONE0\"\nbaud = 19200\nparity = \"E\"\nstop_bits = 1",
+			"driver = \"modbus-tcp\"\ndevice = \"127.0.0.1\"", true},
+		{"usb adapter", `device = "/dev/ttyNONE0"`, `device = "usb:0403:6001:NONE"`, false},
+		{"relative device", `device = "/dev/ttyNONE0"`, `device = "ttyNONE0"`, true},
+		{"odd baud", `baud = 19200`, `baud = 12345`, true},
+		{"fastest baud", `baud = 19200`, `baud = 115200`, false},
+		{"no parity, 2 stop bits", "parity = \"E\"\nstop_bits = 1", "parity = \"N\"\nstop_bits = 2", false},
+		{"timeout shortest", `timeout = "100ms"`, `timeout = "10ms"`, false},
+		{"timeout too short", `timeout = "100ms"`, `timeout = "9ms"`, true},
+		{"retries most", `retries = 1`, `retries = 10`, false},
+		{"retries too many", `retries = 1`, "retries = 11", true},
+		{"max gap most", `retries = 1`, "retries = 1\nmax_gap = 100", false},
+		{"max gap too wide", `retries = 1`, "retries = 1\nmax_gap = 101", true},
+		{"slave 247", `slave = 2`, `slave = 247`, false},
+		{"slave 248", `slave = 2`, `slave = 248`, true},
+		{"slave 256", `slave = 2`, `slave = 256`, true},
+		{"float32 at the top", "address = 1\ntype = \"float32\"", "address = 65534\ntype = \"float32\"", false},
+		{"float32 past the top", "address = 1\ntype = \"float32\"", "address = 65535\ntype = \"float32\"", true},
+		{"scale 0", `scale = 0.001`, `scale = 0.0`, true},
+	} {
+		if !strings.Contains(rs485, v.old) {
+			t.Fatalf("variant %q: rs485Config has no %q", v.name, v.old)
+		}
+		out = append(out, exampleConfig{name: "rs485 " + v.name, text: strings.Replace(rs485, v.old, v.new, 1), refused: v.refused})
+	}
 
 	// The fuzz corpus: what go test replays as seeds, and what fuzzing found.
 	corpus, _ := filepath.Glob("../internal/config/testdata/fuzz/FuzzParse/*")
