@@ -333,11 +333,13 @@ func (c *Config) finishHTTP() error {
 	if h.Listen == "" {
 		h.Listen = DefaultListen
 	}
-	if !hostPort(h.Listen) {
-		return c.fieldError("http.listen", "%q is not host:port with a port number", h.Listen)
+	if err := c.checkListen("http.listen", h.Listen); err != nil {
+		return err
 	}
-	if h.TLSListen != "" && !hostPort(h.TLSListen) {
-		return c.fieldError("http.tls_listen", "%q is not host:port with a port number", h.TLSListen)
+	if h.TLSListen != "" {
+		if err := c.checkListen("http.tls_listen", h.TLSListen); err != nil {
+			return err
+		}
 	}
 	switch {
 	case h.MaxWSClients == 0:
@@ -756,6 +758,19 @@ func hostPort(s string) bool {
 	}
 	_, err = strconv.ParseUint(port, 10, 16)
 	return err == nil
+}
+
+// checkListen checks a listen address: host:port with a port number, whose host resolves as
+// the daemon's listener resolves it (net.Listen resolves with net.ResolveTCPAddr's rules: an
+// IP address or an empty host is taken as it is, a name is looked up).
+func (c *Config) checkListen(key, addr string) error {
+	if !hostPort(addr) {
+		return c.fieldError(key, "%q is not host:port with a port number", addr)
+	}
+	if _, err := net.ResolveTCPAddr("tcp", addr); err != nil {
+		return c.fieldError(key, "%q: %v", addr, err)
+	}
+	return nil
 }
 
 func (c *Config) bus(name string) *Bus {

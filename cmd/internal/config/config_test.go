@@ -200,6 +200,9 @@ func TestParse_Errors(t *testing.T) {
 		{"listen port out of range", `listen = "127.0.0.1:8000"`, `listen = "127.0.0.1:80000"`, "", 0, `http.listen: "127.0.0.1:80000" is not host:port with a port number`},
 		{"listen port a name", `listen = "127.0.0.1:8000"`, `listen = "127.0.0.1:http"`, "", 0, `http.listen: "127.0.0.1:http" is not host:port with a port number`},
 		{"missing bus", `bus = "rs485"`, `bus = ""`, "", 0, `sensor[0].bus: missing`},
+		// The daemon's listener resolves the host; a name that does not resolve would fail
+		// the start, so it fails the check.
+		{"tls listen host that does not resolve", `listen = "127.0.0.1:8000"`, "listen = \"127.0.0.1:8000\"\ntls_listen = \"256.1.1.1:8443\"", "tls_listen", 0, `http.tls_listen: "256.1.1.1:8443": lookup 256.1.1.1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
