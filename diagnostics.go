@@ -45,7 +45,16 @@ type DurationHistogram struct {
 }
 
 // BusDiagnoser reports the diagnostics of every field bus, in configuration order. It is safe
-// for concurrent use. Implementation: hal/modbus.Bus (one per bus; cmd joins them).
+// for concurrent use. Implementations: hal/modbus.Bus (one bus), hal.Buses (all of them).
 type BusDiagnoser interface {
 	BusDiagnostics() []BusDiagnostics
+}
+
+// Buses is what the service screens do to the field buses, as one set: the buses behind the
+// monitor's Source. Today it reports their diagnostics; later issues add raw register reads
+// and writes (service mode, reading or setting a transducer's registers by hand) and the coil
+// outputs of the test head, as methods here, so that web keeps one handle on the hardware and
+// never imports hal. It is safe for concurrent use. Implementation: hal.Buses.
+type Buses interface {
+	BusDiagnoser
 }

@@ -1,6 +1,7 @@
 // Package hal is the hardware abstraction of maskserviced: register maps and their pure
-// decoding (Register), the sentinel errors that every transducer source wraps, and the host
-// facts (uptime, memory) read from procfs.
+// decoding (Register), the sentinel errors that every transducer source wraps, the host
+// facts (uptime, memory) read from procfs, and the set of buses behind the monitor's one
+// Source (Buses), built from buses already opened.
 //
 // The buses themselves live in subpackages: hal/modbus reads real transducers over Modbus RTU
 // (or TCP), hal/sim simulates them. Both implement maskservice.Source and report a failed read

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"mask.services/maskservice"
 )
 
 // RegisterKind is the Modbus table a value is read from.
@@ -130,22 +132,24 @@ func (r Register) End() int { return int(r.Address) + r.Words() }
 
 // Validate reports a register map entry that cannot be read: a slave id outside 1..247, a
 // scale of 0 or not finite, an unknown type, kind or order, or a value past address 65535.
+// Errors are *maskservice.Error with code EINVALID whose Field names the entry's part as a
+// configuration file spells it: slave, register, type, word_order, scale, offset or address.
 func (r Register) Validate() error {
 	switch {
 	case r.Slave < 1 || r.Slave > 247:
-		return fmt.Errorf("slave %d: must be between 1 and 247", r.Slave)
+		return maskservice.FieldErrorf("slave", "slave %d: must be between 1 and 247", r.Slave)
 	case int(r.Kind) >= len(registerKindNames):
-		return fmt.Errorf("register kind %d is unknown", r.Kind)
+		return maskservice.FieldErrorf("register", "register kind %d is unknown", r.Kind)
 	case int(r.Type) >= len(dataTypeNames):
-		return fmt.Errorf("data type %d is unknown", r.Type)
+		return maskservice.FieldErrorf("type", "data type %d is unknown", r.Type)
 	case int(r.Order) >= len(wordOrderNames):
-		return fmt.Errorf("word order %d is unknown", r.Order)
+		return maskservice.FieldErrorf("word_order", "word order %d is unknown", r.Order)
 	case r.Scale == 0 || math.IsNaN(r.Scale) || math.IsInf(r.Scale, 0):
-		return fmt.Errorf("scale %g: must be a finite number other than 0", r.Scale)
+		return maskservice.FieldErrorf("scale", "scale %g: must be a finite number other than 0", r.Scale)
 	case math.IsNaN(r.Offset) || math.IsInf(r.Offset, 0):
-		return fmt.Errorf("offset %g: must be a finite number", r.Offset)
+		return maskservice.FieldErrorf("offset", "offset %g: must be a finite number", r.Offset)
 	case r.End() > 65536:
-		return fmt.Errorf("address %d: a %s ends past register 65535", r.Address, r.Type)
+		return maskservice.FieldErrorf("address", "address %d: a %s ends past register 65535", r.Address, r.Type)
 	}
 	return nil
 }

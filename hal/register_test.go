@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"mask.services/maskservice"
 	"mask.services/maskservice/hal"
 )
 
@@ -112,20 +113,30 @@ func TestRegister_Validate(t *testing.T) {
 	if err := good.Validate(); err != nil {
 		t.Fatalf("Validate(%+v) = %v", good, err)
 	}
-	bad := map[string]hal.Register{
-		"slave 0":       {Slave: 0, Scale: 1},
-		"slave 248":     {Slave: 248, Scale: 1},
-		"scale 0":       {Slave: 1},
-		"scale NaN":     {Slave: 1, Scale: math.NaN()},
-		"offset Inf":    {Slave: 1, Scale: 1, Offset: math.Inf(1)},
-		"past 65535":    {Slave: 1, Scale: 1, Type: hal.Uint32, Address: 65535},
-		"unknown type":  {Slave: 1, Scale: 1, Type: 9},
-		"unknown order": {Slave: 1, Scale: 1, Order: 9},
-		"unknown kind":  {Slave: 1, Scale: 1, Kind: 9},
+	// Each error names the part at fault as a configuration file spells it: config check
+	// reports it under that key.
+	bad := map[string]struct {
+		r     hal.Register
+		field string
+	}{
+		"slave 0":       {hal.Register{Slave: 0, Scale: 1}, "slave"},
+		"slave 248":     {hal.Register{Slave: 248, Scale: 1}, "slave"},
+		"scale 0":       {hal.Register{Slave: 1}, "scale"},
+		"scale NaN":     {hal.Register{Slave: 1, Scale: math.NaN()}, "scale"},
+		"offset Inf":    {hal.Register{Slave: 1, Scale: 1, Offset: math.Inf(1)}, "offset"},
+		"past 65535":    {hal.Register{Slave: 1, Scale: 1, Type: hal.Uint32, Address: 65535}, "address"},
+		"unknown type":  {hal.Register{Slave: 1, Scale: 1, Type: 9}, "type"},
+		"unknown order": {hal.Register{Slave: 1, Scale: 1, Order: 9}, "word_order"},
+		"unknown kind":  {hal.Register{Slave: 1, Scale: 1, Kind: 9}, "register"},
 	}
-	for name, r := range bad {
-		if err := r.Validate(); err == nil {
-			t.Errorf("%s: Validate(%+v) = nil, want an error", name, r)
+	for name, tt := range bad {
+		err := tt.r.Validate()
+		if err == nil {
+			t.Errorf("%s: Validate(%+v) = nil, want an error", name, tt.r)
+			continue
+		}
+		if f := maskservice.ErrorField(err); f != tt.field {
+			t.Errorf("%s: error %q names field %q, want %q", name, err, f, tt.field)
 		}
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -248,20 +247,6 @@ func originOf(r *http.Request) maskservice.Origin {
 		return maskservice.OriginLocal
 	}
 	return maskservice.OriginRemote
-}
-
-// corsOrigins checks the configured origins: each must be an origin as a browser sends it.
-func corsOrigins(origins []string) (map[string]bool, error) {
-	out := make(map[string]bool, len(origins))
-	for _, o := range origins {
-		u, err := url.Parse(o)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
-			u.Path != "" || u.RawQuery != "" || u.Fragment != "" || u.User != nil || strings.ToLower(o) != o {
-			return nil, fmt.Errorf("cors origin %q: want scheme://host[:port] in lowercase, such as https://ui.example:8443", o)
-		}
-		out[o] = true
-	}
-	return out, nil
 }
 
 // setCORS adds the CORS headers for an allowed Origin, and reports whether the request is a

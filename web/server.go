@@ -33,6 +33,7 @@ import (
 
 	"mask.services/maskservice"
 	"mask.services/maskservice/web/auth"
+	"mask.services/maskservice/web/cors"
 	"mask.services/maskservice/web/ui"
 )
 
@@ -50,7 +51,7 @@ type Options struct {
 	// Monitor gives the sensors, the newest round, the counters and the device state.
 	Monitor *maskservice.Monitor
 	// Buses gives the field buses' diagnostics for /metrics; nil leaves them out.
-	Buses maskservice.BusDiagnoser
+	Buses maskservice.Buses
 	// History is the durable log of readings, answering history queries beyond the ring;
 	// nil leaves history to the ring (the last hour).
 	History maskservice.HistoryLog
@@ -189,7 +190,7 @@ func New(opts Options) (*Server, error) {
 	if s.docsJS, err = assets.ReadFile("docs.js"); err != nil {
 		return nil, fmt.Errorf("new web server: read docs script: %w", err)
 	}
-	if s.cors, err = corsOrigins(opts.CORSOrigins); err != nil {
+	if s.cors, err = cors.ParseOrigins(opts.CORSOrigins); err != nil {
 		return nil, fmt.Errorf("new web server: %w", err)
 	}
 	s.limiter = newLimiter(loginBurst, loginEvery, maxLimited, s.now)

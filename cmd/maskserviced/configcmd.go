@@ -26,6 +26,10 @@ func configCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return configError(err)
 	}
+	// What serve checks of the file beyond Load (ParseFlags), by the same function.
+	if _, err := parseLevel(c.Log.Level); err != nil {
+		return configError(err)
+	}
 	fmt.Fprintf(stdout, "%s: ok (device %s, %d buses, %d sensors)\n", *path, c.DeviceID, len(c.Buses), len(c.Sensors))
 	return nil
 }

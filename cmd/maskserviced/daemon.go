@@ -65,7 +65,7 @@ type Main struct {
 	db       *bolt.DB
 	admin    io.Closer // the admin socket (DIR/admin.sock)
 	sensors  *maskservice.LiveSensors
-	source   *multiSource // the buses; closed after the poll loop stops
+	source   *hal.Buses // the buses; closed after the poll loop stops
 	events   *maskservice.EventBus
 	monitor  *maskservice.Monitor
 	alarms   *maskservice.AlarmEngine
@@ -260,7 +260,7 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 	if m.sensors, err = maskservice.LiveSensorsOf(cfg.DomainSensors()); err != nil {
 		return nil, configError(err)
 	}
-	if m.source, err = openSources(cfg, log); err != nil {
+	if m.source, err = config.OpenBuses(cfg, m.sensors, log); err != nil {
 		return nil, err
 	}
 	m.events = maskservice.NewEventBus()

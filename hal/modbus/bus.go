@@ -108,12 +108,18 @@ type job struct {
 	reply chan []maskservice.Sample
 }
 
-// Open validates cfg and starts the bus goroutine, which opens the port. Open does not wait
+// Open validates cfg (Validate, and at least one sensor) and starts the bus goroutine, which opens the port. Open does not wait
 // for the port: a bus whose adapter is missing still starts, fails its reads with
 // hal.ErrDisconnected and keeps trying to open the port. Close the bus with Close.
 func Open(cfg Config) (*Bus, error) {
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
+		if f := maskservice.ErrorField(err); f != "" {
+			return nil, fmt.Errorf("bus %q: %s: %w", cfg.Name, f, err)
+		}
 		return nil, fmt.Errorf("bus %q: %w", cfg.Name, err)
+	}
+	if len(cfg.Sensors) == 0 {
+		return nil, fmt.Errorf("bus %q: no sensors", cfg.Name)
 	}
 	if cfg.MinBackoff <= 0 {
 		cfg.MinBackoff = 100 * time.Millisecond
@@ -145,49 +151,7 @@ func Open(cfg Config) (*Bus, error) {
 	return b, nil
 }
 
-func (c *Config) validate() error {
-	switch c.Driver {
-	case "modbus-rtu":
-		if c.Device == "" {
-			return errors.New("device: missing")
-		}
-		if IsUSBAddress(c.Device) {
-			if _, err := ParseUSBAddress(c.Device); err != nil {
-				return fmt.Errorf("device: %w", err)
-			}
-		}
-		if c.Baud <= 0 || (c.DataBits != 7 && c.DataBits != 8) || (c.StopBits != 1 && c.StopBits != 2) {
-			return fmt.Errorf("serial settings %d %d%s%d: want baud > 0, 7 or 8 data bits, 1 or 2 stop bits", c.Baud, c.DataBits, c.Parity, c.StopBits)
-		}
-		if _, ok := parities[c.Parity]; !ok {
-			return fmt.Errorf("parity %q: want N, E or O", c.Parity)
-		}
-	case "modbus-tcp":
-		if c.Device == "" {
-			return errors.New("device: missing host:port")
-		}
-	default:
-		return fmt.Errorf("driver %q: want modbus-rtu or modbus-tcp", c.Driver)
-	}
-	if c.Timeout <= 0 || c.Retries < 0 || c.InterRequestDelay < 0 || c.MaxGap < 0 || c.MaxGap > maxQuantity {
-		return fmt.Errorf("timeout %s, retries %d, inter-request delay %s, max gap %d: out of range", c.Timeout, c.Retries, c.InterRequestDelay, c.MaxGap)
-	}
-	if len(c.Sensors) == 0 {
-		return errors.New("no sensors")
-	}
-	seen := map[string]bool{}
-	for _, s := range c.Sensors {
-		if seen[s.ID] {
-			return fmt.Errorf("sensor %q: listed twice", s.ID)
-		}
-		seen[s.ID] = true
-		if err := s.Register.Validate(); err != nil {
-			return fmt.Errorf("sensor %q: %w", s.ID, err)
-		}
-	}
-	return nil
-}
-
+// parities are the serial parities a Config may name, as simonvetter/modbus spells them.
 var parities = map[string]uint{"N": mb.PARITY_NONE, "E": mb.PARITY_EVEN, "O": mb.PARITY_ODD}
 
 // Read implements maskservice.Source. It blocks until the bus goroutine has read the sensors

@@ -10,24 +10,21 @@ import (
 	"mask.services/maskservice"
 	"mask.services/maskservice/cmd/internal/config"
 	"mask.services/maskservice/hal/sim"
+	"mask.services/maskservice/web/cors"
 )
 
 // FuzzParse feeds the decoder arbitrary documents. Parse must never panic, every error must
 // name the file, and a configuration it accepts must run: its sensors pass the domain's
-// validation, each names a configured bus, and the simulator takes the sim buses' sensors
+// validation, each names a configured bus, the web server takes its CORS origins, hal/modbus
+// takes the modbus buses with their sensors, and the simulator takes the sim buses' sensors
 // with their scripts and reads finite values from them.
+//
+// The seed corpus is testdata/fuzz/FuzzParse (which cmd/maskserviced's
+// TestConfigCheck_AgreesWithServe also starts the daemon with), plus the two documents
+// built here.
 func FuzzParse(f *testing.F) {
-	for _, seed := range []string{
-		readmeExample(f),
-		good,
-		"",
-		"[[bus]]\nname = \"sim\"\ndriver = \"sim\"\n[[sensor]]\nid = \"P2\"\nbus = \"sim\"\n",
-		"bus = [{name = \"s\", driver = \"sim\"}]\nsensor = [{id = \"P3\", bus = \"s\", on_delay = \"2s\"}]\n",
-		"[[bus]]\nname = \"s\"\ndriver = \"sim\"\n[[sensor]]\nid = \"X\"\nbus = \"s\"\nunit = \"u\"\nrange = [-inf, nan]\nnormal = [0.0, 1.0]\nwarning = [0.0, 1.0]\n",
-		"[[bus]]\nname = \"s\"\ndriver = \"sim\"\n[[sensor]]\nid = \"P1\"\nbus = \"s\"\nsim_script = [[0.0, 1e308], [1e9, -1e308]]\ninterval = 5\n",
-	} {
-		f.Add([]byte(seed))
-	}
+	f.Add([]byte(readmeExample(f)))
+	f.Add([]byte(good))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := config.Parse("fuzz.toml", data)
 		if err != nil {
@@ -35,6 +32,9 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("error does not name the file: %v", err)
 			}
 			return
+		}
+		if _, err := cors.ParseOrigins(c.HTTP.CORSOrigins); err != nil {
+			t.Fatalf("Parse accepted CORS origins the web server refuses: %v", err)
 		}
 		sensors := c.DomainSensors()
 		if err := maskservice.ValidateSensors(sensors); err != nil {
@@ -46,6 +46,10 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("sensor %s names bus %q, which is not configured", s.ID, s.Bus)
 			}
 			if b.Driver != "sim" {
+				mc := c.ModbusBus(b, []int{i})
+				if err := mc.Validate(); err != nil {
+					t.Fatalf("Parse accepted bus %s with sensor %s, hal/modbus refuses it: %v", b.Name, s.ID, err)
+				}
 				continue
 			}
 			assertSimulates(t, sensors[i], c.Script(i))
