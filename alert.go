@@ -206,10 +206,10 @@ func NewAlarmEngine(ctx context.Context, store AlertStore, sensors *LiveSensors,
 	return e, nil
 }
 
-// Run judges every round published on the bus (AlarmOptions.Events) until the bus closes or
-// ctx is done, and returns nil, or ctx's error. After rounds were lost (its queue overflowed)
-// it judges the newest reading of every sensor, so no condition goes unseen. A failure to
-// store an alert is logged; the condition is judged again with the next round.
+// Run evaluates every round published on the bus (AlarmOptions.Events) until the bus closes
+// or ctx is done, and returns nil, or ctx's error. After rounds were lost (its queue
+// overflowed) it evaluates the newest reading of every sensor, so no condition goes unseen. A
+// failure to store an alert is logged; the condition is evaluated again with the next round.
 func (e *AlarmEngine) Run(ctx context.Context) error {
 	if e.rounds == nil {
 		return errors.New("alarm engine: Run needs AlarmOptions.Events")
@@ -224,12 +224,12 @@ func (e *AlarmEngine) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			judged := r
+			round := r
 			if last != 0 && r.Seq != last+1 {
-				judged = &Round{Seq: r.Seq, Time: r.Time, Readings: readSince(r.Current), Sensors: r.Sensors}
+				round = &Round{Seq: r.Seq, Time: r.Time, Readings: readSince(r.Current), Sensors: r.Sensors}
 			}
 			last = r.Seq
-			changed, err := e.Process(ctx, judged)
+			changed, err := e.Process(ctx, round)
 			if err != nil && ctx.Err() == nil {
 				e.log.Error("alarm engine: storing an alert failed", "err", err)
 			}

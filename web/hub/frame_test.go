@@ -342,3 +342,29 @@ func BenchmarkAppendSensorsFrame(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// TestAppendAlertFrame_Golden pins the exact bytes of an alert frame, as GET /api/alerts/{id}
+// spells the alert. Run with -update to rewrite testdata/alert_frame.golden after a
+// deliberate change.
+func TestAppendAlertFrame_Golden(t *testing.T) {
+	at := time.Date(2024, 4, 5, 17, 34, 38, 120_000_000, time.UTC)
+	a := maskservice.Alert{ID: 12, SensorID: "P1", Type: maskservice.AlertCritical, State: maskservice.AlertActiveAck,
+		Message: "Pressure 1 critical: 9.6 bar beyond 9 bar", Value: 8.5, Threshold: 8, OpenedAt: at,
+		EscalatedAt: at.Add(time.Second), EscalatedValue: 9.6, EscalatedThreshold: 9,
+		AckedBy: "operator1", AckedAt: at.Add(2 * time.Second), Comment: "valve \"A\" closed",
+		UpdatedAt: at.Add(2 * time.Second)}
+	got := hub.AppendAlertFrame(nil, a, at.Add(2*time.Second+5*time.Millisecond))
+	golden := filepath.Join("testdata", "alert_frame.golden")
+	if *update {
+		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("read golden file (run with -update to create it): %v", err)
+	}
+	if string(got) != strings.TrimSuffix(string(want), "\n") {
+		t.Errorf("frame\n%s\nwant\n%s", got, want)
+	}
+}
