@@ -135,9 +135,11 @@ func (a *Accounts) Login(ctx context.Context, req LoginRequest) (*LoginResult, e
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return nil, fmt.Errorf("sign in %q: %w", req.Username, err)
 	}
-	hash := a.dummy()
+	var hash []byte
 	if u != nil {
 		hash = u.PasswordHash
+	} else {
+		hash = a.dummy() // made once, at Run; an unknown user costs one comparison too
 	}
 	passwordOK := a.passwords.Compare(hash, req.Password) == nil && u != nil
 	now := a.now()

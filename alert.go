@@ -214,30 +214,21 @@ func (e *AlarmEngine) Run(ctx context.Context) error {
 	if e.rounds == nil {
 		return errors.New("alarm engine: Run needs AlarmOptions.Events")
 	}
-	defer e.rounds.Close()
 	var last uint64
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case r, ok := <-e.rounds.C:
-			if !ok {
-				return nil
-			}
-			round := r
-			if last != 0 && r.Seq != last+1 {
-				round = &Round{Seq: r.Seq, Time: r.Time, Readings: readSince(r.Current), Sensors: r.Sensors}
-			}
-			last = r.Seq
-			changed, err := e.Process(ctx, round)
-			if err != nil && ctx.Err() == nil {
-				e.log.Error("alarm engine: storing an alert failed", "err", err)
-			}
-			for _, a := range changed {
-				e.log.Info("alert", "id", a.ID, "sensor", a.SensorID, "type", string(a.Type), "state", string(a.State), "message", a.Message)
-			}
+	return e.rounds.Each(ctx, func(r *Round) {
+		round := r
+		if last != 0 && r.Seq != last+1 {
+			round = &Round{Seq: r.Seq, Time: r.Time, Readings: readSince(r.Current), Sensors: r.Sensors}
 		}
-	}
+		last = r.Seq
+		changed, err := e.Process(ctx, round)
+		if err != nil && ctx.Err() == nil {
+			e.log.Error("alarm engine: storing an alert failed", "err", err)
+		}
+		for _, a := range changed {
+			e.log.Info("alert", "id", a.ID, "sensor", a.SensorID, "type", string(a.Type), "state", string(a.State), "message", a.Message)
+		}
+	})
 }
 
 // readSince returns the readings of current that were taken (not the placeholders of

@@ -1,6 +1,7 @@
 package maskservice
 
 import (
+	"context"
 	"sync"
 	"sync/atomic"
 )
@@ -112,6 +113,24 @@ func (b *EventBus) Close() {
 		s.closeQueue()
 	}
 	b.subs = nil
+}
+
+// Each calls fn with every event of the queue, in order, until the subscription closes (it
+// returns nil) or ctx is done (ctx's error), then closes the subscription. It is the loop of
+// a service that only reacts to events.
+func (s *Subscription[T]) Each(ctx context.Context, fn func(T)) error {
+	defer s.Close()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case e, ok := <-s.C:
+			if !ok {
+				return nil
+			}
+			fn(e)
+		}
+	}
 }
 
 // Dropped returns how many events were dropped because the queue was full.

@@ -33,19 +33,7 @@ type frameHead struct {
 // post sends a JSON body with the token and returns the status and body.
 func post(tb testing.TB, url, token, body string) (int, []byte) {
 	tb.Helper()
-	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return send(tb, http.MethodPost, url, token, body)
 }
 
 // The acceptance of the alarm issue through the whole daemon: the simulator walks P1 from

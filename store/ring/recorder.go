@@ -38,18 +38,9 @@ func NewRecorder(set *Set, bus *maskservice.EventBus) *Recorder {
 // Run pushes every reading of every round into the set until the bus closes (it returns nil)
 // or ctx is done (ctx's error).
 func (r *Recorder) Run(ctx context.Context) error {
-	defer r.rounds.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case round, ok := <-r.rounds.C:
-			if !ok {
-				return nil
-			}
-			for _, rd := range round.Readings {
-				r.set.Push(rd)
-			}
+	return r.rounds.Each(ctx, func(round *maskservice.Round) {
+		for _, rd := range round.Readings {
+			r.set.Push(rd)
 		}
-	}
+	})
 }

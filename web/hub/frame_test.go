@@ -260,8 +260,13 @@ func TestAppendSensorsFrame_Golden(t *testing.T) {
 		{SensorID: "P3", Time: at, Value: 950.5, Raw: 950500, Unit: "mbar",
 			Status: maskservice.StatusCritical, Quality: maskservice.QualityGood},
 	}}
-	got := hub.AppendSensorsFrame(nil, r, at.Add(5*time.Millisecond))
-	golden := filepath.Join("testdata", "sensors_frame.golden")
+	checkGolden(t, "sensors_frame.golden", hub.AppendSensorsFrame(nil, r, at.Add(5*time.Millisecond)))
+}
+
+// checkGolden compares got with testdata/name, or rewrites the file with -update.
+func checkGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
 			t.Fatal(err)
@@ -353,18 +358,5 @@ func TestAppendAlertFrame_Golden(t *testing.T) {
 		EscalatedAt: at.Add(time.Second), EscalatedValue: 9.6, EscalatedThreshold: 9,
 		AckedBy: "operator1", AckedAt: at.Add(2 * time.Second), Comment: "valve \"A\" closed",
 		UpdatedAt: at.Add(2 * time.Second)}
-	got := hub.AppendAlertFrame(nil, a, at.Add(2*time.Second+5*time.Millisecond))
-	golden := filepath.Join("testdata", "alert_frame.golden")
-	if *update {
-		if err := os.WriteFile(golden, append(got, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if string(got) != strings.TrimSuffix(string(want), "\n") {
-		t.Errorf("frame\n%s\nwant\n%s", got, want)
-	}
+	checkGolden(t, "alert_frame.golden", hub.AppendAlertFrame(nil, a, at.Add(2*time.Second+5*time.Millisecond)))
 }

@@ -455,18 +455,7 @@ func (h *Hub) Run(ctx context.Context) error {
 	if h.events == nil {
 		return errors.New("websocket hub: Run needs Options.Events")
 	}
-	defer h.events.Close()
-	for {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case e, ok := <-h.events.C:
-			if !ok {
-				return nil
-			}
-			h.Handle(e)
-		}
-	}
+	return h.events.Each(ctx, h.Handle)
 }
 
 // Handle encodes e once, with ts the time of encoding, and queues the same bytes for every
