@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"strings"
 	"sync"
@@ -103,10 +104,20 @@ type Accounts struct {
 	// command, which signs nobody in, never pays for it.
 	dummy func() []byte
 
+	// signins serialize the sign-ins of one account from one origin (sharded by a hash of
+	// the two): the lock check, the password comparison and the verdict of each attempt are
+	// one step, so that guesses sent at once are counted one after the other and the third
+	// failure locks whatever the concurrency. Each shard is a semaphore of one.
+	signins [signinShards]chan struct{}
+
 	mu       sync.Mutex
 	cache    map[string]*liveSession // session id -> what CheckSession needs
 	onRevoke []func(sessionID string)
 }
+
+// signinShards is how many accounts may be signing in at once without waiting for each
+// other; two that share a shard only wait a comparison longer.
+const signinShards = 64
 
 // NewAccounts returns an accounts service over o.
 func NewAccounts(o AccountsOptions) (*Accounts, error) {
@@ -124,6 +135,9 @@ func NewAccounts(o AccountsOptions) (*Accounts, error) {
 	if a.every <= 0 {
 		a.every = SessionCleanupEvery
 	}
+	for i := range a.signins {
+		a.signins[i] = make(chan struct{}, 1)
+	}
 	hasher := o.Passwords
 	a.dummy = sync.OnceValue(func() []byte {
 		// Fails only for a hasher that is broken, which the first real hash would report too.
@@ -131,6 +145,21 @@ func NewAccounts(o AccountsOptions) (*Accounts, error) {
 		return h
 	})
 	return a, nil
+}
+
+// signinTurn waits for the turn of a sign-in of username from origin and returns the func
+// that ends it; waiting ends with ctx's error (the client gave up). Turns are given in the
+// order they were asked for.
+func (a *Accounts) signinTurn(ctx context.Context, username string, origin Origin) (func(), error) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(username))
+	shard := a.signins[(h.Sum32()*2+uint32(origin))%signinShards]
+	select {
+	case shard <- struct{}{}:
+		return func() { <-shard }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("sign in %q: %w", AuditClip(username, 40), ctx.Err())
+	}
 }
 
 // randomToken returns n random bytes, base64url without padding.

@@ -121,7 +121,10 @@ type liveSession struct {
 // which part was wrong. Only a caller who gave the right password to a locked account learns
 // that it is locked (ELOCKED, with the minutes left). The failure that locks the account
 // answers the same, with ErrLockedNow in the error's chain. Failures are counted per origin
-// (see Origin): the hotspot cannot lock the LCD out.
+// (see Origin): the hotspot cannot lock the LCD out. The attempts on one account from one
+// origin are judged one at a time, in the order they came, so guesses sent at once cannot get
+// past the lock: the third failure locks, and every attempt after it is refused, the right
+// password too.
 func (a *Accounts) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	roleLabel := string(req.Role)
 	if !req.Role.Valid() {
@@ -131,6 +134,14 @@ func (a *Accounts) Login(ctx context.Context, req LoginRequest) (*LoginResult, e
 		req.Origin = OriginRemote
 	}
 	log := a.log.With("username", req.Username, "role", roleLabel, "origin", req.Origin.String(), "remote", req.Remote)
+	// One attempt at a time per account and origin, from reading the record to the verdict:
+	// parallel guesses are judged one after the other, so none gets past a lock that an
+	// earlier one set.
+	done, err := a.signinTurn(ctx, req.Username, req.Origin)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	u, err := a.users.User(ctx, req.Username)
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return nil, fmt.Errorf("sign in %q: %w", req.Username, err)

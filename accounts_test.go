@@ -31,7 +31,11 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // countingHasher hashes with SHA-256 (a test needs no slow hash) and counts comparisons.
-type countingHasher struct{ compares atomic.Int64 }
+// countingHasher counts comparisons; each takes delay, as a bcrypt comparison takes time.
+type countingHasher struct {
+	compares atomic.Int64
+	delay    atomic.Int64 // time.Duration
+}
 
 func (h *countingHasher) Hash(p string) ([]byte, error) {
 	sum := sha256.Sum256([]byte(p))
@@ -40,6 +44,7 @@ func (h *countingHasher) Hash(p string) ([]byte, error) {
 
 func (h *countingHasher) Compare(hash []byte, p string) error {
 	h.compares.Add(1)
+	time.Sleep(time.Duration(h.delay.Load()))
 	if sum := sha256.Sum256([]byte(p)); string(sum[:]) != string(hash) {
 		return errors.New("mismatch")
 	}
@@ -700,5 +705,70 @@ func BenchmarkCheckSession(b *testing.B) {
 		if err := f.alive(res); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// Guesses sent at once are judged one after the other: the third failure locks, and the
+// right password sent just after them is refused, however the comparisons overlap.
+func TestAccounts_LockoutUnderConcurrency(t *testing.T) {
+	f := MustAccounts(t)
+	f.hasher.delay.Store(int64(30 * time.Millisecond)) // long enough for every guess to be in flight
+	try := func(password string) error {
+		_, err := f.svc.Login(ctx, maskservice.LoginRequest{Username: "operator1", Password: password,
+			Role: maskservice.RoleOperator, Origin: maskservice.OriginRemote})
+		return err
+	}
+	errs := make([]error, 9)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = try("wrong horse!") })
+	}
+	time.Sleep(10 * time.Millisecond) // the guesses first, as an attacker would send them
+	right := try("correct horse")
+	wg.Wait()
+	lockedNow, refused := 0, 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, maskservice.ErrLockedNow):
+			lockedNow++
+		case code(err) == maskservice.EUNAUTHORIZED, code(err) == maskservice.ELOCKED:
+			refused++
+		default:
+			t.Errorf("a wrong guess answered %v", err)
+		}
+	}
+	if lockedNow != 1 || refused != 8 {
+		t.Errorf("%d guesses locked the account and %d were refused otherwise; want 1 and 8", lockedNow, refused)
+	}
+	if code(right) != maskservice.ELOCKED {
+		t.Errorf("the right password after 9 parallel guesses: %v, want ELOCKED", right)
+	}
+	u, err := f.db.User(ctx, "operator1")
+	if err != nil || !u.Locked(maskservice.OriginRemote, f.clock.Now()) {
+		t.Errorf("operator1 after the guesses: %+v %v, want locked for the hotspot", u, err)
+	}
+	// The LCD has a lock of its own and was not touched.
+	if _, err := f.svc.Login(ctx, maskservice.LoginRequest{Username: "operator1", Password: "correct horse",
+		Role: maskservice.RoleOperator, Origin: maskservice.OriginLocal}); err != nil {
+		t.Errorf("the LCD after the hotspot's guesses: %v", err)
+	}
+}
+
+// A sign-in waiting for its turn ends when its client gives up.
+func TestAccounts_LoginWaitEndsWithContext(t *testing.T) {
+	f := MustAccounts(t)
+	f.hasher.delay.Store(int64(300 * time.Millisecond))
+	go func() {
+		_, _ = f.svc.Login(ctx, maskservice.LoginRequest{Username: "operator1", Password: "wrong horse!",
+			Role: maskservice.RoleOperator, Origin: maskservice.OriginRemote})
+	}()
+	time.Sleep(20 * time.Millisecond)
+	c, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := f.svc.Login(c, maskservice.LoginRequest{Username: "operator1", Password: "correct horse",
+		Role: maskservice.RoleOperator, Origin: maskservice.OriginRemote})
+	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 200*time.Millisecond {
+		t.Errorf("a sign-in behind another whose client gave up: %v after %s, want the deadline at once", err, time.Since(start))
 	}
 }
