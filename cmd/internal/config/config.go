@@ -290,6 +290,15 @@ func (c *Config) fieldError(key, format string, args ...any) error {
 	return fmt.Errorf("%s:%d: %s: %s", c.file, c.lines.line(key), key, msg)
 }
 
+// refuseZero refuses a duration written as zero ("0s"): left out, a key takes its default,
+// but a zero written in the file is a mistake to name, not to replace silently.
+func (c *Config) refuseZero(key string, d Duration) error {
+	if _, written := c.lines[key]; written && d == 0 {
+		return c.fieldError(key, "0s is not a valid %s; leave the key out for the default", key[strings.LastIndex(key, ".")+1:])
+	}
+	return nil
+}
+
 // finish applies defaults and validates.
 func (c *Config) finish() error {
 	if c.DeviceID == "" {
@@ -360,11 +369,17 @@ func (c *Config) finishHTTP() error {
 
 func (c *Config) finishStorage() error {
 	s := &c.Storage
+	if err := c.refuseZero("storage.commit_interval", s.CommitInterval); err != nil {
+		return err
+	}
 	if s.CommitInterval == 0 {
 		s.CommitInterval = Duration(time.Second)
 	}
 	if s.CommitInterval < Duration(10*time.Millisecond) || s.CommitInterval > Duration(time.Minute) {
 		return c.fieldError("storage.commit_interval", "%s must be between 10ms and 1m", time.Duration(s.CommitInterval))
+	}
+	if err := c.refuseZero("storage.retention", s.Retention); err != nil {
+		return err
 	}
 	if s.Retention == 0 {
 		s.Retention = Duration(400 * 24 * time.Hour)
@@ -604,6 +619,9 @@ func (c *Config) finishSensor(i int) error {
 		if len(band.v) != 2 {
 			return c.fieldError(key(band.name), "want [low, high], got %d numbers", len(band.v))
 		}
+	}
+	if err := c.refuseZero(key("interval"), s.Interval); err != nil {
+		return err
 	}
 	if s.Interval == 0 {
 		s.Interval = Duration(DefaultInterval)

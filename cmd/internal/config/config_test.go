@@ -154,6 +154,10 @@ func TestParse_Errors(t *testing.T) {
 		{"hysteresis", `hysteresis = 0.05`, `hysteresis = 4.0`, "", 0, `sensor[0].hysteresis: sensor P1: hysteresis 4 must be less than half`},
 		{"interval", "\ninterval = \"1s\"", "\ninterval = \"1ms\"", "", 0, `sensor[0].interval: sensor P1: interval 1ms`},
 		{"commit interval", `commit_interval = "1s"`, `commit_interval = "1h"`, "", 0, `storage.commit_interval: 1h0m0s must be between 10ms and 1m`},
+		// Left out, a duration takes its default; written as zero it is a mistake, named.
+		{"commit interval zero", `commit_interval = "1s"`, `commit_interval = "0s"`, "", 0, `storage.commit_interval: 0s is not a valid commit_interval; leave the key out for the default`},
+		{"interval zero", "\ninterval = \"1s\"", "\ninterval = \"0s\"", "", 0, `sensor[0].interval: 0s is not a valid interval`},
+		{"retention zero", `retention = "400d"`, `retention = "0s"`, "", 0, `storage.retention: 0s is not a valid retention`},
 		{"driver", `driver = "modbus-rtu"`, `driver = "canbus"`, "", 0, `bus[0].driver: "canbus" is not one of modbus-rtu, modbus-tcp, sim`},
 		{"parity", `parity = "E"`, `parity = "X"`, "", 0, `bus[0].parity: "X" must be N, E or O`},
 		{"unknown bus", `bus = "rs485"`, `bus = "rs232"`, "", 0, `sensor[0].bus: "rs232" is not a configured bus (have "rs485", "sim")`},
