@@ -436,6 +436,21 @@ func (a *Accounts) CheckSession(ctx context.Context, sessionID string, role Role
 // RevokeUser ends every live session of username for reason (a new password, another role, a
 // disabled account) and returns how many it ended.
 func (a *Accounts) RevokeUser(ctx context.Context, username, reason string) (int, error) {
+	if username == "" {
+		return 0, Errorf(EINVALID, "end the sessions of a user: no username given")
+	}
+	return a.revokeAll(ctx, username, reason)
+}
+
+// EndAllSessions ends every live session of every user for reason and returns how many it
+// ended: a database restored from a backup must not bring back the sessions that had ended
+// since the backup was taken.
+func (a *Accounts) EndAllSessions(ctx context.Context, reason string) (int, error) {
+	return a.revokeAll(ctx, "", reason)
+}
+
+// revokeAll ends the live sessions of username, or of everyone for "".
+func (a *Accounts) revokeAll(ctx context.Context, username, reason string) (int, error) {
 	sessions, err := a.sessions.Sessions(ctx, username)
 	if err != nil {
 		return 0, fmt.Errorf("end the sessions of %s: %w", username, err)

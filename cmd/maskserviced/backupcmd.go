@@ -16,7 +16,9 @@ import (
 	"syscall"
 	"time"
 
+	"mask.services/maskservice"
 	"mask.services/maskservice/store/bolt"
+	"mask.services/maskservice/web/auth"
 )
 
 const backupUsage = `Usage:
@@ -174,7 +176,28 @@ func restoreCmd(args []string, stdout io.Writer) error {
 	} else {
 		fmt.Fprintf(stdout, "restored %s from %s; the previous database is kept as %s\n", cur, file, kept)
 	}
+	n, err := endRestoredSessions(ctx, dataDir)
+	if err != nil {
+		return fmt.Errorf("restored, but the sessions of the backup could not be ended (sign-ins from before may work again): %w", err)
+	}
+	fmt.Fprintf(stdout, "sessions of the backup ended: %d (everyone signs in again)\n", n)
 	return nil
+}
+
+// endRestoredSessions ends every session in the restored database: a session that ended
+// after the backup was taken (a logout, a disabled user) would otherwise count again.
+func endRestoredSessions(ctx context.Context, dataDir string) (int, error) {
+	db, err := bolt.Open(ctx, dataDir, bolt.Options{})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	accounts, err := maskservice.NewAccounts(maskservice.AccountsOptions{Users: db, Sessions: db, Audit: db,
+		Passwords: auth.Bcrypt{Cost: auth.DefaultBcryptCost}})
+	if err != nil {
+		return 0, err
+	}
+	return accounts.EndAllSessions(ctx, "database restored from a backup")
 }
 
 // compactCmd runs "compact" while the daemon is stopped.

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,5 +247,64 @@ func TestBackup_DuringIngestRestoresToAWorkingDaemon(t *testing.T) {
 	getJSON(t, baseURL(m2)+"/api/sensors/P1/history?max_points=10000&start_time="+start+"&end_time="+end, token2, &h)
 	if h.Count < 10 {
 		t.Fatalf("the restored daemon has %d readings of P1 from before the backup, want the ingested ones", h.Count)
+	}
+}
+
+// A restore ends every session the backup held: a session that ended after the backup was
+// taken (here, a logout) does not count again once the backup is back.
+func TestRestore_EndsEverySession(t *testing.T) {
+	m := MustRunMain(t, fastConfig(""))
+	addr := m.Addr().String()
+	resp, err := http.Post("http://"+addr+"/api/auth/login", "application/json",
+		strings.NewReader(`{"username":"operator1","password":"password123","role":"OPERATOR"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tokens struct {
+		Access  string `json:"access_token"`
+		Refresh string `json:"refresh_token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&tokens); err != nil || tokens.Refresh == "" {
+		t.Fatalf("sign in: %v %+v", err, tokens)
+	}
+	resp.Body.Close()
+	file := filepath.Join(t.TempDir(), "signed-in.db")
+	if code, out := runCLI("backup", file, "--data", m.DataDir); code != exitOK {
+		t.Fatalf("backup: exit %d: %s", code, out)
+	}
+	if code, _ := send(t, http.MethodPost, "http://"+addr+"/api/auth/logout", tokens.Access, ""); code != http.StatusOK && code != http.StatusNoContent {
+		t.Fatalf("logout: %d", code)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	code, out := runCLI("restore", file, "--data", m.DataDir)
+	if code != exitOK || !strings.Contains(out, "sessions of the backup ended: 1 ") {
+		t.Fatalf("restore: exit %d: %s", code, out)
+	}
+
+	m2 := NewMain()
+	m2.DataDir, m2.Listen, m2.Stderr, m2.BcryptCost, m2.Config = m.DataDir, "127.0.0.1:0", io.Discard, 4, m.Config
+	if err := m2.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m2.Close()
+	req, _ := http.NewRequest(http.MethodGet, baseURL(m2)+"/api/sensors/current", nil)
+	req.Header.Set("Authorization", "Bearer "+tokens.Access)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the access token of before the restore: %d, want 401", resp.StatusCode)
+	}
+	resp, err = http.Post(baseURL(m2)+"/api/auth/refresh", "application/json", strings.NewReader(`{"refresh_token":"`+tokens.Refresh+`"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("the refresh token of before the restore: %d, want 401", resp.StatusCode)
 	}
 }

@@ -113,7 +113,8 @@ const usage = `Usage:
   maskserviced backup FILE [--data DIR]
       copy the database to FILE: a hot copy through the running daemon, or from the file
   maskserviced restore FILE [--data DIR]
-      replace the database with the backup FILE while the daemon is stopped (the old one is kept)
+      replace the database with the backup FILE while the daemon is stopped (the old one is
+      kept); every session of the backup is ended
   maskserviced compact [--data DIR]
       give the space of deleted data back to the disk while the daemon is stopped
   maskserviced version
