@@ -38,6 +38,10 @@ const (
 func loadOrCreateCert(dir, deviceID, listen string, now time.Time) (tls.Certificate, string, string, error) {
 	var replaced string // why the files were made anew, "" at the first start
 	certPath, keyPath := filepath.Join(dir, tlsCertFile), filepath.Join(dir, tlsKeyFile)
+	// As the signing key: a private key others can read is refused, not used.
+	if fi, err := os.Stat(keyPath); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return tls.Certificate{}, "", "", fmt.Errorf("HTTPS key %s: mode %v lets others read it; chmod 600 it", keyPath, fi.Mode().Perm())
+	}
 	cert, err := tls.LoadX509KeyPair(certPath, keyPath)
 	switch {
 	case err == nil:

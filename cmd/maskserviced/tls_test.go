@@ -110,3 +110,22 @@ func TestLoadOrCreateCert_Damaged(t *testing.T) {
 		t.Errorf("certificate IPs %v, %v: want 127.0.0.1 and the hotspot's", leaf.IPAddresses, err)
 	}
 }
+
+// The HTTPS key is treated as the signing key is: readable by others, it is refused.
+func TestLoadOrCreateCert_KeyReadableByOthers(t *testing.T) {
+	dir := t.TempDir()
+	if _, _, _, err := loadOrCreateCert(dir, "C20-1001", "10.42.0.1:8443", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, tlsKeyFile)
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, _, err := loadOrCreateCert(dir, "C20-1001", "10.42.0.1:8443", time.Now())
+	if err == nil || !strings.Contains(err.Error(), "lets others read it; chmod 600 it") {
+		t.Fatalf("a 0644 HTTPS key: %v, want it refused", err)
+	}
+	if _, err := os.Stat(key + ".bad"); err == nil {
+		t.Error("a readable key was set aside and replaced instead of refused")
+	}
+}
