@@ -111,6 +111,7 @@ type Accounts struct {
 	signins [signinShards]chan struct{}
 
 	mu       sync.Mutex
+	unknown  map[string][2]Lockout   // failures of names that are no account, by origin
 	cache    map[string]*liveSession // session id -> what CheckSession needs
 	onRevoke []func(sessionID string)
 }
@@ -125,7 +126,8 @@ func NewAccounts(o AccountsOptions) (*Accounts, error) {
 		return nil, errors.New("new accounts service: Users, Sessions and Passwords are required")
 	}
 	a := &Accounts{users: o.Users, sessions: o.Sessions, passwords: o.Passwords, tokens: o.Tokens,
-		audit: o.Audit, now: o.Now, log: o.Logger, every: o.CleanEvery, cache: map[string]*liveSession{}}
+		audit: o.Audit, now: o.Now, log: o.Logger, every: o.CleanEvery, cache: map[string]*liveSession{},
+		unknown: map[string][2]Lockout{}}
 	if a.now == nil {
 		a.now = time.Now
 	}

@@ -154,7 +154,12 @@ func (a *Accounts) Login(ctx context.Context, req LoginRequest) (*LoginResult, e
 	}
 	passwordOK := a.passwords.Compare(hash, req.Password) == nil && u != nil
 	now := a.now()
-	if u != nil && u.Locked(req.Origin, now) {
+	if u == nil {
+		// A name nobody has locks as an account does, so that the answer to a fourth guess
+		// does not tell a real account from a made-up one.
+		u = a.unknownUser(req.Username)
+	}
+	if u.Locked(req.Origin, now) {
 		// Whatever the password: answering differently for the right one would let a guesser
 		// go on through the lock and learn when a guess is right.
 		left := u.Lockouts[req.Origin].LockedUntil.Sub(now)
@@ -164,20 +169,20 @@ func (a *Accounts) Login(ctx context.Context, req LoginRequest) (*LoginResult, e
 			MaxFailedLogins, int(math.Ceil(left.Minutes())))
 	}
 	if !passwordOK || !u.Active || u.Role != req.Role {
-		if u != nil {
-			var locked bool
-			if _, err := a.users.UpdateUser(ctx, u.Username, func(u *User) error {
-				locked = u.RecordFailure(req.Origin, now)
-				return nil
-			}); err != nil {
-				return nil, fmt.Errorf("sign in %q: count the failure: %w", req.Username, err)
-			}
-			if locked {
-				log.Warn("account locked", "for", LockoutDuration.String())
-				a.recordLoginFailure(ctx, req, reasonBadLogin)
-				a.recordLockout(ctx, req)
-				return nil, lockedNowError{}
-			}
+		var locked bool
+		if !passwordOK && len(u.PasswordHash) == 0 {
+			locked = a.unknownFailure(req.Username, req.Origin, now)
+		} else if _, err := a.users.UpdateUser(ctx, u.Username, func(u *User) error {
+			locked = u.RecordFailure(req.Origin, now)
+			return nil
+		}); err != nil {
+			return nil, fmt.Errorf("sign in %q: count the failure: %w", req.Username, err)
+		}
+		if locked {
+			log.Warn("account locked", "for", LockoutDuration.String())
+			a.recordLoginFailure(ctx, req, reasonBadLogin)
+			a.recordLockout(ctx, req)
+			return nil, lockedNowError{}
 		}
 		log.Info("login failed")
 		a.recordLoginFailure(ctx, req, reasonBadLogin)
@@ -466,4 +471,45 @@ func (a *Accounts) revokeAll(ctx context.Context, username, reason string) (int,
 		n++
 	}
 	return n, nil
+}
+
+// maxUnknownLocks bounds the failure counts kept for names that are no account (in RAM
+// only: a restart forgets them, as it must not matter whether a name exists). Past it the
+// counts that ended are dropped first, then any.
+const maxUnknownLocks = 4096
+
+// unknownUser returns a stand-in for a name that is no account: inactive, without a password,
+// with the failures counted against the name so far.
+func (a *Accounts) unknownUser(name string) *User {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	u := &User{Username: name}
+	if l, ok := a.unknown[name]; ok {
+		u.Lockouts = l
+	}
+	return u
+}
+
+// unknownFailure counts a failed sign-in to a name that is no account, as RecordFailure does
+// for an account, and reports whether it locked the name.
+func (a *Accounts) unknownFailure(name string, origin Origin, now time.Time) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if _, ok := a.unknown[name]; !ok && len(a.unknown) >= maxUnknownLocks {
+		for n, l := range a.unknown {
+			if !l[OriginLocal].LockedUntil.After(now) && !l[OriginRemote].LockedUntil.After(now) {
+				delete(a.unknown, n)
+			}
+		}
+		for n := range a.unknown {
+			if len(a.unknown) < maxUnknownLocks {
+				break
+			}
+			delete(a.unknown, n)
+		}
+	}
+	u := User{Lockouts: a.unknown[name]}
+	locked := u.RecordFailure(origin, now)
+	a.unknown[name] = u.Lockouts
+	return locked
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -770,5 +771,36 @@ func TestAccounts_LoginWaitEndsWithContext(t *testing.T) {
 		Role: maskservice.RoleOperator, Origin: maskservice.OriginRemote})
 	if !errors.Is(err, context.DeadlineExceeded) || time.Since(start) > 200*time.Millisecond {
 		t.Errorf("a sign-in behind another whose client gave up: %v after %s, want the deadline at once", err, time.Since(start))
+	}
+}
+
+// A made-up name locks as a real account does: the answers to the same guesses are the same,
+// so they do not tell which names are accounts.
+func TestAccounts_UnknownNameLocksAlike(t *testing.T) {
+	f := MustAccounts(t)
+	answers := func(name string) []string {
+		var out []string
+		for range 5 {
+			_, err := f.svc.Login(ctx, maskservice.LoginRequest{Username: name, Password: "wrong horse!",
+				Role: maskservice.RoleOperator, Origin: maskservice.OriginRemote})
+			out = append(out, string(code(err))+" "+fmt.Sprint(errors.Is(err, maskservice.ErrLockedNow)))
+		}
+		return out
+	}
+	real, madeUp := answers("operator1"), answers("nobody7")
+	if fmt.Sprint(real) != fmt.Sprint(madeUp) {
+		t.Errorf("answers to a real account %v, to a made-up name %v: want the same", real, madeUp)
+	}
+	if real[3] != string(maskservice.ELOCKED)+" false" {
+		t.Errorf("the fourth guess at a real account: %s, want ELOCKED", real[3])
+	}
+	// The lock ends for both alike.
+	f.clock.Add(maskservice.LockoutDuration + time.Second)
+	for _, name := range []string{"operator1", "nobody7"} {
+		_, err := f.svc.Login(ctx, maskservice.LoginRequest{Username: name, Password: "wrong horse!",
+			Role: maskservice.RoleOperator, Origin: maskservice.OriginRemote})
+		if code(err) != maskservice.EUNAUTHORIZED {
+			t.Errorf("%s after the lock: %v, want EUNAUTHORIZED", name, err)
+		}
 	}
 }

@@ -196,12 +196,15 @@ func TestServer_AuditRecords(t *testing.T) {
 // refusals, not one per request.
 func TestServer_AuditRateLimited(t *testing.T) {
 	f := newFixture(t, fixtureConfig{noRun: true})
-	attempt := func() response {
+	attemptAs := func(name string) response {
 		return f.do(t, http.MethodPost, "/api/auth/login", f.as(""), fromAddr("192.0.2.50:1234"),
-			jsonBody(`{"username":"nobody","password":"wrong password!","role":"ADMIN"}`))
+			jsonBody(`{"username":"`+name+`","password":"wrong password!","role":"ADMIN"}`))
 	}
-	for range 10 {
-		attempt()
+	attempt := func() response { return attemptAs("nobody") }
+	// Ten names, so that the limit is reached before any name has failed three times (a
+	// made-up name locks as an account does).
+	for i := range 10 {
+		attemptAs(fmt.Sprintf("nobody%d", i))
 	}
 	n := len(f.audit.all())
 	for range 5 {
