@@ -26,6 +26,9 @@ func configCmd(args []string, stdout io.Writer) error {
 	if err != nil {
 		return configError(err)
 	}
+	if err := checkKeyFile(c); err != nil {
+		return err
+	}
 	// What serve checks of the file beyond Load (ParseFlags), by the same function.
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return configError(err)

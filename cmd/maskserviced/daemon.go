@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -208,6 +209,11 @@ func (m *Main) init() error {
 		m.failed = make(chan error, 1)
 	}
 	m.notify = newNotifier(m.NotifySocket)
+	// Before anything is created: a key file that is no key is a mistake in the
+	// configuration (exit 2), not a failure of the running daemon.
+	if err := checkKeyFile(m.Config); err != nil {
+		return err
+	}
 	if m.Logger == nil {
 		level, err := parseLevel(m.Config.Log.Level)
 		if err != nil {
@@ -526,6 +532,23 @@ func deadline(ctx context.Context) time.Time {
 // historyStopTimeout bounds the wait for the services to stop at shutdown, whatever the
 // HTTP shutdown used up: the history writer's last commit is an fsync on a busy SD card.
 const historyStopTimeout = 10 * time.Second
+
+// checkKeyFile checks a configured auth.key_file that exists: it must be a signing key the
+// daemon can use (one that does not exist yet is made at the first start). The error is a
+// configuration error, so that config check and serve refuse alike.
+func checkKeyFile(c *config.Config) error {
+	path := c.Auth.KeyFile
+	if path == "" {
+		return nil
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if _, err := auth.LoadOrCreateKey(path); err != nil {
+		return configError(fmt.Errorf("%s: auth.key_file: %w", c.File(), err))
+	}
+	return nil
+}
 
 // startAuth loads (or creates) the token signing key, starts the accounts service and, with
 // --demo, creates the demo users that do not exist yet.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"os/exec"
@@ -395,4 +397,32 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// A key_file that is no key is a configuration error: config check and serve both exit 2,
+// and serve creates nothing.
+func TestRun_KeyFileNotAKey(t *testing.T) {
+	dir := t.TempDir()
+	key := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(key, []byte("not a key\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "plant.toml")
+	if err := os.WriteFile(cfgPath, []byte("[auth]\nkey_file = \""+key+"\"\n"+fastConfig("")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(dir, "data")
+	for _, args := range [][]string{
+		{"config", "check", "--config", cfgPath},
+		{"serve", "--config", cfgPath, "--data", data, "--listen", "127.0.0.1:0"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(args, strings.NewReader(""), &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), "auth.key_file: signing key") {
+			t.Errorf("%v: exit %d, %s; want 2 and the key named", args[:2], code, stderr.String())
+		}
+	}
+	if _, err := os.Stat(data); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("serve with a bad key file created the data directory: %v", err)
+	}
 }
