@@ -122,8 +122,8 @@ func (l *LiveSensors) Load() *SensorSet { return l.cur.Load() }
 
 // Swap validates next and puts it in force from the next poll round, returning the new
 // snapshot. Settings change live; what the hardware and the history are keyed by does not:
-// next must name the same sensors, in the same order, on the same buses (a sensor added,
-// removed or moved to another bus needs a restart). A refused swap is an EINVALID error and
+// next must name the same sensors, in the same order, with the same units, on the same buses
+// (a sensor added, removed, given another unit or moved to another bus needs a restart). A refused swap is an EINVALID error and
 // changes nothing.
 func (l *LiveSensors) Swap(next []Sensor) (*SensorSet, error) {
 	l.swap.Lock()
@@ -141,6 +141,8 @@ func (l *LiveSensors) Swap(next []Sensor) (*SensorSet, error) {
 		switch {
 		case s.ID != was.ID:
 			return nil, FieldErrorf("id", "sensor settings: sensor %d is %q where %q runs; renaming or reordering sensors needs a restart", i+1, s.ID, was.ID)
+		case s.Unit != was.Unit:
+			return nil, FieldErrorf("unit", "sensor %s: unit %q where %q runs; the history is kept in the unit it was read in, so a new unit needs a restart", s.ID, s.Unit, was.Unit)
 		case s.Bus != was.Bus:
 			return nil, FieldErrorf("bus", "sensor %s: bus %q where %q runs; moving a sensor to another bus needs a restart", s.ID, s.Bus, was.Bus)
 		}

@@ -43,6 +43,7 @@ func TestLiveSensors_Swap(t *testing.T) {
 		}, "calibration.offset"},
 		{"sensors reordered", func(s []maskservice.Sensor) []maskservice.Sensor { s[0], s[1] = s[1], s[0]; return s }, "id"},
 		{"another bus", func(s []maskservice.Sensor) []maskservice.Sensor { s[2].Bus = "rs485"; return s }, "bus"},
+		{"another unit", func(s []maskservice.Sensor) []maskservice.Sensor { s[0].Unit = "mbar"; return s }, "unit"},
 		{"a sensor added", func(s []maskservice.Sensor) []maskservice.Sensor {
 			extra := s[0]
 			extra.ID = "P4"

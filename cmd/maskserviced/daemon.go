@@ -344,23 +344,23 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 	// Consumers first, the producer last; Close stops them in the reverse order, so the
 	// monitor stops first, the bus closes and every consumer drains its queue.
 	m.services = []service{
-		{"ring", recorder.Run},
-		{"history", m.history.Run},
-		{"alarms", m.alarms.Run},
-		{"websocket", m.hub.Run},
-		{"accounts", m.accounts.Run},
+		{"ring", recorder.Run, true},
+		{"history", m.history.Run, true},
+		{"alarms", m.alarms.Run, true},
+		{"websocket", m.hub.Run, true},
+		{"accounts", m.accounts.Run, false},
 	}
 	if dir := cfg.Storage.BackupDir; dir != "" {
-		m.services = append(m.services, service{"backups", m.db.NewBackupSchedule(bolt.BackupScheduleOptions{
+		m.services = append(m.services, service{name: "backups", run: m.db.NewBackupSchedule(bolt.BackupScheduleOptions{
 			Dir: dir, KeepDaily: *cfg.Storage.BackupKeepDaily, KeepWeekly: *cfg.Storage.BackupKeepWeekly, Log: log}).Run})
 	}
 	if m.WatchdogInterval > 0 {
-		m.services = append(m.services, service{"watchdog", func(ctx context.Context) error {
+		m.services = append(m.services, service{name: "watchdog", run: func(ctx context.Context) error {
 			m.runWatchdog(ctx, m.notify, m.WatchdogInterval)
 			return nil
 		}})
 	}
-	m.services = append(m.services, service{"monitor", m.monitor.Run})
+	m.services = append(m.services, service{name: "monitor", run: m.monitor.Run})
 	return srv.Handler(), nil
 }
 

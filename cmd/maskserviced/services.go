@@ -13,11 +13,15 @@ import (
 type service struct {
 	name string
 	run  func(ctx context.Context) error
+	// drains marks a consumer of the event bus: it ends by itself once the bus is closed
+	// and its queue is empty, so stopAll waits for that before it cancels it.
+	drains bool
 }
 
 // running is a started service.
 type running struct {
 	name   string
+	drains bool
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -29,7 +33,7 @@ func startAll(svcs []service, fail func(error)) []*running {
 	out := make([]*running, 0, len(svcs))
 	for _, svc := range svcs {
 		ctx, cancel := context.WithCancel(context.Background())
-		r := &running{name: svc.name, cancel: cancel, done: make(chan struct{})}
+		r := &running{name: svc.name, drains: svc.drains, cancel: cancel, done: make(chan struct{})}
 		go func() {
 			defer close(r.done)
 			if err := svc.run(ctx); err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
@@ -42,7 +46,10 @@ func startAll(svcs []service, fail func(error)) []*running {
 }
 
 // stopAll ends the services in the reverse order of their start, waiting for each, within
-// timeout in all. It names the services that did not end in time.
+// timeout in all. A consumer of the event bus (drains) is let finish its queue, since the
+// services stopped before it (the monitor) have closed the bus, and is cancelled only when
+// the time is up; the others are cancelled at once. It names the services that did not end
+// in time.
 func stopAll(started []*running, timeout time.Duration) error {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -50,6 +57,13 @@ func stopAll(started []*running, timeout time.Duration) error {
 	var late []string
 	for i := len(started) - 1; i >= 0; i-- {
 		r := started[i]
+		if r.drains && !expired {
+			select {
+			case <-r.done:
+			case <-deadline.C:
+				expired = true
+			}
+		}
 		r.cancel()
 		if expired {
 			select {

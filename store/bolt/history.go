@@ -461,12 +461,14 @@ func (w *HistoryWriter) Run(ctx context.Context) error {
 
 // run is Run on a channel of rounds.
 func (w *HistoryWriter) run(ctx context.Context, rounds <-chan *maskservice.Round) error {
+	// Retention ends with Run, also when Run ends because the bus closed.
+	trimCtx, stopTrim := context.WithCancel(ctx)
 	trimDone := make(chan struct{})
 	go func() {
 		defer close(trimDone)
-		w.runRetention(ctx)
+		w.runRetention(trimCtx)
 	}()
-	defer func() { <-trimDone }()
+	defer func() { stopTrim(); <-trimDone }()
 	commit := time.NewTicker(w.opts.CommitInterval)
 	defer commit.Stop()
 	add := func(r *maskservice.Round) {

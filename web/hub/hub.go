@@ -450,12 +450,37 @@ func (h *Hub) enqueueLocked(c *client, frame []byte) bool {
 }
 
 // Run sends every event of the bus (Options.Events) to the clients through Handle, until
-// the bus closes or ctx is done; it returns nil, or ctx's error. Call it once.
+// the bus closes or ctx is done; it returns nil, or ctx's error. Call it once. When the hub's
+// own queue has lost events (it fell behind the bus), every client has missed them, an alert
+// change perhaps: each is closed with 4008 "too slow", so that it reconnects and reloads
+// rather than show a state that is no longer true.
 func (h *Hub) Run(ctx context.Context) error {
 	if h.events == nil {
 		return errors.New("websocket hub: Run needs Options.Events")
 	}
-	return h.events.Each(ctx, h.Handle)
+	var dropped uint64
+	return h.events.Each(ctx, func(e maskservice.Event) {
+		if d := h.events.Dropped(); d != dropped {
+			dropped = d
+			h.closeAll(reasonSlow, StatusTooSlow, "too slow: events were missed")
+		}
+		h.Handle(e)
+	})
+}
+
+// closeAll closes every client with code and text, for reason.
+func (h *Hub) closeAll(reason string, code websocket.StatusCode, text string) {
+	h.mu.Lock()
+	n := 0
+	for _, c := range h.clients {
+		if h.dropLocked(c, reason, code, text) {
+			n++
+		}
+	}
+	h.mu.Unlock()
+	if n > 0 {
+		h.log.Warn("websocket hub fell behind the event bus: clients closed to reload", "clients", n)
+	}
 }
 
 // Handle encodes e once, with ts the time of encoding, and queues the same bytes for every

@@ -833,3 +833,21 @@ func TestHub_RunFromBus(t *testing.T) {
 		t.Fatal("Run did not return after the bus closed")
 	}
 }
+
+// A hub that fell behind the bus has lost events for every client: each is closed with 4008,
+// so that it reconnects and reloads what it missed.
+func TestHub_RunClosesClientsAfterLostEvents(t *testing.T) {
+	bus := maskservice.NewEventBus()
+	th := mustHub(t, hub.Options{Events: bus, EventQueue: 1})
+	th.feed.cur.Store(makeRound(1, ""))
+	c := dial(t, th)
+	waitFor(t, "the client to register", func() bool { return th.Clients() == 1 })
+	for seq := uint64(2); seq <= 4; seq++ { // Run has not started: a queue of 1 keeps one
+		bus.Publish(makeRound(seq, ""))
+	}
+	go func() { _ = th.Run(context.Background()) }()
+	t.Cleanup(bus.Close)
+	if code := readClose(t, c); code != hub.StatusTooSlow {
+		t.Errorf("close code %d after lost events, want 4008", code)
+	}
+}
