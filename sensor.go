@@ -53,10 +53,20 @@ func (s Sensor) Validate() error {
 	return nil
 }
 
-// ValidateSensors validates each sensor and checks that ids are unique.
+// MaxSensors is the most sensors a station reads. It bounds what one configuration may ask
+// of the poller, the history, the LCD and every frame sent to a client: a test station has
+// a handful of transducers on one or two RS-485 buses, and 64 at 1 Hz is already more than a
+// 115200-baud bus serves with a margin.
+const MaxSensors = 64
+
+// ValidateSensors validates each sensor and checks that ids are unique and that there are at
+// most MaxSensors of them. Its time grows with the number of sensors, not with its square.
 func ValidateSensors(sensors []Sensor) error {
 	if len(sensors) == 0 {
 		return Errorf(EINVALID, "no sensors configured")
+	}
+	if len(sensors) > MaxSensors {
+		return Errorf(EINVALID, "%d sensors configured: at most %d are supported", len(sensors), MaxSensors)
 	}
 	seen := make(map[string]bool, len(sensors))
 	for _, s := range sensors {

@@ -1,6 +1,7 @@
 package maskservice_test
 
 import (
+	"fmt"
 	"errors"
 	"math"
 	"strings"
@@ -107,6 +108,15 @@ func TestSensor_Validate(t *testing.T) {
 	}
 }
 
+// numbered returns n valid sensors with the ids S0, S1, ...
+func numbered(n int) []maskservice.Sensor {
+	out := make([]maskservice.Sensor, n)
+	for i := range out {
+		out[i] = p1(func(s *maskservice.Sensor) { s.ID = fmt.Sprintf("S%d", i) })
+	}
+	return out
+}
+
 func TestValidateSensors(t *testing.T) {
 	defaults := maskservice.DefaultSensors()
 	p2 := defaults[1]
@@ -123,6 +133,8 @@ func TestValidateSensors(t *testing.T) {
 		{name: "duplicate id", sensors: []maskservice.Sensor{p1(), p2, p1(func(s *maskservice.Sensor) { s.Name = "again" })}, field: "id", words: []string{`sensor id "P1"`, "used twice"}},
 		{name: "ids differ in case", sensors: []maskservice.Sensor{p1(), p1(func(s *maskservice.Sensor) { s.ID = "p1" })}},
 		{name: "one invalid among valid", sensors: []maskservice.Sensor{p1(), p2, p1(func(s *maskservice.Sensor) { s.ID = "P4"; s.Unit = "" })}, field: "unit", words: []string{"P4", "unit"}},
+		{name: "the most allowed", sensors: numbered(maskservice.MaxSensors)},
+		{name: "one too many", sensors: numbered(maskservice.MaxSensors + 1), field: "", words: []string{"65 sensors", "at most 64"}},
 		{name: "invalid before a duplicate", sensors: []maskservice.Sensor{p1(func(s *maskservice.Sensor) { s.ID = "ts" }), p2, p2}, field: "id", words: []string{`"ts"`, "reserved"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

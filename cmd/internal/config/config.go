@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math"
 	"net"
@@ -175,17 +176,37 @@ func Default() *Config {
 	return c
 }
 
+// MaxFileBytes is the largest configuration file read: the biggest station (MaxSensors
+// sensors, each with a simulator script) fits many times over, and a file beyond it is a
+// mistake refused before it costs time to decode.
+const MaxFileBytes = 1 << 20
+
 // Load reads and validates the file at path.
 func Load(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
+	}
+	defer f.Close()
+	// One byte past the limit is enough to tell a file too big, whatever its size.
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	if len(data) > MaxFileBytes {
+		if fi, err := f.Stat(); err == nil {
+			return nil, fmt.Errorf("%s: %d bytes: a configuration file may have at most %d", path, fi.Size(), MaxFileBytes)
+		}
 	}
 	return Parse(path, data)
 }
 
-// Parse decodes and validates a configuration; name is used in error messages.
+// Parse decodes and validates a configuration of at most MaxFileBytes; name is used in
+// error messages.
 func Parse(name string, data []byte) (*Config, error) {
+	if len(data) > MaxFileBytes {
+		return nil, fmt.Errorf("%s: %d bytes: a configuration file may have at most %d", name, len(data), MaxFileBytes)
+	}
 	c := &Config{file: name}
 	// Index the keys before decoding: go-toml would store a bare number where a duration
 	// belongs as nanoseconds, so that must be refused first. A document that does not parse
@@ -523,20 +544,30 @@ func specSensor(id string) (maskservice.Sensor, bool) {
 // types it becomes (maskservice.Sensor, hal.Register, the simulator's script), then the
 // whole set as the monitor takes it, then every bus with its sensors as it will be opened.
 func (c *Config) finishSensors() error {
-	if len(c.Sensors) == 0 {
+	switch {
+	case len(c.Sensors) == 0:
 		return c.fieldError("sensor", "no [[sensor]] configured")
+	case len(c.Sensors) > maskservice.MaxSensors:
+		// Before any sensor is checked: the limit is what keeps the rest of the checks quick.
+		return c.fieldError(fmt.Sprintf("sensor[%d]", maskservice.MaxSensors),
+			"%d [[sensor]] tables: at most %d are supported", len(c.Sensors), maskservice.MaxSensors)
 	}
+	ids := make(map[string]int, len(c.Sensors))
 	domain := make([]maskservice.Sensor, 0, len(c.Sensors))
 	for i := range c.Sensors {
 		if err := c.finishSensor(i); err != nil {
 			return err
 		}
-		// The monitor's rule for the set (NewMonitor calls ValidateSensors); every sensor
-		// before i passed it, so a failure is sensor i's.
-		domain = append(domain, c.DomainSensor(i))
-		if err := maskservice.ValidateSensors(domain); err != nil {
-			return c.sensorError(i, err)
+		if first, dup := ids[c.Sensors[i].ID]; dup {
+			return c.fieldError(fmt.Sprintf("sensor[%d].id", i), "sensor id %q: used twice (sensor[%d] has it)", c.Sensors[i].ID, first)
 		}
+		ids[c.Sensors[i].ID] = i
+		domain = append(domain, c.DomainSensor(i))
+	}
+	// The monitor's rule for the set (NewMonitor calls ValidateSensors), once: each sensor
+	// and the ids passed above, so this is a guard that the two rules agree.
+	if err := maskservice.ValidateSensors(domain); err != nil {
+		return c.fieldError("sensor", "%s", maskservice.ErrorMessage(err))
 	}
 	for i := range c.Buses {
 		if err := c.checkBusSensors(i); err != nil {

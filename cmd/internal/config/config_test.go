@@ -1,14 +1,17 @@
 package config_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"mask.services/maskservice"
 	"mask.services/maskservice/cmd/internal/config"
 	"mask.services/maskservice/hal/sim"
 )
@@ -274,6 +277,66 @@ func TestLoad_MissingFile(t *testing.T) {
 	_, err := config.Load(filepath.Join(t.TempDir(), "nope.toml"))
 	if err == nil || !strings.Contains(err.Error(), "read config") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// A configuration with more sensors than the station supports is refused by the count,
+// before any sensor is checked, with the line of the first one too many; up to the limit,
+// the set is checked in time linear in its size (BenchmarkParse_MaxSensors).
+func TestParse_TooManySensors(t *testing.T) {
+	for _, n := range []int{maskservice.MaxSensors, maskservice.MaxSensors + 1, 2000} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			doc := manySensors(n)
+			_, err := config.Parse("many.toml", doc)
+			if n <= maskservice.MaxSensors {
+				if err != nil {
+					t.Fatalf("Parse(%d sensors) = %v, want nil", n, err)
+				}
+				return
+			}
+			line := 1 + bytes.Count(doc[:bytes.Index(doc, []byte(`id = "S64"`))], []byte("\n"))
+			want := fmt.Sprintf("many.toml:%d: sensor[64]: %d [[sensor]] tables: at most 64 are supported", line-1, n)
+			if err == nil || err.Error() != want {
+				t.Fatalf("Parse(%d sensors) = %v\nwant %s", n, err, want)
+			}
+		})
+	}
+}
+
+// manySensors is a configuration of n sensors S0, S1, ... on the simulator.
+func manySensors(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("[[bus]]\nname = \"sim\"\ndriver = \"sim\"\n")
+	for i := range n {
+		fmt.Fprintf(&b, "[[sensor]]\nid = \"S%d\"\nbus = \"sim\"\nunit = \"bar\"\nrange = [0.0, 10.0]\nnormal = [2.0, 8.0]\nwarning = [1.0, 9.0]\n", i)
+	}
+	return b.Bytes()
+}
+
+// A file bigger than any configuration needs is refused before it is decoded: a million
+// sensors took minutes to check.
+func TestParse_TooBig(t *testing.T) {
+	doc := manySensors(1_000_000)
+	_, err := config.Parse("huge.toml", doc)
+	want := fmt.Sprintf("huge.toml: %d bytes: a configuration file may have at most 1048576", len(doc))
+	if err == nil || err.Error() != want {
+		t.Fatalf("Parse = %v, want %s", err, want)
+	}
+	path := filepath.Join(t.TempDir(), "huge.toml")
+	if err := os.WriteFile(path, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := config.Load(path); err == nil || !strings.Contains(err.Error(), "a configuration file may have at most 1048576") {
+		t.Fatalf("Load = %v", err)
+	}
+}
+
+func BenchmarkParse_MaxSensors(b *testing.B) {
+	doc := manySensors(maskservice.MaxSensors)
+	for b.Loop() {
+		if _, err := config.Parse("many.toml", doc); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/pelletier/go-toml/v2/unstable"
@@ -39,6 +40,7 @@ func (ix lineIndex) line(key string) int {
 // (sensor = [{id = "P1"}, ...]).
 func indexLines(data []byte) (lineIndex, error) {
 	ix := lineIndex{}
+	lines := newLineStarts(data)
 	arrays := map[string]int{} // array table name -> number of entries so far
 	prefix := ""
 	var p unstable.Parser
@@ -53,9 +55,9 @@ func indexLines(data []byte) (lineIndex, error) {
 				prefix = fmt.Sprintf("%s[%d]", name, arrays[name])
 				arrays[name]++
 			}
-			ix[prefix] = indexEntry{line: lineOf(&p, e), kind: e.Kind}
+			ix[prefix] = indexEntry{line: lines.of(e), kind: e.Kind}
 		case unstable.KeyValue:
-			ix.addKeyValue(&p, prefix, e)
+			ix.addKeyValue(lines, prefix, e)
 		}
 	}
 	if err := p.Error(); err != nil {
@@ -66,23 +68,23 @@ func indexLines(data []byte) (lineIndex, error) {
 
 // addKeyValue records the key-value e under prefix, and the keys of the inline tables it
 // holds.
-func (ix lineIndex) addKeyValue(p *unstable.Parser, prefix string, e *unstable.Node) {
+func (ix lineIndex) addKeyValue(lines lineStarts, prefix string, e *unstable.Node) {
 	key := joinKey(e.Key())
 	if prefix != "" {
 		key = prefix + "." + key
 	}
 	v := e.Value()
-	ix[key] = indexEntry{line: lineOf(p, e), kind: v.Kind}
+	ix[key] = indexEntry{line: lines.of(e), kind: v.Kind}
 	switch v.Kind {
 	case unstable.InlineTable:
 		for it := v.Children(); it.Next(); {
-			ix.addKeyValue(p, key, it.Node())
+			ix.addKeyValue(lines, key, it.Node())
 		}
 	case unstable.Array:
 		for j, it := 0, v.Children(); it.Next(); j++ {
 			if t := it.Node(); t.Kind == unstable.InlineTable {
 				for kv := t.Children(); kv.Next(); {
-					ix.addKeyValue(p, fmt.Sprintf("%s[%d]", key, j), kv.Node())
+					ix.addKeyValue(lines, fmt.Sprintf("%s[%d]", key, j), kv.Node())
 				}
 			}
 		}
@@ -97,11 +99,28 @@ func joinKey(it unstable.Iterator) string {
 	return strings.Join(parts, ".")
 }
 
-// lineOf returns the line of the first key node of e.
-func lineOf(p *unstable.Parser, e *unstable.Node) int {
-	it := e.Key()
-	if it.Next() {
-		return p.Shape(it.Node().Raw).Start.Line
+// lineStarts holds the offset of the start of every line of a document, in order. The
+// parser's own Shape counts the lines from the document's start at every call, which made
+// indexing a file of n keys take time in n squared.
+type lineStarts []int
+
+func newLineStarts(data []byte) lineStarts {
+	starts := lineStarts{0}
+	for i, c := range data {
+		if c == '\n' {
+			starts = append(starts, i+1)
+		}
 	}
-	return 0
+	return starts
+}
+
+// of returns the 1-based line of the first key node of e, 0 if e has none.
+func (ls lineStarts) of(e *unstable.Node) int {
+	it := e.Key()
+	if !it.Next() {
+		return 0
+	}
+	off := int(it.Node().Raw.Offset)
+	// The number of line starts at or before off is the line number.
+	return sort.Search(len(ls), func(i int) bool { return ls[i] > off })
 }
