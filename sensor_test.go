@@ -1,8 +1,8 @@
 package maskservice_test
 
 import (
-	"fmt"
 	"errors"
+	"fmt"
 	"math"
 	"strings"
 	"testing"

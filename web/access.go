@@ -15,6 +15,7 @@ import (
 
 	"mask.services/maskservice"
 	"mask.services/maskservice/web/hub"
+	"mask.services/maskservice/web/peer"
 )
 
 // The values of Route.Access besides the permissions.
@@ -131,9 +132,15 @@ func (s *Server) guard(rt Route) http.Handler {
 		}
 		// A browser sends cookies with any request, a forged cross-site one too; only our
 		// page can read the CSRF cookie and echo it. A bearer token proves as much by itself.
-		if byCookie && !safeMethod(r.Method) && !csrfOK(r) {
-			s.writeError(w, r, maskservice.Errorf(maskservice.EFORBIDDEN, "missing or wrong CSRF token"))
-			return
+		if byCookie && !safeMethod(r.Method) {
+			if !csrfOK(r) {
+				s.writeError(w, r, maskservice.Errorf(maskservice.EFORBIDDEN, "missing or wrong CSRF token"))
+				return
+			}
+			if !s.sameSiteWrite(r) {
+				s.writeError(w, r, maskservice.Errorf(maskservice.EFORBIDDEN, "a page of another origin (%s) may not change anything here", echo(r.Header.Get("Origin"))))
+				return
+			}
 		}
 		if rt.Access != AccessSignedIn && !p.Can(maskservice.Permission(rt.Access)) {
 			s.writeError(w, r, maskservice.Errorf(maskservice.EFORBIDDEN,
@@ -241,12 +248,43 @@ func isLoopback(addr string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// originOf says where a sign-in comes from: local for the LCD's loopback browser.
-func originOf(r *http.Request) maskservice.Origin {
-	if isLoopback(r.RemoteAddr) {
+// panelConn marks a request's context: its connection was accepted by the panel listener.
+type panelConn struct{ conn net.Conn }
+
+// panelConnKey is the context key of the *panelConn.
+type panelConnKey struct{}
+
+// PanelConnContext is what http.Server.ConnContext of the panel listener should be: the
+// plain HTTP listener on loopback that the LCD's kiosk browser uses. Only requests on its
+// connections can be the panel's (maskservice.OriginLocal); on any other listener, the
+// HTTPS one of the hotspot included, every request is remote, whatever its peer address, so
+// a port forward, a tunnel or a proxy on the device does not make its clients the LCD.
+func PanelConnContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, panelConnKey{}, &panelConn{conn: c})
+}
+
+// originOf says where a request comes from. It is the panel (OriginLocal) only when the
+// panel listener accepted its connection from a loopback address and, with
+// Options.PanelUID set, the other end of the connection belongs to that user (the kiosk's):
+// another process on the device is not the panel. Everything else is remote.
+func (s *Server) originOf(r *http.Request) maskservice.Origin {
+	pc, _ := r.Context().Value(panelConnKey{}).(*panelConn)
+	if pc == nil || !isLoopback(r.RemoteAddr) {
+		return maskservice.OriginRemote
+	}
+	if s.opts.PanelUID == nil {
 		return maskservice.OriginLocal
 	}
-	return maskservice.OriginRemote
+	uid, err := peer.UID(pc.conn)
+	if err != nil {
+		s.log.LogAttrs(r.Context(), slog.LevelWarn, "the owner of a loopback connection is unknown: taken as remote",
+			slog.String("remote", r.RemoteAddr), slog.Any("err", err))
+		return maskservice.OriginRemote
+	}
+	if uid != *s.opts.PanelUID {
+		return maskservice.OriginRemote
+	}
+	return maskservice.OriginLocal
 }
 
 // setCORS adds the CORS headers for an allowed Origin, and reports whether the request is a

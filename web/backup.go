@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"mask.services/maskservice"
 )
@@ -38,7 +39,7 @@ func (s *Server) handleBackup(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodHead {
 		return
 	}
-	ew := &exactWriter{w: w, size: size}
+	ew := &exactWriter{w: &progressWriter{w: w, rc: http.NewResponseController(w), now: time.Now}, size: size}
 	n, err := s.opts.Backup(r.Context(), ew)
 	if err == nil {
 		err = ew.finish(n)
@@ -65,6 +66,20 @@ func (s *Server) backupName() string {
 		id = "device"
 	}
 	return "maskservice-" + id + "-" + s.now().UTC().Format("20060102T150405Z") + ".db"
+}
+
+// progressWriter extends the answer's write deadline by downloadWriteTimeout before each
+// write: a download goes on as long as the client reads, and stops soon after it does not.
+type progressWriter struct {
+	w   io.Writer
+	rc  *http.ResponseController
+	now func() time.Time
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	// Without a deadline to set (a test's recorder), the server's own limits apply.
+	_ = p.rc.SetWriteDeadline(p.now().Add(downloadWriteTimeout))
+	return p.w.Write(b)
 }
 
 // errBackupSize reports a copy whose length differs from the announced Content-Length.

@@ -1,6 +1,10 @@
 package web
 
-import "net/http"
+import (
+	"net/http"
+
+	"mask.services/maskservice/web/connlimit"
+)
 
 // WriteError lets the external tests drive writeError with errors no route produces yet.
 func (s *Server) WriteError(w http.ResponseWriter, r *http.Request, err error) {
@@ -20,7 +24,7 @@ func (s *Server) Guard(rt Route, upgrade bool) http.Handler {
 // TakeLogin spends one sign-in attempt of the client at remoteAddr and reports whether it
 // was allowed.
 func (s *Server) TakeLogin(remoteAddr string) bool {
-	ok, _, _ := s.limiter.take(clientKey(remoteAddr))
+	ok, _, _ := s.limiter.take(connlimit.ClientKey(remoteAddr))
 	return ok
 }
 

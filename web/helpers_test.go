@@ -204,6 +204,8 @@ func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
 		DeviceID: "C15.25.1010", Version: "test", Monitor: mon, Recent: f.ring, Host: fakeHost{},
 		Registry: f.reg, Now: f.clock.Now, StartTime: time.Now().Add(-time.Minute), Accounts: f.accounts, Tokens: f.tokens,
 		Logger: logger,
+		// httptest.NewRequest's Host; the device's names are tested in hosts_test.go.
+		AllowedHosts: []string{"example.com"},
 		Backup: func(ctx context.Context, w io.Writer) (int64, error) {
 			n, err := w.Write(backupBytes)
 			return int64(n), err

@@ -12,6 +12,16 @@ import (
 
 func fromAddr(addr string) func(*http.Request) { return func(r *http.Request) { r.RemoteAddr = addr } }
 
+// fromPanel sends the request from addr on a connection of the panel listener (the LCD's),
+// as web.PanelConnContext marks it; without Options.PanelUID the connection itself is not
+// looked at.
+func fromPanel(addr string) func(*http.Request) {
+	return func(r *http.Request) {
+		r.RemoteAddr = addr
+		*r = *r.WithContext(web.PanelConnContext(r.Context(), nil))
+	}
+}
+
 func withHeader(k, v string) func(*http.Request) { return func(r *http.Request) { r.Header.Set(k, v) } }
 
 func TestServer_Metrics(t *testing.T) {

@@ -78,6 +78,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	rec := &recorder{ResponseWriter: w}
 	// Deferred, so that a request whose handler aborts (http.ErrAbortHandler) is logged too.
 	defer s.finish(rec, r, start)
+	if !s.hostAllowed(r.Host) {
+		s.setHeaders(w.Header(), r)
+		s.refuseHost(rec, r)
+		return
+	}
 	if s.setHeaders(w.Header(), r) {
 		rec.WriteHeader(http.StatusNoContent)
 		return

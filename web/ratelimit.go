@@ -2,7 +2,6 @@ package web
 
 import (
 	"container/list"
-	"net"
 	"sync"
 	"time"
 )
@@ -82,21 +81,4 @@ func (l *limiter) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.byKey)
-}
-
-// clientKey is the address a client is limited by: the IPv4 address, or the /64 of an IPv6
-// one, since a single IPv6 host may pick any address of its /64.
-func clientKey(remoteAddr string) string {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		host = remoteAddr
-	}
-	ip := net.ParseIP(host)
-	switch {
-	case ip == nil:
-		return host
-	case ip.To4() != nil:
-		return ip.To4().String()
-	}
-	return ip.Mask(net.CIDRMask(64, 128)).String() + "/64"
 }

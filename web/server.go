@@ -100,6 +100,16 @@ type Options struct {
 	// CORSOrigins are the origins ("https://host:port", exactly as a browser sends them) that
 	// may call the API from another origin, with credentials. Empty: same origin only.
 	CORSOrigins []string
+	// PanelUID, when set, is the user whose processes are the LCD's panel: a sign-in on the
+	// panel listener (see PanelConnContext) counts as local only when the other end of its
+	// connection is that user's (the kiosk's), so another local process cannot lock the
+	// panel's accounts or use its rate limit. Nil: every loopback client of the panel
+	// listener is the panel (a developer's machine).
+	PanelUID *uint32
+	// AllowedHosts are the names, besides "localhost" and any IP address, that a request's
+	// Host may carry: the device's own names. A page of another name that resolves to the
+	// device (DNS rebinding) is refused. Empty: only addresses and localhost.
+	AllowedHosts []string
 	// SecureCookies marks the sign-in cookies Secure. Set it for TLS listeners; answers to a
 	// request that came over TLS are marked Secure anyway. Leave it off for the plain HTTP
 	// loopback listener of the LCD, or the browser would drop the cookies.
@@ -145,9 +155,11 @@ type Server struct {
 	ui      fs.FS
 	metrics http.Handler // promhttp over Options.Registry
 
-	docsJS  []byte // the docs page's script
-	cors    map[string]bool
-	limiter *limiter // sign-in attempts per client address
+	docsJS         []byte // the docs page's script
+	cors           map[string]bool
+	limiter        *limiter        // sign-in attempts per client
+	accountLimiter *limiter        // sign-in attempts per account and origin
+	hosts          map[string]bool // the names of the device besides its addresses (AllowedHosts)
 
 	loginAttempts *prometheus.CounterVec // login_attempts_total{role,status}
 
@@ -194,6 +206,10 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("new web server: %w", err)
 	}
 	s.limiter = newLimiter(loginBurst, loginEvery, maxLimited, s.now)
+	s.accountLimiter = newLimiter(loginBurst, loginEvery, maxLimited, s.now)
+	if s.hosts, err = parseHosts(opts.AllowedHosts); err != nil {
+		return nil, fmt.Errorf("new web server: %w", err)
+	}
 	s.ui = ui.FS()
 	if opts.UIDir != "" {
 		s.ui = os.DirFS(opts.UIDir)

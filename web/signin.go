@@ -19,6 +19,7 @@ import (
 
 	"mask.services/maskservice"
 	"mask.services/maskservice/web/auth"
+	"mask.services/maskservice/web/connlimit"
 )
 
 // maxBody bounds a JSON request body; a sign-in needs a few dozen bytes.
@@ -61,10 +62,17 @@ type meAnswer struct {
 	TokenExpires   timestamp                `json:"token_expires"`
 }
 
-// POST /api/auth/login. Each client address may try a few sign-ins, then one every few
-// seconds; the account lockout of the accounts service works on top, per origin.
+// POST /api/auth/login. Each client may try a few sign-ins, then one every few seconds, and
+// so may each account from each origin; the account lockout of the accounts service works on
+// top, per origin. A client is its address on the hotspot, and the panel as a whole on the
+// LCD's listener: every loopback address is one host.
 func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
-	if ok, retry, first := s.limiter.take(clientKey(r.RemoteAddr)); !ok {
+	origin := s.originOf(r)
+	client := connlimit.ClientKey(r.RemoteAddr)
+	if origin == maskservice.OriginLocal {
+		client = "panel"
+	}
+	if ok, retry, first := s.limiter.take(client); !ok {
 		if first {
 			// Once per run of refusals: a client hammering the sign-in is one entry, and
 			// refused requests never cost a disk write each. The body is read only for
@@ -74,9 +82,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditLoginFailed, Username: req.Username,
 				Role: auditRole(req.Role), Details: "rate limited"})
 		}
-		w.Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(retry.Seconds()))))
-		s.writeError(w, r, maskservice.Errorf(maskservice.ELIMIT, "too many sign-in attempts from this address; try again in %d s",
-			int(math.Ceil(retry.Seconds()))))
+		s.refuseRate(w, r, retry, "too many sign-in attempts from this address")
 		return
 	}
 	var req loginRequest
@@ -100,9 +106,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, maskservice.FieldErrorf("role", "request body: role %s: want %s", echo(req.Role), maskservice.RoleList()))
 		return
 	}
+	// Guesses at one account from many addresses (rotating sources, a botnet on the plant
+	// network) meet this bucket; the panel's has its own, so the hotspot cannot empty it.
+	if ok, retry, first := s.accountLimiter.take(origin.String() + "\x00" + strings.ToLower(req.Username)); !ok {
+		if first {
+			s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditLoginFailed, Username: req.Username,
+				Role: auditRole(req.Role), Details: "rate limited: account"})
+		}
+		s.refuseRate(w, r, retry, "too many sign-in attempts for this account")
+		return
+	}
 	// The service records the attempt in the audit log: the login, the failure, the lockout.
 	res, err := s.opts.Accounts.Login(r.Context(), maskservice.LoginRequest{
-		Username: req.Username, Password: req.Password, Role: role, Origin: originOf(r), Remote: r.RemoteAddr,
+		Username: req.Username, Password: req.Password, Role: role, Origin: origin, Remote: r.RemoteAddr,
 		Source: clientIP(r.RemoteAddr),
 	})
 	s.countLogin(role, err)
@@ -111,6 +127,13 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answerTokens(w, r, res, "")
+}
+
+// refuseRate answers 429 with the Retry-After that retry asks for.
+func (s *Server) refuseRate(w http.ResponseWriter, r *http.Request, retry time.Duration, what string) {
+	secs := int(math.Ceil(retry.Seconds()))
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	s.writeError(w, r, maskservice.Errorf(maskservice.ELIMIT, "%s; try again in %d s", what, secs))
 }
 
 // registerLoginMetrics registers login_attempts_total.
@@ -168,10 +191,13 @@ func (s *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	case !csrfOK(r):
 		s.writeError(w, r, maskservice.Errorf(maskservice.EFORBIDDEN, "missing or wrong CSRF token"))
 		return
+	case !s.sameSiteWrite(r):
+		s.writeError(w, r, maskservice.Errorf(maskservice.EFORBIDDEN, "a page of another origin (%s) may not refresh this session", echo(r.Header.Get("Origin"))))
+		return
 	default:
 		token = c.Value
 	}
-	res, err := s.opts.Accounts.Refresh(r.Context(), token, originOf(r))
+	res, err := s.opts.Accounts.Refresh(r.Context(), token, s.originOf(r))
 	if err != nil {
 		if maskservice.ErrorCode(err) == maskservice.EUNAUTHORIZED {
 			s.clearCookies(w, r) // the session is over: the browser may as well forget it

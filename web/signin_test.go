@@ -70,11 +70,11 @@ func cookiesOf(res response) map[string]*http.Cookie {
 	return out
 }
 
-// signIn signs the user of role in through the API, from a loopback address so that the
-// rate limit of the test's remote address is left alone.
+// signIn signs the user of role in through the API, from the panel so that the rate limit
+// of the test's remote address is left alone.
 func signIn(tb testing.TB, f *fixture, role maskservice.Role, mods ...func(*http.Request)) (tokens, map[string]*http.Cookie) {
 	tb.Helper()
-	mods = append([]func(*http.Request){f.as(""), fromAddr("127.0.0.1:50000"), jsonBody(loginBody(role))}, mods...)
+	mods = append([]func(*http.Request){f.as(""), fromPanel("127.0.0.1:50000"), jsonBody(loginBody(role))}, mods...)
 	res := f.do(tb, http.MethodPost, "/api/auth/login", mods...)
 	if res.status != http.StatusOK {
 		tb.Fatalf("sign in as %s: %d %s", role, res.status, res.body)
@@ -449,25 +449,29 @@ func TestServer_LoginBadBodies(t *testing.T) {
 	}
 }
 
-// TestServer_LoginOrigin checks that a sign-in is local only when its TCP peer is loopback,
-// whatever the headers say.
+// TestServer_LoginOrigin checks that a sign-in is local only when the panel listener
+// accepted it from a loopback peer, whatever the headers say: a loopback peer on another
+// listener (a port forward or proxy to the HTTPS one) is remote.
 func TestServer_LoginOrigin(t *testing.T) {
 	f := newFixture(t, fixtureConfig{noRun: true})
 	for _, tc := range []struct {
 		name string
+		from func(string) func(*http.Request)
 		addr string
 		mods []func(*http.Request)
 		want maskservice.Origin
 	}{
-		{"ipv4 loopback", "127.0.0.1:5000", nil, maskservice.OriginLocal},
-		{"ipv6 loopback", "[::1]:5000", nil, maskservice.OriginLocal},
-		{"hotspot", "192.0.2.1:1234", nil, maskservice.OriginRemote},
-		{"hotspot claiming loopback", "192.0.2.2:1234", []func(*http.Request){
+		{"panel, ipv4 loopback", fromPanel, "127.0.0.1:5000", nil, maskservice.OriginLocal},
+		{"panel, ipv6 loopback", fromPanel, "[::1]:5000", nil, maskservice.OriginLocal},
+		{"panel listener, a peer beyond loopback", fromPanel, "192.0.2.3:1234", nil, maskservice.OriginRemote},
+		{"another listener, loopback peer", fromAddr, "127.0.0.1:5001", nil, maskservice.OriginRemote},
+		{"hotspot", fromAddr, "192.0.2.1:1234", nil, maskservice.OriginRemote},
+		{"hotspot claiming loopback", fromAddr, "192.0.2.2:1234", []func(*http.Request){
 			withHeader("X-Forwarded-For", "127.0.0.1"), withHeader("X-Real-IP", "127.0.0.1"), withHeader("Forwarded", "for=127.0.0.1"),
 		}, maskservice.OriginRemote},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			mods := append([]func(*http.Request){f.as(""), fromAddr(tc.addr), jsonBody(loginBody(maskservice.RoleOperator))}, tc.mods...)
+			mods := append([]func(*http.Request){f.as(""), tc.from(tc.addr), jsonBody(loginBody(maskservice.RoleOperator))}, tc.mods...)
 			res := f.do(t, http.MethodPost, "/api/auth/login", mods...)
 			got := decode[tokens](t, res)
 			me := decode[struct {

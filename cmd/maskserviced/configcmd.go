@@ -29,10 +29,14 @@ func configCmd(args []string, stdout io.Writer) error {
 	if err := checkKeyFile(c); err != nil {
 		return err
 	}
+	_, panelErr := panelUID(c)
 	// What serve checks of the file beyond Load (ParseFlags), by the same function.
 	if _, err := parseLevel(c.Log.Level); err != nil {
 		return configError(err)
 	}
 	fmt.Fprintf(stdout, "%s: ok (device %s, %d buses, %d sensors)\n", *path, c.DeviceID, len(c.Buses), len(c.Sensors))
+	if panelErr != nil {
+		fmt.Fprintf(stdout, "warning: %v\n", panelErr) // serve starts, and logs it as an error
+	}
 	return nil
 }

@@ -12,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -27,6 +29,7 @@ import (
 	"mask.services/maskservice/store/ring"
 	"mask.services/maskservice/web"
 	"mask.services/maskservice/web/auth"
+	"mask.services/maskservice/web/connlimit"
 	"mask.services/maskservice/web/hub"
 )
 
@@ -59,8 +62,12 @@ type Main struct {
 	// TLSFingerprint is the SHA-256 fingerprint of the HTTPS certificate, "" without HTTPS.
 	TLSFingerprint string
 
-	started time.Time
-	notify  *notifier
+	started  time.Time
+	notify   *notifier
+	panelUID *uint32 // http.panel_user's uid; nil: any local user
+
+	connsRefused *prometheus.CounterVec // http_connections_refused_total{listener}
+	timeouts     serverTimeouts
 
 	// The parts, in the order Run makes them.
 	db       *bolt.DB
@@ -221,6 +228,10 @@ func (m *Main) init() error {
 		}
 		m.Logger = slog.New(slog.NewJSONHandler(m.Stderr, &slog.HandlerOptions{Level: level}))
 	}
+	var err error
+	if m.panelUID, err = panelUID(m.Config); err != nil {
+		m.Logger.Error("the LCD's panel user is unknown", "err", err)
+	}
 	return nil
 }
 
@@ -293,7 +304,11 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 	}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.connsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "http_connections_refused_total",
+		Help: "Connections closed at once because their client already held http.max_conns_per_client, by listener.",
+	}, []string{"listener"})
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), m.connsRefused)
 	if err := m.startAuth(ctx); err != nil {
 		return nil, err
 	}
@@ -328,6 +343,8 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 		Audit:          m.db,
 		TLSFingerprint: m.TLSFingerprint,
 		CORSOrigins:    cfg.HTTP.CORSOrigins,
+		PanelUID:       m.panelUID,
+		AllowedHosts:   deviceHosts(cfg),
 		Host:           hal.Host{},
 		WebSocket:      m.hub,
 		Registry:       reg,
@@ -371,10 +388,13 @@ func (m *Main) listen(ctx context.Context, tlsConfig *tls.Config) error {
 	if m.Listen != "" {
 		listen = m.Listen
 	}
-	var err error
-	if m.ln, err = new(net.ListenConfig).Listen(ctx, "tcp", listen); err != nil {
+	ln, err := new(net.ListenConfig).Listen(ctx, "tcp", listen)
+	if err != nil {
 		return fmt.Errorf("listen on %s: %w", listen, err)
 	}
+	// The panel's listener: its loopback clients are this host (the kiosk and local tools),
+	// which no address tells apart, so only clients beyond loopback are counted.
+	m.ln = m.limitConns("http", ln, true)
 	if tlsConfig != nil {
 		// HTTPS for the technicians on the hotspot, with the device's own certificate.
 		// IP_FREEBIND: the hotspot's address may come up after the daemon (Wi-Fi firmware,
@@ -384,7 +404,8 @@ func (m *Main) listen(ctx context.Context, tlsConfig *tls.Config) error {
 		if err != nil {
 			return fmt.Errorf("listen on %s (https): %w", cfg.HTTP.TLSListen, err)
 		}
-		m.tlsLn = tls.NewListener(tln, tlsConfig)
+		// Counted below TLS, so a refused client costs no handshake.
+		m.tlsLn = tls.NewListener(m.limitConns("https", tln, false), tlsConfig)
 		log.Info("https listening", "addr", tln.Addr().String(), "certificate_sha256", m.TLSFingerprint)
 	}
 	if !isLoopback(m.ln.Addr()) {
@@ -398,6 +419,9 @@ func (m *Main) listen(ctx context.Context, tlsConfig *tls.Config) error {
 // answers to requests over TLS get Secure cookies (web does that per request).
 func (m *Main) serve(handler http.Handler) {
 	m.server = m.httpServer(handler)
+	// The plain listener is the panel's: its loopback clients may be the LCD. The HTTPS
+	// one's never are, whatever their address.
+	m.server.ConnContext = web.PanelConnContext
 	m.startServing("http server", m.server, m.ln)
 	if m.tlsLn != nil {
 		m.tlsServer = m.httpServer(handler)
@@ -405,16 +429,55 @@ func (m *Main) serve(handler http.Handler) {
 	}
 }
 
+// limitConns keeps each client of ln within http.max_conns_per_client open connections,
+// loopback clients exempt when exemptLoopback.
+func (m *Main) limitConns(name string, ln net.Listener, exemptLoopback bool) net.Listener {
+	refused := m.connsRefused.WithLabelValues(name)
+	return connlimit.New(ln, connlimit.Options{
+		PerClient: m.Config.HTTP.MaxConnsPerClient, ExemptLoopback: exemptLoopback,
+		Refused: func(key string, first bool) {
+			refused.Inc()
+			if first {
+				m.Logger.Warn("a client holds as many connections as it may: further ones are closed",
+					"listener", name, "client", key, "max_conns_per_client", m.Config.HTTP.MaxConnsPerClient)
+			}
+		},
+	})
+}
+
+// The HTTP servers' time limits. A request must arrive whole (headers and body: no route
+// takes more than a small JSON body) within requestReadTimeout, so a client that trickles a
+// body ties up nothing for long; an answer must be written within responseWriteTimeout,
+// except the downloads, which extend it while the client keeps reading (web does that); an
+// idle keep-alive connection is closed after idleTimeout. A WebSocket leaves them behind
+// when it is upgraded, and the hub bounds its own writes.
+const (
+	headerReadTimeout    = 10 * time.Second
+	requestReadTimeout   = 20 * time.Second
+	responseWriteTimeout = 30 * time.Second
+	idleTimeout          = time.Minute
+)
+
 // httpServer returns a server of handler with the daemon's limits.
 func (m *Main) httpServer(handler http.Handler) *http.Server {
+	t := m.timeouts
+	if t == (serverTimeouts{}) {
+		t = serverTimeouts{header: headerReadTimeout, read: requestReadTimeout, write: responseWriteTimeout, idle: idleTimeout}
+	}
 	return &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: t.header,
+		ReadTimeout:       t.read,
+		WriteTimeout:      t.write,
+		IdleTimeout:       t.idle,
 		MaxHeaderBytes:    64 << 10, // bounds the query string too; no route needs more
-		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.Logger.Handler(), slog.LevelWarn),
 	}
 }
+
+// serverTimeouts are the HTTP servers' time limits; the zero value means the constants
+// above. Tests shorten them.
+type serverTimeouts struct{ header, read, write, idle time.Duration }
 
 // startServing serves srv on ln until it is shut down; a failure ends the daemon.
 func (m *Main) startServing(name string, srv *http.Server, ln net.Listener) {
@@ -548,6 +611,42 @@ func checkKeyFile(c *config.Config) error {
 		return configError(fmt.Errorf("%s: auth.key_file: %w", c.File(), err))
 	}
 	return nil
+}
+
+// noUID is (uid_t)-1, which no process has.
+const noUID = ^uint32(0)
+
+// panelUID looks up http.panel_user, the kiosk's user; nil when none is named. A user the
+// system does not know leaves the panel to nobody (every client is remote) and is reported
+// in err: the station must still poll and serve, so it is no reason not to start.
+func panelUID(c *config.Config) (*uint32, error) {
+	name := c.HTTP.PanelUser
+	if name == "" {
+		return nil, nil
+	}
+	id := noUID
+	u, err := user.Lookup(name)
+	if err != nil {
+		return &id, fmt.Errorf("%s: http.panel_user: %w: no client is the panel", configName(c), err)
+	}
+	uid, err := strconv.ParseUint(u.Uid, 10, 32)
+	if err != nil {
+		return &id, fmt.Errorf("%s: http.panel_user: uid %q: %w: no client is the panel", configName(c), u.Uid, err)
+	}
+	id = uint32(uid)
+	return &id, nil
+}
+
+// deviceHosts are the names a request's Host may carry besides the device's addresses:
+// the names of the HTTPS certificate, the machine's host name with its .local, and
+// http.allowed_hosts.
+func deviceHosts(c *config.Config) []string {
+	name := dnsName(c.DeviceID)
+	hosts := []string{name, name + ".local"}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		hosts = append(hosts, h, h+".local")
+	}
+	return append(hosts, c.HTTP.AllowedHosts...)
 }
 
 // startAuth loads (or creates) the token signing key, starts the accounts service and, with

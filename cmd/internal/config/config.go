@@ -60,10 +60,21 @@ type HTTP struct {
 	Listen       string `toml:"listen"`         // plain HTTP, for the LCD on loopback
 	TLSListen    string `toml:"tls_listen"`     // HTTPS for the technicians on the hotspot, with a certificate made on the device
 	MaxWSClients int    `toml:"max_ws_clients"` // WebSocket connection limit
-	MetricsToken string `toml:"metrics_token"`  // bearer token that opens /metrics beyond loopback
+	// MaxConnsPerClient bounds the connections one client address (an IPv6 /64) may hold
+	// open; loopback clients of Listen are exempt. 0 takes the default; -1 means no limit.
+	MaxConnsPerClient int    `toml:"max_conns_per_client"`
+	MetricsToken      string `toml:"metrics_token"` // bearer token that opens /metrics beyond loopback
 	// CORSOrigins are the web origins ("https://host:port") whose pages may call the API from
 	// a browser; none by default (the UI is served by the daemon itself, same-origin).
 	CORSOrigins []string `toml:"cors_origins"`
+	// PanelUser is the local user whose browser is the LCD's panel (the kiosk): a sign-in on
+	// Listen counts as the panel's only from that user's processes. "" takes every loopback
+	// client of Listen as the panel (a developer's machine); the device's image sets "kiosk".
+	PanelUser string `toml:"panel_user"`
+	// AllowedHosts are the device's names besides its addresses and localhost, the ones a
+	// request's Host may carry (against DNS rebinding); the device id's name, its .local
+	// name and the machine's host name are always allowed.
+	AllowedHosts []string `toml:"allowed_hosts"`
 }
 
 // Auth configures sign-in.
@@ -145,10 +156,13 @@ const (
 	DefaultDeviceID     = "C20-1001"
 	DefaultListen       = "127.0.0.1:8000"
 	DefaultMaxWSClients = 1100
-	DefaultBaud         = 19200
-	DefaultTimeout      = 300 * time.Millisecond
-	DefaultRetries      = 2
-	DefaultInterval     = time.Second
+	// DefaultMaxConnsPerClient is room for a browser's six connections per host, a few
+	// WebSockets and tabs, many times over, and far below what would crowd others out.
+	DefaultMaxConnsPerClient = 64
+	DefaultBaud              = 19200
+	DefaultTimeout           = 300 * time.Millisecond
+	DefaultRetries           = 2
+	DefaultInterval          = time.Second
 )
 
 // DefaultMaxSize and MaxMaxSize bound the database file. bbolt maps the whole file into the
@@ -377,6 +391,22 @@ func (c *Config) finishHTTP() error {
 	case h.MaxWSClients < 1 || h.MaxWSClients > 10000:
 		return c.fieldError("http.max_ws_clients", "%d must be between 1 and 10000", h.MaxWSClients)
 	}
+	switch {
+	case h.MaxConnsPerClient == 0:
+		h.MaxConnsPerClient = DefaultMaxConnsPerClient
+	case h.MaxConnsPerClient == -1:
+		h.MaxConnsPerClient = 0 // connlimit's "no limit"
+	case h.MaxConnsPerClient < 1 || h.MaxConnsPerClient > 100000:
+		return c.fieldError("http.max_conns_per_client", "%d must be between 1 and 100000, or -1 for no limit", h.MaxConnsPerClient)
+	}
+	if h.PanelUser != "" && !validUserName(h.PanelUser) {
+		return c.fieldError("http.panel_user", "%q is not a user name", h.PanelUser)
+	}
+	for i, name := range h.AllowedHosts {
+		if !validHostName(name) {
+			return c.fieldError("http.allowed_hosts", "entry %d: %q is not a host name (letters, digits, hyphens and dots)", i, name)
+		}
+	}
 	// web.New refuses what this refuses: one rule, web's.
 	if _, err := cors.ParseOrigins(h.CORSOrigins); err != nil {
 		var oe *cors.OriginError
@@ -386,6 +416,39 @@ func (c *Config) finishHTTP() error {
 		return c.fieldError("http.cors_origins", "%v", err)
 	}
 	return nil
+}
+
+// validUserName reports whether name can be a user of the system (as useradd takes them).
+func validUserName(name string) bool {
+	if len(name) > 32 {
+		return false
+	}
+	for i, r := range name {
+		if !(r >= 'a' && r <= 'z' || r == '_' || i > 0 && (r >= '0' && r <= '9' || r == '-')) {
+			return false
+		}
+	}
+	return name != ""
+}
+
+// validHostName reports whether name is a DNS name: dot-separated labels of letters, digits
+// and hyphens, a trailing dot allowed. It is stricter than what web.New accepts.
+func validHostName(name string) bool {
+	name = strings.TrimSuffix(name, ".")
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 func (c *Config) finishStorage() error {
