@@ -63,6 +63,9 @@ type Principal struct {
 	SessionID    string
 	Permissions  []maskservice.Permission
 	TokenExpires time.Time
+	// Panel is set on the WebSocket route when the client is the LCD's panel (see
+	// originOf).
+	Panel bool
 }
 
 // Can reports whether the principal has permission p.
@@ -99,15 +102,16 @@ func (s *Server) authenticate(ctx context.Context, token string) (*Principal, er
 }
 
 // AuthorizeWebSocket is what hub.Options.Authorize should be: the server has checked the
-// client before the hub runs, and this hands the hub the client's session, so that
-// Hub.CloseSession can close it when the session ends. A request that did not come through
-// the server's guard is refused with 4001.
-func AuthorizeWebSocket(r *http.Request) (sessionID string, code websocket.StatusCode, reason string) {
+// client before the hub runs, and this hands the hub the client's session and user, which
+// its limits count and Hub.CloseSession goes by, and whether the client is the LCD's panel,
+// which may take the slots kept for it. A request that did not come through the server's
+// guard is refused with 4001.
+func AuthorizeWebSocket(r *http.Request) hub.Admission {
 	p := PrincipalFrom(r.Context())
 	if p == nil {
-		return "", hub.StatusUnauthorized, "sign in first"
+		return hub.Admission{Code: hub.StatusUnauthorized, Reason: "sign in first"}
 	}
-	return p.SessionID, 0, ""
+	return hub.Admission{Session: p.SessionID, User: p.Username, Panel: p.Panel}
 }
 
 // guard wraps a route's handler with the check its Access asks for.
@@ -177,6 +181,7 @@ func (s *Server) guardUpgrade(rt Route) http.Handler {
 			s.refuseUpgrade(w, r, hub.StatusForbidden, "this needs the "+string(need)+" permission")
 			return
 		}
+		p.Panel = s.originOf(r) == maskservice.OriginLocal
 		rt.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
 	})
 }

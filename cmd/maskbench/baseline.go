@@ -261,6 +261,7 @@ func serveBaselineProcess(args []string, stderr io.Writer) int {
 	listen := fs.String("listen", "127.0.0.1:0", "listen address")
 	fs.Bool("demo", false, "accepted like the daemon's; the baseline has no users")
 	fs.String("data", "", "ignored: the baseline keeps no state")
+	fs.String("config", "", "ignored: the baseline has no settings and no limits")
 	if len(args) == 0 || args[0] != "serve" || fs.Parse(args[1:]) != nil {
 		log.Error("usage: serve --data DIR --listen ADDR", "args", args)
 		return 2

@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -271,7 +272,24 @@ func (b *bench) stopDaemon(d *daemon, what string) {
 
 // measureWS is fan-out from the daemon.
 func (b *bench) measureWS(ctx context.Context) error {
-	d, err := b.startDaemon(ctx, "ws", true)
+	// The harness's clients are one user's one session on this host: raise the limits a
+	// phone would meet (http.max_ws_per_session and per_user) to the number of clients.
+	dir, err := os.MkdirTemp("", "maskbench-ws-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	cfgFile := filepath.Join(dir, "ws.toml")
+	limits := fmt.Sprintf("[http]\nmax_ws_clients = %d\nmax_ws_per_session = %d\nmax_ws_per_user = %d\n",
+		min(b.cfg.Clients+100, 10000), min(b.cfg.Clients, 10000), min(b.cfg.Clients, 10000)) +
+		"[[bus]]\nname = \"sim\"\ndriver = \"sim\"\n" // the built-in configuration's sensors
+	for _, id := range []string{"P1", "P2", "P3"} {
+		limits += "[[sensor]]\nid = \"" + id + "\"\nbus = \"sim\"\n"
+	}
+	if err := os.WriteFile(cfgFile, []byte(limits), 0o600); err != nil {
+		return err
+	}
+	d, err := b.startDaemon(ctx, "ws", true, "--config", cfgFile)
 	if err != nil {
 		return err
 	}

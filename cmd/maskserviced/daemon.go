@@ -313,11 +313,13 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	m.hub, err = hub.New(hub.Options{
-		MaxClients: cfg.HTTP.MaxWSClients,
-		Current:    m.monitor.Current,
-		Events:     m.events,
-		Logger:     log,
-		Registerer: reg,
+		MaxClients:    cfg.HTTP.MaxWSClients,
+		MaxPerSession: cfg.HTTP.MaxWSPerSession,
+		MaxPerUser:    cfg.HTTP.MaxWSPerUser,
+		Current:       m.monitor.Current,
+		Events:        m.events,
+		Logger:        log,
+		Registerer:    reg,
 		// web checks the token before the upgrade; the hub learns the verdict from it.
 		Authorize: web.AuthorizeWebSocket,
 	})

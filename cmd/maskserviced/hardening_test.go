@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"mask.services/maskservice"
 	"mask.services/maskservice/cmd/internal/config"
 )
@@ -218,3 +220,69 @@ func grepLines(text, s string) string {
 	return strings.Join(out, "\n")
 }
 
+// One user's token on the hotspot cannot take the LCD's live data away: its session gets
+// http.max_ws_per_session sockets, the user max_ws_per_user, and beyond the others' share of
+// max_ws_clients only the panel connects. The finding: one OPERATOR token opening 1100
+// sockets closed the LCD's with 1013.
+func TestMain_WebSocketLimits(t *testing.T) {
+	m := startHardened(t, "[http]\ntls_listen = \"127.0.0.1:0\"\nmax_ws_clients = 30\nmax_ws_per_session = 4\nmax_ws_per_user = 6\n"+fastConfig(""), serverTimeouts{})
+	tlsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	hotspotToken := func() string {
+		t.Helper()
+		res, err := tlsClient.Post("https://"+m.TLSAddr().String()+"/api/auth/login", "application/json",
+			strings.NewReader(`{"username":"operator1","password":"password123","role":"OPERATOR"}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.NewDecoder(res.Body).Decode(&out); err != nil || out.AccessToken == "" {
+			t.Fatalf("sign in on the hotspot: %d %v", res.StatusCode, err)
+		}
+		return out.AccessToken
+	}
+	// open dials the live view and reports whether it delivers a frame (else it was closed
+	// with 1013).
+	open := func(base, token string, client *http.Client) bool {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, base+"/api/ws/sensors?token="+token, &websocket.DialOptions{HTTPClient: client})
+		if err != nil {
+			t.Fatalf("dial %s: %v", base, err)
+		}
+		t.Cleanup(func() { _ = c.CloseNow() })
+		if _, _, err := c.Read(ctx); err != nil {
+			if code := websocket.CloseStatus(err); code != websocket.StatusTryAgainLater {
+				t.Fatalf("closed with %d, want 1013: %v", code, err)
+			}
+			return false
+		}
+		return true
+	}
+	wss := "wss://" + m.TLSAddr().String()
+	first := hotspotToken()
+	for i := range 4 {
+		if !open(wss, first, tlsClient) {
+			t.Fatalf("socket %d of the session refused", i+1)
+		}
+	}
+	if open(wss, first, tlsClient) {
+		t.Fatal("a fifth socket of one session opened")
+	}
+	second := hotspotToken()
+	for i := range 2 {
+		if !open(wss, second, tlsClient) {
+			t.Fatalf("socket %d of the user's second session refused", i+1)
+		}
+	}
+	if open(wss, second, tlsClient) {
+		t.Fatal("a seventh socket of one user opened")
+	}
+	// The LCD, signed in as the same user, still gets its live view.
+	if !open("ws://"+m.Addr().String(), signIn(t, m.Addr().String()), http.DefaultClient) {
+		t.Fatal("the LCD's socket was refused")
+	}
+}

@@ -30,6 +30,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -48,7 +49,12 @@ const (
 
 // The defaults of Options.
 const (
-	DefaultMaxClients   = 1100
+	DefaultMaxClients    = 1100
+	DefaultMaxPerSession = 8
+	DefaultMaxPerUser    = 32
+	// DefaultPanelSlots are the connections of MaxClients kept for the LCD's panel: a
+	// tenth of the limit, at most this many.
+	DefaultPanelSlots   = 10
 	DefaultQueueLen     = 16
 	DefaultPingInterval = 30 * time.Second
 	DefaultPingTimeout  = 10 * time.Second
@@ -78,6 +84,14 @@ type Options struct {
 	// MaxClients is the connection limit (default 1100). A client over it is upgraded and
 	// closed at once with 1013 "try again later".
 	MaxClients int
+	// MaxPerSession and MaxPerUser bound the clients of one session (default 8) and of one
+	// user (default 32; the panel's clients are not counted, so that a user's token on the
+	// hotspot cannot keep the LCD from its live data); PanelSlots (default a tenth of
+	// MaxClients, at most 10) of MaxClients admit only the panel's clients. A client over a
+	// limit is upgraded and closed at once with 1013 "try again later".
+	MaxPerSession int
+	MaxPerUser    int
+	PanelSlots    int
 	// QueueLen is the number of frames queued per client (default 16). A client whose queue
 	// is full when a frame arrives is closed with 4008 "too slow".
 	QueueLen int
@@ -105,8 +119,9 @@ type Options struct {
 	// Now returns the time written as a frame's ts; nil means time.Now.
 	Now func() time.Time
 	// Authorize decides on a connecting client from its upgrade request: it returns the
-	// client's session id, or a close code (StatusUnauthorized, StatusForbidden) and reason.
-	// A refused client is upgraded and then closed with that code, so that a browser sees why.
+	// client's session, user and whether it is the panel's, or a close code
+	// (StatusUnauthorized, StatusForbidden) and reason. A refused client is upgraded and
+	// then closed with that code, so that a browser sees why.
 	// Behind the web server use web.AuthorizeWebSocket: web checks the token before the hub
 	// runs and this hands the hub the session, which CloseSession goes by. Nil admits
 	// everyone without a session.
@@ -114,7 +129,17 @@ type Options struct {
 	// The session decides for as long as the connection lasts: a client is closed when its
 	// session ends (CloseSession), not when the access token it connected with expires, since
 	// the browser cannot hand a refreshed token to an open WebSocket.
-	Authorize func(r *http.Request) (sessionID string, code websocket.StatusCode, reason string)
+	Authorize func(r *http.Request) Admission
+}
+
+// Admission is what Options.Authorize decides on a connecting client.
+type Admission struct {
+	Session string // the session the client signed in with ("" without sign-in)
+	User    string // the user of the session
+	Panel   bool   // the LCD's own client: it may take the slots kept for the panel
+	// Code, when not 0, refuses the client with this close code and Reason.
+	Code   websocket.StatusCode
+	Reason string
 }
 
 // Hub is the WebSocket endpoint for live sensor frames. Create it with New, mount it as an
@@ -130,9 +155,11 @@ type Hub struct {
 	wg         sync.WaitGroup // the goroutines of registered clients and their pings
 	closeOnce  sync.Once
 
-	mu      sync.Mutex
-	clients []*client          // registered clients, in no order
-	last    *maskservice.Round // the newest round broadcast
+	mu         sync.Mutex
+	clients    []*client          // registered clients, in no order
+	last       *maskservice.Round // the newest round broadcast
+	perSession map[string]int     // registered clients by session
+	perUser    map[string]int     // registered clients by user, the panel's left out
 
 	sizeMu    sync.Mutex // the size of the next frame buffer, grown to fit the frames
 	frameSize int
@@ -148,6 +175,8 @@ type client struct {
 	kill  context.CancelFunc
 
 	session string // the session the client signed in with ("" without sign-in)
+	user    string // its user ("" without sign-in)
+	panel   bool   // the LCD's own
 
 	idx    int    // position in Hub.clients
 	minSeq uint64 // the seq of the client's first frame: older rounds are not sent
@@ -162,6 +191,16 @@ func New(opts Options) (*Hub, error) {
 	if opts.MaxClients <= 0 {
 		opts.MaxClients = DefaultMaxClients
 	}
+	if opts.MaxPerSession <= 0 {
+		opts.MaxPerSession = DefaultMaxPerSession
+	}
+	if opts.MaxPerUser <= 0 {
+		opts.MaxPerUser = DefaultMaxPerUser
+	}
+	if opts.PanelSlots <= 0 {
+		opts.PanelSlots = min(DefaultPanelSlots, opts.MaxClients/10)
+	}
+	opts.PanelSlots = min(opts.PanelSlots, opts.MaxClients-1)
 	if opts.QueueLen <= 0 {
 		opts.QueueLen = DefaultQueueLen
 	}
@@ -189,7 +228,8 @@ func New(opts Options) (*Hub, error) {
 		return nil, err
 	}
 	base, cancel := context.WithCancel(context.Background())
-	h := &Hub{frameSize: 256, opts: opts, log: log, m: m, base: base, cancelBase: cancel}
+	h := &Hub{frameSize: 256, opts: opts, log: log, m: m, base: base, cancelBase: cancel,
+		perSession: map[string]int{}, perUser: map[string]int{}}
 	if opts.Events != nil {
 		if opts.EventQueue <= 0 {
 			opts.EventQueue = DefaultEventQueue
@@ -203,11 +243,9 @@ func New(opts Options) (*Hub, error) {
 // is closed. Requests with an Origin header from another host are refused with 403 (requests
 // without one, from non-browser clients, are accepted).
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var session string
-	var refuse websocket.StatusCode
-	var refusal string
+	var adm Admission
 	if h.opts.Authorize != nil {
-		session, refuse, refusal = h.opts.Authorize(r)
+		adm = h.opts.Authorize(r)
 	}
 	// Compression off: the shared frame bytes go out as they are, with no per-client work.
 	conn, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
@@ -236,7 +274,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		kick:  make(chan struct{}),
 		kill:  kill,
 
-		session: session,
+		session: adm.Session,
+		user:    adm.User,
+		panel:   adm.Panel,
 	}
 	conn.SetReadLimit(readLimit)
 	gone := make(chan struct{})
@@ -246,9 +286,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_ = conn.CloseNow()
 		<-gone
 	}()
-	if refuse != 0 {
-		h.log.Info("websocket client refused", "remote", c.addr, "code", int(refuse), "reason", refusal)
-		closeConn(c, refuse, refusal)
+	if adm.Code != 0 {
+		h.log.Info("websocket client refused", "remote", c.addr, "code", int(adm.Code), "reason", adm.Reason)
+		closeConn(c, adm.Code, adm.Reason)
 		return
 	}
 	if code, text := h.add(c); code != 0 {
@@ -277,10 +317,11 @@ func (h *Hub) add(c *client) (websocket.StatusCode, string) {
 	if h.closed {
 		return websocket.StatusGoingAway, "server shutting down"
 	}
-	if len(h.clients) >= h.opts.MaxClients {
-		h.m.dropped.WithLabelValues(reasonLimit).Inc()
-		h.log.Info("websocket client dropped", "remote", c.addr, "reason", reasonLimit, "clients", len(h.clients))
-		return websocket.StatusTryAgainLater, "try again later"
+	if why, text := h.overLimit(c); why != "" {
+		h.m.dropped.WithLabelValues(why).Inc()
+		h.log.Info("websocket client dropped", "remote", c.addr, "reason", why, "clients", len(h.clients),
+			"session_clients", h.perSession[c.session], "user", c.user, "user_clients", h.perUser[c.user])
+		return websocket.StatusTryAgainLater, text
 	}
 	// A round broadcast after Current was read is newer: starting older would skip it.
 	if h.last != nil && (cur == nil || h.last.Seq > cur.Seq) {
@@ -293,9 +334,42 @@ func (h *Hub) add(c *client) (websocket.StatusCode, string) {
 	}
 	c.idx = len(h.clients)
 	h.clients = append(h.clients, c)
+	h.count(c, 1)
 	h.wg.Add(1)
 	h.m.active.Inc()
 	return 0, ""
+}
+
+// overLimit returns why c may not be added (a reason label and the close text), "" if it
+// may. h.mu must be held.
+func (h *Hub) overLimit(c *client) (reason, text string) {
+	switch {
+	case len(h.clients) >= h.opts.MaxClients:
+		return reasonLimit, "try again later"
+	case !c.panel && len(h.clients) >= h.opts.MaxClients-h.opts.PanelSlots:
+		// The last slots are the LCD's: its live view must not depend on how many phones
+		// are watching.
+		return reasonLimit, "try again later"
+	case c.session != "" && h.perSession[c.session] >= h.opts.MaxPerSession:
+		return reasonSessionLimit, "try again later: this session has " + strconv.Itoa(h.opts.MaxPerSession) + " live views open"
+	case c.user != "" && !c.panel && h.perUser[c.user] >= h.opts.MaxPerUser:
+		return reasonUserLimit, "try again later: this user has " + strconv.Itoa(h.opts.MaxPerUser) + " live views open"
+	}
+	return "", ""
+}
+
+// count adds delta to c's counts per session and user. h.mu must be held.
+func (h *Hub) count(c *client, delta int) {
+	if c.session != "" {
+		if h.perSession[c.session] += delta; h.perSession[c.session] <= 0 {
+			delete(h.perSession, c.session)
+		}
+	}
+	if c.user != "" && !c.panel {
+		if h.perUser[c.user] += delta; h.perUser[c.user] <= 0 {
+			delete(h.perUser, c.user)
+		}
+	}
 }
 
 // remove unregisters c.
@@ -307,6 +381,7 @@ func (h *Hub) remove(c *client) {
 	h.clients[c.idx].idx = c.idx
 	h.clients[last] = nil
 	h.clients = h.clients[:last]
+	h.count(c, -1)
 	h.m.active.Dec()
 }
 

@@ -746,14 +746,14 @@ func TestHub_ServerTimeoutsDoNotCutClients(t *testing.T) {
 // TestHub_Authorize checks that a refused client is upgraded and closed with the code that
 // Authorize gives, and that CloseSession closes exactly the clients of that session with 4001.
 func TestHub_Authorize(t *testing.T) {
-	th := mustHub(t, hub.Options{Authorize: func(r *http.Request) (string, websocket.StatusCode, string) {
+	th := mustHub(t, hub.Options{Authorize: func(r *http.Request) hub.Admission {
 		switch tok := r.URL.Query().Get("token"); tok {
 		case "":
-			return "", hub.StatusUnauthorized, "sign in first"
+			return hub.Admission{Code: hub.StatusUnauthorized, Reason: "sign in first"}
 		case "no-view":
-			return "", hub.StatusForbidden, "view_sensors needed"
+			return hub.Admission{Code: hub.StatusForbidden, Reason: "view_sensors needed"}
 		default:
-			return "session-" + tok, 0, ""
+			return hub.Admission{Session: "session-" + tok}
 		}
 	}})
 	th.feed.cur.Store(makeRound(1, ""))
@@ -850,4 +850,83 @@ func TestHub_RunClosesClientsAfterLostEvents(t *testing.T) {
 	if code := readClose(t, c); code != hub.StatusTooSlow {
 		t.Errorf("close code %d after lost events, want 4008", code)
 	}
+}
+
+// One session, one user and the clients beyond the panel's slots are each bounded, so one
+// signed-in user cannot take the LCD's live data away: the finding's 1100 sockets of one
+// OPERATOR token closed the LCD's with 1013.
+func TestHub_Limits(t *testing.T) {
+	th := mustHub(t, hub.Options{MaxClients: 20, MaxPerSession: 3, MaxPerUser: 5, PanelSlots: 4,
+		Authorize: func(r *http.Request) hub.Admission {
+			q := r.URL.Query()
+			return hub.Admission{Session: q.Get("session"), User: q.Get("user"), Panel: q.Get("panel") == "1"}
+		}})
+	th.feed.cur.Store(makeRound(1, ""))
+	// dial connects and reports whether the client was admitted (it gets the first frame)
+	// or closed with 1013.
+	dial := func(query string) bool {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, th.srv.URL+"?"+query, nil)
+		if err != nil {
+			t.Fatalf("dial %s: %v", query, err)
+		}
+		t.Cleanup(func() { _ = c.CloseNow() })
+		b, err := read(t, c)
+		if err != nil {
+			if code := websocket.CloseStatus(err); code != websocket.StatusTryAgainLater {
+				t.Fatalf("dial %s: closed with %d, want 1013", query, code)
+			}
+			return false
+		}
+		if f := decodeFrame(t, b); f.Seq != 1 {
+			t.Fatalf("dial %s: first frame seq %d", query, f.Seq)
+		}
+		return true
+	}
+	for i := range 3 {
+		if !dial("session=s1&user=alice") {
+			t.Fatalf("client %d of session s1 refused", i+1)
+		}
+	}
+	if dial("session=s1&user=alice") {
+		t.Fatal("a fourth client of one session admitted")
+	}
+	for i := range 2 {
+		if !dial("session=s2&user=alice") {
+			t.Fatalf("client %d of alice's second session refused", i+1)
+		}
+	}
+	if dial("session=s3&user=alice") {
+		t.Fatal("a sixth client of one user admitted")
+	}
+	// The panel's clients of the same user are not held up by her phones.
+	if !dial("session=lcd&user=alice&panel=1") {
+		t.Fatal("the panel's client refused over the user's limit")
+	}
+	if got := dropped(t, th, "session_limit"); got != 1 {
+		t.Errorf("dropped{session_limit} = %v, want 1", got)
+	}
+	if got := dropped(t, th, "user_limit"); got != 1 {
+		t.Errorf("dropped{user_limit} = %v, want 1", got)
+	}
+	// 6 clients now; others fill up to 20-4 = 16, then only the panel gets in.
+	for i := range 10 {
+		if !dial(fmt.Sprintf("session=x%d&user=u%d", i, i)) {
+			t.Fatalf("client %d of another user refused below the limit", i+1)
+		}
+	}
+	if dial("session=y&user=bob") {
+		t.Fatal("a client beyond the panel's slots admitted")
+	}
+	for i := range 4 {
+		if !dial(fmt.Sprintf("session=lcd%d&user=op&panel=1", i)) {
+			t.Fatalf("panel client %d refused in its own slots", i+1)
+		}
+	}
+	if dial("session=lcd9&user=op&panel=1") {
+		t.Fatal("a client beyond MaxClients admitted")
+	}
+	waitFor(t, "20 clients", func() bool { return th.Clients() == 20 })
 }

@@ -12,6 +12,9 @@ const (
 	reasonPing  = "ping"  // it did not answer a ping in time
 	reasonWrite = "write" // a frame write timed out
 	reasonLimit = "limit" // it came over the connection limit
+	// it came over the limit of its session's or its user's clients
+	reasonSessionLimit = "session_limit"
+	reasonUserLimit    = "user_limit"
 	// its session ended (CloseSession)
 	reasonSignedOut = "signed_out"
 )
@@ -48,7 +51,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"reason"}),
 	}
 	// Every reason is present from the start, so rate() and alerts see zeros, not gaps.
-	for _, r := range []string{reasonSlow, reasonPing, reasonWrite, reasonLimit, reasonSignedOut} {
+	for _, r := range []string{reasonSlow, reasonPing, reasonWrite, reasonLimit, reasonSessionLimit, reasonUserLimit, reasonSignedOut} {
 		m.dropped.WithLabelValues(r)
 	}
 	if reg == nil {

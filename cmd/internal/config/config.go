@@ -60,6 +60,10 @@ type HTTP struct {
 	Listen       string `toml:"listen"`         // plain HTTP, for the LCD on loopback
 	TLSListen    string `toml:"tls_listen"`     // HTTPS for the technicians on the hotspot, with a certificate made on the device
 	MaxWSClients int    `toml:"max_ws_clients"` // WebSocket connection limit
+	// MaxWSPerSession and MaxWSPerUser bound the WebSockets of one session and of one user
+	// (the panel's not counted for the user).
+	MaxWSPerSession int `toml:"max_ws_per_session"`
+	MaxWSPerUser    int `toml:"max_ws_per_user"`
 	// MaxConnsPerClient bounds the connections one client address (an IPv6 /64) may hold
 	// open; loopback clients of Listen are exempt. 0 takes the default; -1 means no limit.
 	MaxConnsPerClient int    `toml:"max_conns_per_client"`
@@ -156,6 +160,10 @@ const (
 	DefaultDeviceID     = "C20-1001"
 	DefaultListen       = "127.0.0.1:8000"
 	DefaultMaxWSClients = 1100
+	// DefaultMaxWSPerSession and DefaultMaxWSPerUser are the hub's defaults (a test holds
+	// them equal): a few tabs of one browser, a few devices of one person.
+	DefaultMaxWSPerSession = 8
+	DefaultMaxWSPerUser    = 32
 	// DefaultMaxConnsPerClient is room for a browser's six connections per host, a few
 	// WebSockets and tabs, many times over, and far below what would crowd others out.
 	DefaultMaxConnsPerClient = 64
@@ -390,6 +398,18 @@ func (c *Config) finishHTTP() error {
 		h.MaxWSClients = DefaultMaxWSClients
 	case h.MaxWSClients < 1 || h.MaxWSClients > 10000:
 		return c.fieldError("http.max_ws_clients", "%d must be between 1 and 10000", h.MaxWSClients)
+	}
+	for _, lim := range []struct {
+		key string
+		v   *int
+		def int
+	}{{"http.max_ws_per_session", &h.MaxWSPerSession, DefaultMaxWSPerSession}, {"http.max_ws_per_user", &h.MaxWSPerUser, DefaultMaxWSPerUser}} {
+		switch {
+		case *lim.v == 0:
+			*lim.v = lim.def
+		case *lim.v < 1 || *lim.v > 10000:
+			return c.fieldError(lim.key, "%d must be between 1 and 10000", *lim.v)
+		}
 	}
 	switch {
 	case h.MaxConnsPerClient == 0:

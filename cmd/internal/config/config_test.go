@@ -14,6 +14,7 @@ import (
 	"mask.services/maskservice"
 	"mask.services/maskservice/cmd/internal/config"
 	"mask.services/maskservice/hal/sim"
+	"mask.services/maskservice/web/hub"
 )
 
 const good = `device_id = "C15.25.1010"
@@ -424,5 +425,14 @@ slave = 1
 		if tt.ok != (err == nil) || (err != nil && err.Error() != want) {
 			t.Errorf("%s and %s: %v", tt.a, tt.b, err)
 		}
+	}
+}
+
+// The configuration's defaults of the hub's limits are the hub's own.
+func TestDefaults_AgreeWithHub(t *testing.T) {
+	if config.DefaultMaxWSClients != hub.DefaultMaxClients || config.DefaultMaxWSPerSession != hub.DefaultMaxPerSession ||
+		config.DefaultMaxWSPerUser != hub.DefaultMaxPerUser {
+		t.Errorf("config %d/%d/%d, hub %d/%d/%d", config.DefaultMaxWSClients, config.DefaultMaxWSPerSession, config.DefaultMaxWSPerUser,
+			hub.DefaultMaxClients, hub.DefaultMaxPerSession, hub.DefaultMaxPerUser)
 	}
 }
