@@ -96,7 +96,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.TransducerSim, "transducer-sim", "bin/transducer-sim", "path of the transducer-sim binary, for modbus")
 	only := fs.String("only", strings.Join(measurementNames, ","), "comma-separated measurements to run: "+strings.Join(measurementNames, ", "))
 	fs.IntVar(&cfg.Clients, "clients", 1000, "WebSocket clients for ws and baseline")
-	fs.IntVar(&cfg.Frames, "frames", 20, "frames recorded at every client")
+	fs.IntVar(&cfg.Frames, "frames", 100, "frames recorded at every client (the WebSocket budget is over 100)")
 	fs.DurationVar(&cfg.Interval, "interval", time.Second, "the daemon's frame period (bounds the waits)")
 	fs.DurationVar(&cfg.BaselineInterval, "baseline-interval", time.Second, "the baseline server's frame period")
 	fs.BoolVar(&cfg.BaselineProc, "baseline-proc", false, "run the baseline server as a separate maskbench process, like the daemon, instead of in-process")
@@ -500,16 +500,17 @@ func (b *bench) budgetRows() []budgetRow {
 	var rows []budgetRow
 	if b.ws != nil {
 		p99 := b.ws.Spread.P99
+		// The budget is relative: the same harness against a minimal encode-once server in
+		// the same run. Without that run there is nothing to compare with.
 		row := budgetRow{
 			what:     fmt.Sprintf("WS fan-out spread p99, %d clients", b.ws.Clients),
-			measured: ms(p99),
-			budget:   "<= 25 ms or <= 1.5x baseline",
-			pass:     p99 <= 25*time.Millisecond,
+			measured: ms(p99) + " (no baseline run: add -only ...,baseline)",
+			budget:   "<= 1.2x baseline",
 		}
 		if b.base != nil && b.base.Spread.P99 > 0 {
 			r := ratio(p99, b.base.Spread.P99)
-			row.measured += fmt.Sprintf(" (%.2fx baseline %s)", r, ms(b.base.Spread.P99))
-			row.pass = row.pass || r <= 1.5
+			row.measured = fmt.Sprintf("%s (%.2fx baseline %s)", ms(p99), r, ms(b.base.Spread.P99))
+			row.pass = r <= 1.2
 		}
 		rows = append(rows, row, budgetRow{
 			what:     "WS frames delivered to every client",
@@ -521,14 +522,14 @@ func (b *bench) budgetRows() []budgetRow {
 			rows = append(rows, budgetRow{
 				what:     fmt.Sprintf("RSS with %d WS clients", b.ws.Clients),
 				measured: mb(b.wsRSS),
-				budget:   "<= 120 MB (1000 clients)",
-				pass:     b.wsRSS <= 120e6,
+				budget:   "<= 80 MB (1000 clients)",
+				pass:     b.wsRSS <= 80e6,
 			})
 		}
 	}
 	if c := b.current; c != nil {
 		rows = append(rows,
-			budgetRow{"GET /api/sensors/current throughput", fmt.Sprintf("%.0f req/s", c.rps()), ">= 5000 req/s", c.rps() >= 5000},
+			budgetRow{"GET /api/sensors/current throughput", fmt.Sprintf("%.0f req/s", c.rps()), ">= 15000 req/s", c.rps() >= 15000},
 			budgetRow{"GET /api/sensors/current p99, closed loop", ms(c.Latency.P99), "", true},
 		)
 	}
@@ -538,7 +539,7 @@ func (b *bench) budgetRows() []budgetRow {
 	}
 	if b.idleRSS > 0 {
 		rows = append(rows,
-			budgetRow{"idle RSS", mb(b.idleRSS), "<= 30 MB", b.idleRSS <= 30e6},
+			budgetRow{"idle RSS", mb(b.idleRSS), "<= 20 MB", b.idleRSS <= 20e6},
 			budgetRow{"start to ready (empty data dir)", ms(b.ready), "", true},
 		)
 	}
@@ -546,7 +547,7 @@ func (b *bench) budgetRows() []budgetRow {
 		rows = append(rows, budgetRow{"alert latency p99, poll to WebSocket alert frame", ms(b.alertLatency.P99), "< 50 ms", b.alertLatency.P99 < 50*time.Millisecond})
 	}
 	if b.readyMonth > 0 {
-		rows = append(rows, budgetRow{"start to ready (30 days of history)", ms(b.readyMonth), "<= 500 ms", b.readyMonth <= 500*time.Millisecond})
+		rows = append(rows, budgetRow{"start to ready (30 days of history)", ms(b.readyMonth), "<= 200 ms", b.readyMonth <= 200*time.Millisecond})
 	}
 	return rows
 }
