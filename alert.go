@@ -15,11 +15,15 @@ type AlertType string
 
 // The alert types. A warning that worsens becomes a critical alert (the same alert,
 // escalated); a sensor whose readings are bad (a failed read, a value outside the range)
-// raises a sensor fault.
+// raises a sensor fault. A device fault is about the device itself, not a sensor (see
+// DeviceFault): its SensorID names the part at fault (DevicePartStorage), and since no
+// reading can bring it back to normal it is latched: it stays active until someone
+// acknowledges it, and the acknowledgement closes it.
 const (
 	AlertWarning     AlertType = "WARNING"
 	AlertCritical    AlertType = "CRITICAL"
 	AlertSensorFault AlertType = "SENSOR_FAULT"
+	AlertDeviceFault AlertType = "DEVICE_FAULT"
 )
 
 // AlertState is where an alert is in the alarm life cycle of ISA-18.2.
@@ -174,6 +178,9 @@ func NewAlarmEngine(ctx context.Context, store AlertStore, sensors *LiveSensors,
 	// longer configured that are still active could never clear: they are cleared here.
 	var orphans []Alert
 	err := store.ScanAlerts(ctx, AlertFilter{}, func(a Alert) bool {
+		if a.Type == AlertDeviceFault {
+			return true // no reading changes it; only an acknowledgement does
+		}
 		slot := slotOf(a)
 		if _, seen := e.latest[slot]; seen {
 			return true
@@ -401,9 +408,13 @@ func (e *AlarmEngine) Ack(ctx context.Context, id uint64, user, comment string) 
 	}
 	now := e.opts.Now()
 	a.AckedBy, a.AckedAt, a.Comment, a.UpdatedAt = user, now, comment, now
-	if a.State == AlertActiveUnack {
+	switch {
+	case a.Type == AlertDeviceFault:
+		// Latched: the acknowledgement is its return to normal.
+		a.State, a.ClearedAt = AlertClosed, now
+	case a.State == AlertActiveUnack:
 		a.State = AlertActiveAck
-	} else {
+	default:
 		a.State = AlertClosed
 	}
 	stored, err := e.store.PutAlert(ctx, a)

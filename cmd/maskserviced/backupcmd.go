@@ -192,12 +192,19 @@ func endRestoredSessions(ctx context.Context, dataDir string) (int, error) {
 		return 0, err
 	}
 	defer db.Close()
+	return endSessions(ctx, db, "database restored from a backup")
+}
+
+// endSessions ends every session in db for reason, through the accounts service (which
+// records each in the audit trail), and returns how many it ended. Whatever brings a backup
+// back uses it: restore, and the start on a backup after a damaged database.
+func endSessions(ctx context.Context, db *bolt.DB, reason string) (int, error) {
 	accounts, err := maskservice.NewAccounts(maskservice.AccountsOptions{Users: db, Sessions: db, Audit: db,
 		Passwords: auth.Bcrypt{Cost: auth.DefaultBcryptCost}})
 	if err != nil {
 		return 0, err
 	}
-	return accounts.EndAllSessions(ctx, "database restored from a backup")
+	return accounts.EndAllSessions(ctx, reason)
 }
 
 // compactCmd runs "compact" while the daemon is stopped.

@@ -235,7 +235,11 @@ func (m *Main) init() error {
 	return nil
 }
 
-// openStore opens the data directory's database and its admin socket.
+// openStore opens the data directory's database and its admin socket. A damaged database
+// does not stop the start: bolt.OpenRecovering keeps it aside and starts on the newest
+// verified scheduled backup, or an empty database, which prepareRecovered readies first; the
+// error left (nothing could be opened: the data directory is unwritable, another daemon
+// holds it) exits 1.
 func (m *Main) openStore(ctx context.Context) error {
 	if err := os.MkdirAll(m.DataDir, 0o700); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
@@ -243,12 +247,37 @@ func (m *Main) openStore(ctx context.Context) error {
 	// Mapping the whole allowed size at once means a read (a history query, a backup
 	// download) never holds up a commit that grows the file: bbolt remaps only beyond it.
 	var err error
-	m.db, err = bolt.Open(ctx, m.DataDir, bolt.Options{MmapSize: int64(m.Config.Storage.MaxSize)})
+	m.db, _, err = bolt.OpenRecovering(ctx, m.DataDir, bolt.RecoverOptions{
+		Options: bolt.Options{MmapSize: int64(m.Config.Storage.MaxSize), OnDamage: m.storeDamaged},
+		// Only the scheduled copies: a file named on a command line is the operator's.
+		BackupDir: m.Config.Storage.BackupDir,
+		Prepare:   prepareRecovered,
+		Log:       m.Logger,
+	})
 	if err != nil {
 		return err
 	}
 	m.admin, err = serveAdmin(ctx, filepath.Join(m.DataDir, adminSocketName), m.db, m.Logger)
 	return err
+}
+
+// prepareRecovered readies the database that replaces a damaged one, before it does, so that
+// both changes are on disk with it: the sessions a backup brings back are ended, as restore
+// ends them, and the device fault that tells the operator what happened is raised in it
+// (the alarm engine loads it with the other alerts).
+func prepareRecovered(ctx context.Context, db *bolt.DB, r maskservice.StorageRecovery) error {
+	if _, err := endSessions(ctx, db, "database damaged: started on a backup or an empty database"); err != nil {
+		return err
+	}
+	_, err := maskservice.RaiseDeviceFault(ctx, db, r.Fault())
+	return err
+}
+
+// storeDamaged stops the daemon when a transaction meets a damaged page while it runs:
+// alerts that cannot be committed are never raised, so polling on would be unsafe. The
+// restart (systemd's Restart=) checks the file and recovers it.
+func (m *Main) storeDamaged(err error) {
+	m.fail(fmt.Errorf("the database is damaged, stopping so that the restart recovers it: %w", err))
 }
 
 // loadTLS makes (at the first start) or loads the hotspot's certificate, before the web

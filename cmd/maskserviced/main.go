@@ -32,10 +32,12 @@ import (
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
-// Exit codes.
+// Exit codes. A damaged database is neither: serve keeps it aside and starts on a backup or
+// an empty database (bolt.OpenRecovering). Only the Go runtime itself also exits 2, on a
+// crash, which is why no panic of bbolt may escape the store.
 const (
 	exitOK    = 0
-	exitError = 1 // the daemon failed while running
+	exitError = 1 // the daemon could not open what it needs (an unwritable data directory, a database in use or of a newer version) or failed while running
 	exitUsage = 2 // bad flags or configuration: nothing was started
 )
 

@@ -9,6 +9,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -77,23 +80,59 @@ type Options struct {
 	// Keep it within the address space: the daemon passes storage.max_size (512 MiB on
 	// 32-bit ARM).
 	MmapSize int64
+	// OnDamage, if set, is called once, in the goroutine of the transaction, when a
+	// transaction of the open database finds the file damaged (bbolt panicked or faulted on
+	// a page; see DB). The daemon stops on it, so that its restart checks the file and
+	// recovers it; nil only fails that transaction.
+	OnDamage func(error)
 }
 
 // DB is the open database. It is safe for concurrent use: reads run in parallel, writes one
 // at a time.
+//
+// bbolt trusts the pages it maps: on a damaged one it panics (an assertion) or faults (a
+// reference outside the file). Open checks every page before bbolt maps the file; should
+// damage still be met later (the disk fails while the daemon runs), every transaction runs
+// with its panics and memory faults recovered and turned into an error wrapping ErrDamaged,
+// so that bbolt never takes the process down. bbolt rolls such a transaction back, as any
+// failed one.
 type DB struct {
-	db     *bbolt.DB
-	path   string
-	now    func() time.Time
-	schema int
+	db       *bbolt.DB
+	path     string
+	now      func() time.Time
+	schema   int
+	file     *os.File // bbolt's, to release its lock should bbolt be stuck
+	onDamage func(error)
+	reported sync.Once
+	// broken is the damage a write transaction met. bbolt's writer lock may then be held for
+	// ever (its rollback reads the free list page, and panics again on a damaged one), so
+	// later writes fail at once with it instead of waiting for the lock.
+	broken atomic.Pointer[error]
 }
 
 // Open opens the database in dir, creating dir (0700) and the file (0600) if needed, and runs
 // the migrations the file lacks. An existing file is chmod-ed to 0600, since it holds password
-// hashes and sessions. Open fails fast with a clear error when another process holds the
-// file, when the file is not a maskservice database or is damaged, or when it was written by
-// a newer maskserviced.
+// hashes and sessions, and its layout is checked before bbolt maps it (scanFile), under the
+// same lock bbolt then takes.
+//
+// Open never panics, whatever the file holds. It fails fast with a clear error when another
+// process holds the file (wrapping ErrInUse), when the file is not a maskservice database or
+// is damaged (wrapping ErrNotBolt, ErrNotOurs or ErrDamaged; OpenRecovering handles those),
+// when it was written by a newer maskserviced (ErrNewer), or when the system refuses (no
+// such directory, no permission, a read-only file system). A refused file is left as it
+// was.
 func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	return openPath(ctx, filepath.Join(dir, FileName), opts)
+}
+
+// openPath is Open of the database file at path, whose directory exists.
+func openPath(ctx context.Context, path string, opts Options) (*DB, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -103,26 +142,140 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = time.Second
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
-	path := filepath.Join(dir, FileName)
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() != 0o600 {
+	fi, err := os.Stat(path)
+	switch {
+	case err == nil && fi.Mode().Perm() != 0o600:
 		if err := os.Chmod(path, 0o600); err != nil {
 			return nil, fmt.Errorf("restrict %s to its owner: %w", path, err)
 		}
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
-	bdb, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout, InitialMmapSize: int(min(opts.MmapSize, math.MaxInt32))})
+	// An empty file is what a crash right after bbolt created it leaves: bbolt writes it
+	// anew, as it does a missing one.
+	if err == nil && fi.Size() > 0 {
+		if err := checkLocked(path, opts.Timeout); err != nil {
+			return nil, err
+		}
+	}
+	db := &DB{path: path, now: opts.Now, onDamage: opts.OnDamage}
+	err = guard(func() error {
+		var err error
+		db.db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.Timeout, InitialMmapSize: int(min(opts.MmapSize, math.MaxInt32)),
+			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
+				f, err := os.OpenFile(name, flag, perm)
+				db.file = f
+				return f, err
+			}})
+		return err
+	})
 	if err != nil {
+		if errors.As(err, new(*recoveredPanic)) && db.file != nil {
+			// bbolt did not get to close its file: its lock would stand in the way of the
+			// recovery. Unlocked first, since a map of it may keep it open.
+			_ = syscall.Flock(int(db.file.Fd()), syscall.LOCK_UN)
+			_ = db.file.Close()
+		}
 		return nil, openError(path, err)
 	}
-	db := &DB{db: bdb, path: path, now: opts.Now}
-	if err := db.migrate(ctx); err != nil {
-		_ = bdb.Close()
+	if err := guard(func() error { return db.migrate(ctx) }); err != nil {
+		if errors.As(err, new(*recoveredPanic)) {
+			db.broken.Store(&err)
+		}
+		_ = db.Close()
+		if isDamage(err) {
+			return nil, &damageError{path: path, err: err}
+		}
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	return db, nil
 }
+
+// checkLocked checks the file at path with scanFile while holding the exclusive lock bbolt
+// takes (flock), waiting for it at most timeout, so that no other process writes the file
+// meanwhile. The lock ends with the check; bbolt takes it again at once.
+func checkLocked(path string, timeout time.Duration) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	if err := lockFile(f, timeout); err != nil {
+		return openError(path, err)
+	}
+	if err := scanOpenFile(f); err != nil {
+		if isDamage(err) {
+			return &damageError{path: path, err: err}
+		}
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	return nil
+}
+
+// lockFile takes an exclusive flock on f, as bbolt does, trying until timeout; it answers
+// bbolt's ErrTimeout when another process holds it. Closing f releases it.
+func lockFile(f *os.File, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, syscall.EINTR):
+			continue
+		case !errors.Is(err, syscall.EWOULDBLOCK):
+			return fmt.Errorf("lock: %w", err)
+		case time.Now().After(deadline):
+			return bberrors.ErrTimeout
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// damageError is a database file that cannot be opened for what it holds: err wraps
+// ErrNotBolt, ErrNotOurs or ErrDamaged and says what was found.
+type damageError struct {
+	path string
+	err  error
+}
+
+func (e *damageError) Error() string {
+	if errors.Is(e.err, ErrNotOurs) {
+		return fmt.Sprintf("open %s: %v; move the file away or restore a backup", e.path, e.err)
+	}
+	return fmt.Sprintf("open %s: not a maskservice database or damaged (%v); restore a backup or move the file away", e.path, e.err)
+}
+
+func (e *damageError) Unwrap() error { return e.err }
+
+// isDamage reports whether err says that a file holds something other than a whole
+// maskservice database: not bbolt, bbolt of another program, or damaged.
+func isDamage(err error) bool {
+	return errors.Is(err, ErrDamaged) || errors.Is(err, ErrNotBolt) || errors.Is(err, ErrNotOurs)
+}
+
+// guard runs fn with its panics and memory faults recovered, as an error wrapping
+// ErrDamaged. bbolt panics (asserts) and faults only on pages it cannot make sense of; a
+// panic of the code fn calls is turned alike, since either way the file must be checked.
+func guard(fn func() error) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = &recoveredPanic{v: v}
+		}
+	}()
+	// A read of a mapped page outside the file, or of one the disk cannot read, becomes a
+	// panic the recover above catches, in this goroutine only.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	return fn()
+}
+
+// recoveredPanic is a panic or a memory fault that guard recovered.
+type recoveredPanic struct{ v any }
+
+func (p *recoveredPanic) Error() string {
+	return fmt.Sprintf("%v: bbolt panicked: %v", ErrDamaged, p.v)
+}
+func (p *recoveredPanic) Unwrap() error { return ErrDamaged }
 
 // openError turns a failure of bbolt.Open into a message that says what to do.
 func openError(path string, err error) error {
@@ -130,7 +283,9 @@ func openError(path string, err error) error {
 	var errno syscall.Errno
 	switch {
 	case errors.Is(err, bberrors.ErrTimeout):
-		return fmt.Errorf("open %s: the data directory is in use by another maskserviced (stop it first)", path)
+		return fmt.Errorf("open %s: the data directory is in use by another maskserviced (%w)", path, ErrInUse)
+	case isDamage(err):
+		return &damageError{path: path, err: err}
 	case errors.As(err, &pathErr), errors.As(err, &errno):
 		// The system refused (permissions, a directory in the way, no memory for the map).
 		return fmt.Errorf("open %s: %w", path, err)
@@ -138,7 +293,7 @@ func openError(path string, err error) error {
 		// bbolt reports a file it cannot read as its own with plain errors (ErrInvalid,
 		// ErrChecksum, ErrVersionMismatch, "file size too small"): all mean "not ours, or
 		// damaged", and the person at the console needs the same advice for each.
-		return fmt.Errorf("open %s: not a maskservice database or damaged (%v); restore a backup or move the file away", path, err)
+		return &damageError{path: path, err: fmt.Errorf("%w: %v", ErrDamaged, err)}
 	}
 }
 
@@ -153,7 +308,7 @@ func (db *DB) migrate(ctx context.Context) error {
 			// A new file has no buckets at all; one with buckets but no meta belongs to
 			// another program, and writing into it would damage that program's data.
 			if k, _ := tx.Cursor().First(); k != nil {
-				return errors.New("not a maskservice database (no meta bucket)")
+				return fmt.Errorf("%w (no meta bucket)", ErrNotOurs)
 			}
 			return nil
 		}
@@ -165,7 +320,7 @@ func (db *DB) migrate(ctx context.Context) error {
 		return err
 	}
 	if version > latestSchema() {
-		return fmt.Errorf("was written by a newer maskserviced (schema %d > %d): run that version or restore a backup", version, latestSchema())
+		return fmt.Errorf("was %w (schema %d > %d): run that version or restore a backup", ErrNewer, version, latestSchema())
 	}
 	for _, m := range migrations[version:] {
 		if err := ctx.Err(); err != nil {
@@ -201,14 +356,38 @@ func putSchema(meta *bbolt.Bucket, v int) error {
 func getSchema(meta *bbolt.Bucket) (int, error) {
 	b := meta.Get(keySchema)
 	if len(b) != 4 {
-		return 0, errors.New("not a maskservice database (bad schema version)")
+		return 0, fmt.Errorf("%w (bad schema version)", ErrNotOurs)
 	}
 	return int(binary.BigEndian.Uint32(b)), nil
 }
 
 // Close closes the file after the transactions in flight finish. Every answered write is
-// already on disk, so Close loses nothing.
-func (db *DB) Close() error { return db.db.Close() }
+// already on disk, so Close loses nothing. After a write transaction met damage, Close waits
+// for bbolt a moment only (brokenCloseWait): if the failed transaction still holds bbolt's
+// writer lock, Close unlocks and closes bbolt's file itself, leaves the map to the end of
+// the process, and says so.
+func (db *DB) Close() error {
+	broken := db.broken.Load()
+	if broken == nil {
+		return db.db.Close()
+	}
+	done := make(chan error, 1)
+	go func() { done <- db.db.Close() }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(brokenCloseWait):
+		if db.file != nil {
+			// Unlocked first: the map keeps the open file, and so its lock, alive.
+			_ = syscall.Flock(int(db.file.Fd()), syscall.LOCK_UN)
+			_ = db.file.Close()
+		}
+		return fmt.Errorf("close %s: bbolt is stuck in a transaction that met damage; its file is closed, its map left: %w", db.path, *broken)
+	}
+}
+
+// brokenCloseWait is how long Close waits for bbolt after a write transaction met damage.
+const brokenCloseWait = 200 * time.Millisecond
 
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
@@ -219,18 +398,38 @@ func (db *DB) SchemaVersion() int { return db.schema }
 
 // update runs fn in a write transaction after checking ctx. bbolt commits with fdatasync
 // (NoSync stays false), so when update returns nil the change is on disk; if fn fails,
-// nothing of the transaction is written.
+// nothing of the transaction is written. Damage met on the way fails it (see DB).
 func (db *DB) update(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.db.Update(fn)
+	if broken := db.broken.Load(); broken != nil {
+		return *broken
+	}
+	return db.guarded(true, func() error { return db.db.Update(fn) })
 }
 
-// view runs fn in a read transaction after checking ctx.
+// view runs fn in a read transaction after checking ctx; damage met fails it (see DB).
 func (db *DB) view(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return db.db.View(fn)
+	return db.guarded(false, func() error { return db.db.View(fn) })
+}
+
+// guarded runs a transaction, a write one if write, through guard, and reports the first
+// damage to OnDamage.
+func (db *DB) guarded(write bool, fn func() error) error {
+	err := guard(fn)
+	if !errors.As(err, new(*recoveredPanic)) {
+		return err
+	}
+	err = fmt.Errorf("%s: %w", db.path, err)
+	if write {
+		db.broken.CompareAndSwap(nil, &err)
+	}
+	if db.onDamage != nil {
+		db.reported.Do(func() { db.onDamage(err) })
+	}
+	return err
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Reading } from '../stores/live'
-import { ago, alertText, decimals, errorText, faultText, formatValue, position, segments, shownStatus } from './format'
+import { ago, alertDetail, alertText, decimals, errorText, faultText, formatValue, position, segments, shownStatus } from './format'
 import { createI18n } from './i18n'
 import { ApiError } from './api'
 import { common } from '../i18n/common'
@@ -211,8 +211,33 @@ describe('alertText', () => {
     ],
     ['a fault keeps the server message', { ...base, type: 'SENSOR_FAULT' as const, message: 'timeout' }, 'Pressure 1: awaria czujnika (timeout)'],
     ['without meta: the sensor id and no unit', { ...base, sensor_id: 'P9' }, 'P9: 8,34, poza granicą 8,00'],
+    [
+      "a device fault of the storage: the UI's own words, not the daemon's English",
+      { ...base, type: 'DEVICE_FAULT' as const, sensor_id: 'storage', value: null, threshold: null, message: 'The database … was damaged' },
+      'Baza danych była uszkodzona i została odłożona; urządzenie pracuje na kopii zapasowej lub na pustej bazie. Brakujące dane są tylko w odłożonym pliku.',
+    ],
+    [
+      'a device fault of a part the UI does not know yet: its name',
+      { ...base, type: 'DEVICE_FAULT' as const, sensor_id: 'fan', value: null, threshold: null, message: 'stopped' },
+      'Awaria urządzenia: fan',
+    ],
   ])('%s', (_, a, want) => {
     expect(alertText(a, a.sensor_id === 'P1' ? meta : undefined, t, 'pl-PL')).toBe(want)
+  })
+
+  it('says the same in English', () => {
+    const en = createI18n([common], 'en')
+    const a = { ...base, type: 'DEVICE_FAULT' as const, sensor_id: 'storage', value: null, threshold: null }
+    expect(alertText(a, undefined, en.t, 'en-GB')).toMatch(/^The database was damaged and has been set aside; the device runs on a backup/)
+  })
+})
+
+describe('alertDetail', () => {
+  it.each([
+    ['a device fault: the daemon’s account of it', { type: 'DEVICE_FAULT' as const, message: 'kept as /var/lib/x' }, 'kept as /var/lib/x'],
+    ['any other alert: nothing beyond its text', { type: 'CRITICAL' as const, message: 'P1 critical' }, ''],
+  ])('%s', (_, a, want) => {
+    expect(alertDetail(a)).toBe(want)
   })
 })
 

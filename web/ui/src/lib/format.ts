@@ -13,8 +13,14 @@ export function shownStatus(r: Reading | undefined): Shown {
   return r.status
 }
 
-/** ALERT_KIND is how an alert of each type is coloured. */
-export const ALERT_KIND: Readonly<Record<Alert['type'], Shown>> = { CRITICAL: 'critical', WARNING: 'warning', SENSOR_FAULT: 'fault' }
+/** ALERT_KIND is how an alert of each type is coloured. A device fault is red: data may be
+ *  lost, and the operator must not miss it. */
+export const ALERT_KIND: Readonly<Record<Alert['type'], Shown>> = {
+  CRITICAL: 'critical',
+  WARNING: 'warning',
+  SENSOR_FAULT: 'fault',
+  DEVICE_FAULT: 'critical',
+}
 
 /** decimals gives a value's digits after the point from its sensor's span: 0-10 bar shows
  *  hundredths, 0-1000 mbar whole numbers, so the last digit is about a thousandth of the span. */
@@ -98,6 +104,12 @@ export function alertText(
   t: (key: string, params?: Record<string, string | number>) => string,
   locale: string,
 ): string {
+  if (a.type === 'DEVICE_FAULT') {
+    // The part's own words where the UI has them (alert.device.storage), else generic ones.
+    const key = 'alert.device.' + a.sensor_id
+    const words = t(key)
+    return words !== key ? words : t('alert.device', { part: a.sensor_id })
+  }
   const sensor = meta?.name || a.sensor_id
   if (a.type === 'SENSOR_FAULT') return t('alert.fault', { sensor, message: a.message })
   // An alert that escalated from warning to critical says the critical crossing.
@@ -109,6 +121,13 @@ export function alertText(
     unit: meta?.unit ?? '',
   })
     .replace(/ +(,|$)/g, '$1') // no gap where a sensor without a unit has none
+}
+
+/** alertDetail is what an alert says beyond alertText, '' for most: a device fault's own
+ *  account from the daemon (which file, where it is kept, what the device started on, what
+ *  is missing), in the daemon's English, since it names files and times the UI cannot know. */
+export function alertDetail(a: Pick<Alert, 'type' | 'message'>): string {
+  return a.type === 'DEVICE_FAULT' ? a.message : ''
 }
 
 /** FAULTS maps what the daemon says of a bad reading (English, from monitor.go and the

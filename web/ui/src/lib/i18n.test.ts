@@ -130,7 +130,8 @@ describe('common words', () => {
       ...['OPERATOR', 'ADMIN', 'SUPERUSER', 'SERWISANT'].map((r) => 'role.' + r),
       ...['normal', 'warning', 'critical', 'fault', 'nodata'].map((s) => 'status.' + s),
       ...['idle', 'expired', 'signed_out'].map((e) => 'signin.ended.' + e),
-      ...['WARNING', 'CRITICAL', 'SENSOR_FAULT'].map((a) => 'atype.' + a),
+      ...['WARNING', 'CRITICAL', 'SENSOR_FAULT', 'DEVICE_FAULT'].map((a) => 'atype.' + a),
+      'alert.device.storage',
       ...['ACTIVE_UNACK', 'ACTIVE_ACK', 'CLEARED_UNACK', 'CLOSED'].map((s) => 'astate.' + s),
       ...LANGS.map((l) => 'lang.' + l),
     ]

@@ -112,7 +112,20 @@ describe('createAlerts', () => {
     s.apply(alert({ id: 4, type: 'SENSOR_FAULT', state: 'ACTIVE_UNACK' }))
     expect(s.active.value.map((a) => a.id)).toEqual([1, 2, 4, 3])
     expect(s.unacked.value).toBe(3)
-    expect(s.criticalUnacked.value.map((a) => a.id)).toEqual([1])
+    expect(s.urgentUnacked.value.map((a) => a.id)).toEqual([1])
+  })
+
+  it('a device fault takes the banner after the critical alerts, and leaves it once acknowledged', () => {
+    const s = createAlerts(fakeApi().asApi)
+    s.apply(alert({ id: 1, type: 'SENSOR_FAULT', state: 'ACTIVE_UNACK' }))
+    s.apply(alert({ id: 2, type: 'DEVICE_FAULT', sensor_id: 'storage', state: 'ACTIVE_UNACK' }))
+    expect(s.urgentUnacked.value.map((a) => a.id)).toEqual([2])
+    s.apply(alert({ id: 3, type: 'CRITICAL', state: 'ACTIVE_UNACK' }))
+    expect(s.urgentUnacked.value.map((a) => a.id)).toEqual([3, 2])
+    expect(s.active.value.map((a) => a.id)).toEqual([3, 2, 1])
+    // Latched: the acknowledgement closes it.
+    s.apply(alert({ id: 2, type: 'DEVICE_FAULT', sensor_id: 'storage', state: 'CLOSED', acked_by: 'jan' }))
+    expect(s.urgentUnacked.value.map((a) => a.id)).toEqual([3])
   })
 
   it('apply(): a later frame replaces the alert', () => {
@@ -131,7 +144,7 @@ describe('createAlerts', () => {
     const s = createAlerts(fakeApi().asApi)
     s.apply(alert({ id: 1, state: 'ACTIVE_ACK', acked_by: 'jan', updated_at: '2025-03-01T08:00:00.200Z' }))
     s.apply(alert({ id: 1, type: 'CRITICAL', state: 'ACTIVE_UNACK', updated_at: '2025-03-01T08:00:00.000Z' }))
-    expect(s.criticalUnacked.value.map((a) => a.id)).toEqual([1])
+    expect(s.urgentUnacked.value.map((a) => a.id)).toEqual([1])
   })
 
   it('apply(): a reactivation after a CLOSED frame reopens the alert', () => {
@@ -145,10 +158,10 @@ describe('createAlerts', () => {
     const s = createAlerts(fakeApi().asApi)
     s.apply(alert({ id: 1, type: 'CRITICAL', updated_at: '2025-03-01T08:00:00Z' }))
     s.apply(alert({ id: 2, updated_at: '2025-03-01T08:00:00Z' }))
-    expect(s.criticalUnacked.value).toHaveLength(1)
+    expect(s.urgentUnacked.value).toHaveLength(1)
     s.apply(alert({ id: 1, type: 'CRITICAL', state: 'CLOSED', updated_at: '2025-03-01T08:02:00Z' }))
     expect(s.active.value.map((a) => a.id)).toEqual([2])
-    expect(s.criticalUnacked.value).toHaveLength(0)
+    expect(s.urgentUnacked.value).toHaveLength(0)
     expect(s.unacked.value).toBe(1)
   })
 
@@ -184,7 +197,7 @@ describe('createAlerts', () => {
     answer(alert({ id: 1, state: 'ACTIVE_ACK', acked_by: 'jan' }))
     await acking
     expect(s.state.open.get(1)?.type).toBe('CRITICAL')
-    expect(s.criticalUnacked.value).toHaveLength(1)
+    expect(s.urgentUnacked.value).toHaveLength(1)
   })
 
   it('load() asks for every open alert and replaces the set', async () => {
@@ -247,13 +260,13 @@ describe('createAlerts', () => {
     const { api, asApi } = fakeApi()
     const s = createAlerts(asApi)
     s.apply(alert({ id: 5, type: 'CRITICAL', updated_at: '2025-03-01T08:00:00Z' }))
-    expect(s.criticalUnacked.value).toHaveLength(1)
+    expect(s.urgentUnacked.value).toHaveLength(1)
     const acked = alert({ id: 5, type: 'CRITICAL', state: 'ACTIVE_ACK', acked_by: 'jan', comment, updated_at: '2025-03-01T08:01:00Z' })
     api.post.mockResolvedValue(acked)
     await expect(s.ack(5, comment)).resolves.toEqual(acked)
     expect(api.post).toHaveBeenCalledWith('/api/alerts/5/ack', body)
     expect(s.state.open.get(5)?.state).toBe('ACTIVE_ACK')
-    expect(s.criticalUnacked.value).toHaveLength(0)
+    expect(s.urgentUnacked.value).toHaveLength(0)
     expect(s.unacked.value).toBe(0)
   })
 
@@ -298,7 +311,7 @@ describe('createAlerts', () => {
       await vi.advanceTimersByTimeAsync(4000) // then 4 s
       expect(api.get).toHaveBeenCalledTimes(3)
       expect(s.state.loaded).toBe(true)
-      expect(s.criticalUnacked.value.map((a) => a.id)).toEqual([5])
+      expect(s.urgentUnacked.value.map((a) => a.id)).toEqual([5])
       await vi.advanceTimersByTimeAsync(60_000)
       expect(api.get).toHaveBeenCalledTimes(3) // no retry after success
     } finally {

@@ -3,8 +3,10 @@
 import { computed, reactive, readonly, type InjectionKey } from 'vue'
 import { ApiError, type Api } from '../lib/api'
 
-/** ALERT_TYPES are what an alert is about (web/openapi.json, AlertType). */
-export const ALERT_TYPES = ['WARNING', 'CRITICAL', 'SENSOR_FAULT'] as const
+/** ALERT_TYPES are what an alert is about (web/openapi.json, AlertType). A DEVICE_FAULT is
+ *  about the device itself (its sensor_id names the part, e.g. storage); it is latched:
+ *  acknowledging it closes it. */
+export const ALERT_TYPES = ['WARNING', 'CRITICAL', 'SENSOR_FAULT', 'DEVICE_FAULT'] as const
 export type AlertType = (typeof ALERT_TYPES)[number]
 /** ALERT_STATES are an alert's life, in order (web/openapi.json, AlertState). */
 export const ALERT_STATES = ['ACTIVE_UNACK', 'ACTIVE_ACK', 'CLEARED_UNACK', 'CLOSED'] as const
@@ -49,7 +51,12 @@ export interface AlertPage {
 
 export const OPEN_STATES: readonly AlertState[] = ['ACTIVE_UNACK', 'ACTIVE_ACK', 'CLEARED_UNACK']
 
-const severity: Record<AlertType, number> = { CRITICAL: 0, SENSOR_FAULT: 1, WARNING: 2 }
+const severity: Record<AlertType, number> = { CRITICAL: 0, DEVICE_FAULT: 1, SENSOR_FAULT: 2, WARNING: 3 }
+
+/** URGENT are the types whose unacknowledged alerts take the banner on every screen: a
+ *  critical pressure, and a fault of the device itself (the database replaced at start),
+ *  which no reading shows. */
+export const URGENT: ReadonlySet<AlertType> = new Set(['CRITICAL', 'DEVICE_FAULT'])
 
 /** needsAck tells an alert that waits for someone to acknowledge it. */
 export function needsAck(a: Alert): boolean {
@@ -118,7 +125,7 @@ export function createAlerts(api: Api) {
 
   const active = computed(() => [...state.open.values()].sort(byUrgency))
   const unacked = computed(() => active.value.filter(needsAck).length)
-  const criticalUnacked = computed(() => active.value.filter((a) => a.type === 'CRITICAL' && needsAck(a)))
+  const urgentUnacked = computed(() => active.value.filter((a) => URGENT.has(a.type) && needsAck(a)))
 
   /** load fetches every open alert; the frames keep the list current after that. A failed
    *  load is tried again with backoff until it succeeds or the user signs out: until then the
@@ -152,7 +159,8 @@ export function createAlerts(api: Api) {
     state: readonly(state),
     active,
     unacked,
-    criticalUnacked,
+    /** the unacknowledged alerts of the banner (URGENT), most urgent first */
+    urgentUnacked,
     apply,
     load,
     async ack(id: number, comment = ''): Promise<Alert> {
