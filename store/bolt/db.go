@@ -82,17 +82,19 @@ type Options struct {
 // DB is the open database. It is safe for concurrent use: reads run in parallel, writes one
 // at a time.
 type DB struct {
-	db     *bbolt.DB
-	path   string
-	now    func() time.Time
-	schema int
+	db      *bbolt.DB
+	path    string
+	now     func() time.Time
+	schema  int
+	history historyLink // the writer that uses the history segment
 }
 
 // Open opens the database in dir, creating dir (0700) and the file (0600) if needed, and runs
 // the migrations the file lacks. An existing file is chmod-ed to 0600, since it holds password
 // hashes and sessions. Open fails fast with a clear error when another process holds the
 // file, when the file is not a maskservice database or is damaged, or when it was written by
-// a newer maskserviced.
+// a newer maskserviced. The readings a crash left in the history segment it moves into the
+// file (see HistoryWriter).
 func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -118,6 +120,11 @@ func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	}
 	db := &DB{db: bdb, path: path, now: opts.Now}
 	if err := db.migrate(ctx); err != nil {
+		_ = bdb.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// The readings a crash left in the history segment go into the file before anyone reads.
+	if _, err := foldSegment(ctx, bdb, segmentPath(path)); err != nil {
 		_ = bdb.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -206,9 +213,9 @@ func getSchema(meta *bbolt.Bucket) (int, error) {
 	return int(binary.BigEndian.Uint32(b)), nil
 }
 
-// Close closes the file after the transactions in flight finish. Every answered write is
-// already on disk, so Close loses nothing.
-func (db *DB) Close() error { return db.db.Close() }
+// Close closes the file after the transactions in flight finish, and the history segment.
+// Every answered write is already on disk, so Close loses nothing.
+func (db *DB) Close() error { return errors.Join(db.history.close(), db.db.Close()) }
 
 // Path returns the database file's path.
 func (db *DB) Path() string { return db.path }
