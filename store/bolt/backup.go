@@ -334,7 +334,8 @@ func checkTx(ctx context.Context, tx *bbolt.Tx) error {
 // The history segment (SegmentFileName) belongs to the current file: what a crash left in it
 // is first moved into the current file, then the segment is removed before the restored file
 // takes its place, so that the kept file holds every committed reading and the restored one
-// none of the readings taken after the backup.
+// none of the readings taken after the backup. A cut between the two leaves the current file
+// with the segment's readings in it and no segment; the daemon makes a new one.
 func Restore(ctx context.Context, dataDir, from string) (kept string, err error) {
 	if _, err := Verify(ctx, from); err != nil {
 		return "", fmt.Errorf("restore %s: refused: %w", from, err)
