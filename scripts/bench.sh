@@ -33,6 +33,9 @@ echo "cpus:  $(nproc)"
 echo "cpu:   $(cpu_model)"
 echo "go:    $(go version)"
 echo "date:  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+# The history's disk-write benchmark reads /proc/self/io write_bytes, which a tmpfs does not
+# count: it then runs under ~/.cache (or MASKSERVICE_BENCH_DIR) and logs where.
+echo "tmp:   ${TMPDIR:-/tmp} on $(df -PT "${TMPDIR:-/tmp}" | awk 'NR == 2 { print $1 " (" $2 ")" }')"
 
 echo
 echo "== Go micro-benchmarks =="

@@ -70,13 +70,19 @@ type Info struct {
 // the writer start returns. The size is known before the first byte, so an HTTP handler can
 // send it as Content-Length and be sure the body matches it.
 //
+// The copy holds every reading committed before StreamBackup was called: the history
+// writer's readings in the segment are first moved into the file (a checkpoint), and the
+// transaction begins before the writer commits again. When that checkpoint fails (a full
+// disk), so does the backup, rather than leave out the newest readings.
+//
 // Writers are not blocked, with one exception: a write that needs the file to grow waits
 // until the transaction ends (bbolt cannot remap the file under a reader), and pages freed
 // meanwhile are reused only afterwards. A slow reader of the copy therefore holds up such
-// writes; cancel ctx (or fail the writer) to end the copy early.
+// writes (the history's commits go to the segment meanwhile, and only its checkpoints
+// wait); cancel ctx (or fail the writer) to end the copy early.
 func (db *DB) StreamBackup(ctx context.Context, start func(size int64) (io.Writer, error)) (int64, error) {
 	var n int64
-	err := db.view(ctx, func(tx *bbolt.Tx) error {
+	err := db.snapshot(ctx, func(tx *bbolt.Tx) error {
 		w, err := start(tx.Size())
 		if err != nil {
 			return err
@@ -90,6 +96,20 @@ func (db *DB) StreamBackup(ctx context.Context, start func(size int64) (io.Write
 	return n, nil
 }
 
+// snapshot runs fn in a read transaction that holds every reading committed so far (see
+// StreamBackup).
+func (db *DB) snapshot(ctx context.Context, fn func(tx *bbolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	tx, err := db.history.begin(ctx, db.db)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	return fn(tx)
+}
+
 // WriteBackup writes a consistent copy of the open database to w, in one read transaction,
 // while writers go on (see StreamBackup for the one kind of write that waits). It returns
 // the number of bytes written; on success that is the size of a file holding the copy.
@@ -97,11 +117,12 @@ func (db *DB) WriteBackup(ctx context.Context, w io.Writer) (int64, error) {
 	return db.StreamBackup(ctx, func(int64) (io.Writer, error) { return w, nil })
 }
 
-// BackupSize returns the size a copy made now would have. A write may change it before the
-// next WriteBackup, so whoever must announce the exact size should use StreamBackup.
+// BackupSize returns the size a copy made now would have; like a copy, it moves the history
+// writer's readings in the segment into the file first. A write may change the size before
+// the next WriteBackup, so whoever must announce the exact size should use StreamBackup.
 func (db *DB) BackupSize(ctx context.Context) (int64, error) {
 	var n int64
-	err := db.view(ctx, func(tx *bbolt.Tx) error {
+	err := db.snapshot(ctx, func(tx *bbolt.Tx) error {
 		n = tx.Size()
 		return nil
 	})
@@ -137,8 +158,9 @@ func (db *DB) BackupToFile(ctx context.Context, path string) error {
 
 // BackupClosedFile copies the database file at path, which no daemon holds, to dest the way
 // BackupToFile does. It opens the file read-only: no migration runs and nothing in it changes,
-// so a newer command line never upgrades the file under an older daemon. It fails with
-// ErrInUse when a daemon holds the file.
+// so a newer command line never upgrades the file under an older daemon. The readings a crash
+// left in the history segment beside path go into the copy (path itself gets them at the
+// daemon's next start). It fails with ErrInUse when a daemon holds the file.
 func BackupClosedFile(ctx context.Context, path, dest string) error {
 	if same, err := sameFile(dest, path); err != nil {
 		return fmt.Errorf("back up to %s: %w", dest, err)
@@ -156,6 +178,9 @@ func BackupClosedFile(ctx context.Context, path, dest string) error {
 			return err
 		})
 	}, func(tmp string) error {
+		if err := foldSegmentInto(ctx, tmp, path); err != nil {
+			return err
+		}
 		_, err := Verify(ctx, tmp)
 		return err
 	})
@@ -305,6 +330,12 @@ func checkTx(ctx context.Context, tx *bbolt.Tx) error {
 // directory fsynced. The previous file is never deleted. A failure before the final rename
 // leaves maskservice.db untouched; after a crash or a power cut maskservice.db is the old
 // file or the restored one, whole, and a stale .restore.tmp or an extra kept name at most.
+//
+// The history segment (SegmentFileName) belongs to the current file: what a crash left in it
+// is first moved into the current file, then the segment is removed before the restored file
+// takes its place, so that the kept file holds every committed reading and the restored one
+// none of the readings taken after the backup. A cut between the two leaves the current file
+// with the segment's readings in it and no segment; the daemon makes a new one.
 func Restore(ctx context.Context, dataDir, from string) (kept string, err error) {
 	if _, err := Verify(ctx, from); err != nil {
 		return "", fmt.Errorf("restore %s: refused: %w", from, err)
@@ -318,6 +349,11 @@ func Restore(ctx context.Context, dataDir, from string) (kept string, err error)
 		return "", fmt.Errorf("restore %s: %w", from, err)
 	}
 	if exists {
+		// What a crash left in the history segment goes into the current file first (as the
+		// daemon's next start would do), so that the file kept holds it.
+		if err := foldSegmentAt(ctx, cur); err != nil {
+			return "", fmt.Errorf("restore %s: %w", from, err)
+		}
 		// Hold a shared lock on the current file until the end, so that no daemon opens it
 		// meanwhile. A damaged current file cannot be locked through bbolt, but then no
 		// daemon can open it either: go on and replace it.
@@ -336,6 +372,11 @@ func Restore(ctx context.Context, dataDir, from string) (kept string, err error)
 		// The copy, not only its source, must be sound before it replaces anything.
 		if _, err := Verify(ctx, tmp); err != nil {
 			return err
+		}
+		// The segment belongs to the file being replaced: the restored one must not take
+		// its readings (they are in the file kept, or were lost with a damaged one).
+		if err := os.Remove(segmentPath(cur)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove the history segment of the database replaced: %w", err)
 		}
 		if !exists {
 			return nil
@@ -357,6 +398,27 @@ func Restore(ctx context.Context, dataDir, from string) (kept string, err error)
 		return kept, fmt.Errorf("restore %s: %w", from, err)
 	}
 	return kept, nil
+}
+
+// foldSegmentAt folds the history segment beside the database file at path into it, when
+// there is a segment and the file opens; a damaged file is left alone. ErrInUse: a daemon
+// holds the file.
+func foldSegmentAt(ctx context.Context, path string) error {
+	if ok, err := fileExists(segmentPath(path)); err != nil || !ok {
+		return err
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() == 0 {
+		return err // bbolt would make an empty file a new database
+	}
+	db, err := openLocked(path, false)
+	switch {
+	case errors.Is(err, ErrInUse):
+		return fmt.Errorf("%s: %w", path, err)
+	case err != nil:
+		return nil
+	}
+	_, err = foldSegment(ctx, db, segmentPath(path))
+	return errors.Join(err, db.Close())
 }
 
 // keep gives the database file cur a second name stamped with now, so that the rename that
@@ -386,8 +448,10 @@ func keep(cur string, now time.Time) (string, error) {
 
 // Compact rewrites the database in dataDir without its free pages, while the daemon is
 // stopped, and returns the file's size before and after. Deleting records never shrinks a
-// bbolt file (freed pages are kept for reuse); this is how the space comes back. It refuses
-// with ErrInUse while a process holds the file, and refuses a file that fails Verify.
+// bbolt file (freed pages are kept for reuse); this is how the space comes back. The
+// compacted file keeps the history segment's checkpoint, so the daemon's next start moves
+// what a crash left in the segment into it as into the old one. It refuses with ErrInUse
+// while a process holds the file, and refuses a file that fails Verify.
 //
 // The compacted copy is written to maskservice.db.compact.tmp, fsynced, verified, then renamed
 // over maskservice.db and the directory fsynced. A failure before the rename leaves

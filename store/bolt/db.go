@@ -108,6 +108,7 @@ type DB struct {
 	// ever (its rollback reads the free list page, and panics again on a damaged one), so
 	// later writes fail at once with it instead of waiting for the lock.
 	broken atomic.Pointer[error]
+	history historyLink // the writer that uses the history segment
 }
 
 // Open opens the database in dir, creating dir (0700) and the file (0600) if needed, and runs
@@ -120,7 +121,8 @@ type DB struct {
 // is damaged (wrapping ErrNotBolt, ErrNotOurs or ErrDamaged; OpenRecovering handles those),
 // when it was written by a newer maskserviced (ErrNewer), or when the system refuses (no
 // such directory, no permission, a read-only file system). A refused file is left as it
-// was.
+// was. The readings a crash left in the history segment it moves into the file (see
+// HistoryWriter).
 func Open(ctx context.Context, dir string, opts Options) (*DB, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -179,6 +181,17 @@ func openPath(ctx context.Context, path string, opts Options) (*DB, error) {
 		return nil, openError(path, err)
 	}
 	if err := guard(func() error { return db.migrate(ctx) }); err != nil {
+		if errors.As(err, new(*recoveredPanic)) {
+			db.broken.Store(&err)
+		}
+		_ = db.Close()
+		if isDamage(err) {
+			return nil, &damageError{path: path, err: err}
+		}
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	// The readings a crash left in the history segment go into the file before anyone reads.
+	if err := guard(func() error { _, err := foldSegment(ctx, db.db, segmentPath(path)); return err }); err != nil {
 		if errors.As(err, new(*recoveredPanic)) {
 			db.broken.Store(&err)
 		}
@@ -361,15 +374,16 @@ func getSchema(meta *bbolt.Bucket) (int, error) {
 	return int(binary.BigEndian.Uint32(b)), nil
 }
 
-// Close closes the file after the transactions in flight finish. Every answered write is
-// already on disk, so Close loses nothing. After a write transaction met damage, Close waits
+// Close closes the history segment, then the file after the transactions in flight finish.
+// Every answered write is already on disk, so Close loses nothing. After a write transaction met damage, Close waits
 // for bbolt a moment only (brokenCloseWait): if the failed transaction still holds bbolt's
 // writer lock, Close unlocks and closes bbolt's file itself, leaves the map to the end of
 // the process, and says so.
 func (db *DB) Close() error {
+	segErr := db.history.close()
 	broken := db.broken.Load()
 	if broken == nil {
-		return db.db.Close()
+		return errors.Join(segErr, db.db.Close())
 	}
 	done := make(chan error, 1)
 	go func() { done <- db.db.Close() }()

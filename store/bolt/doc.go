@@ -11,15 +11,17 @@
 //
 // Built now:
 //
-//	meta      schema_version: uint32 big-endian; created: RFC 3339 UTC, when the file was made
+//	meta      schema_version: uint32 big-endian; created: RFC 3339 UTC, when the file was made;
+//	          history_segment: how far the history segment is moved into the file (segment.go)
 //	users     username -> user record (JSON with "v"), so a scan is ordered by name
 //	sessions  session id -> session record (JSON with "v")
 //	history   (schema 2) one nested bucket per sensor id; key: the chunk's first reading's
 //	          time as Unix nanoseconds with the sign bit flipped, uint64 big-endian (time
 //	          order, also before 1970); value: a chunk of up to 256 readings in the format of
 //	          package store/chunk (versioned by its first byte). A time range is one Seek and a
-//	          walk; retention deletes from the front. The writer rewrites its open chunk at
-//	          every commit, so a reading costs about 2.2 bytes at 1 Hz once the chunk is full.
+//	          walk; retention deletes from the front. The newest readings are in the history
+//	          segment instead (below) until a checkpoint moves them here; a chunk still open
+//	          then is written again at the next checkpoint under the same key.
 //	alerts    (schema 3) key: uint64 big-endian from NextSequence (creation order); value:
 //	          alert record
 //	audit     (schema 3) key: 16 bytes, the entry's time as Unix nanoseconds with the sign
@@ -37,13 +39,23 @@
 // Each record value carries its format version (a "v" field in JSON, a leading byte in binary
 // values), so that a migration can find and rewrite the records of an older format.
 //
+// Beside the file, maskservice.seg (SegmentFileName) is the history segment: a file of fixed
+// size to which each commit of the history appends the readings since the previous one, as
+// a checksummed record of whole 4 KiB pages. A checkpoint (every few minutes, before a
+// backup, at the writer's stop) moves them into the history buckets; Open moves what a crash
+// left there. See segment.go for the format and HistoryWriter for the rules.
+//
 // # Durability
 //
 // Every write is one bbolt transaction, committed with fdatasync (NoSync is never set)
 // before the method returns: what a method has answered survives a power cut, and a power cut
 // loses only writes that were not yet answered. bbolt writes copy-on-write pages and switches
 // its meta page last, so a cut in the middle of a commit leaves the file as it was before that
-// transaction; nothing half-written is ever read back.
+// transaction; nothing half-written is ever read back. The history's commits are the one
+// exception to "one bbolt transaction": they are an append to the segment, fdatasynced before
+// Commit returns; a cut tears at most the record being written, which Open recognises by its
+// checksum and drops, and a record is only ever written over pages whose readings are in the
+// file already. The SD card sees one page per commit instead of some 50 KB.
 //
 // # Migrations
 //

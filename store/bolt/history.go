@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"os"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -50,11 +52,17 @@ func chunkKey(t time.Time) []byte {
 // phone that must not hold them for minutes.
 const scanBatch = 256
 
+// keyedChunk is an encoded chunk and its key.
+type keyedChunk struct{ key, value []byte }
+
 // ScanHistory implements maskservice.HistoryLog: it calls fn with the logged readings of
 // sensorID whose Time lies in [start, end), in key order (the order they were taken while the
-// clock did not jump back), until fn returns false. The chunks are copied out of the file in
-// batches, each in a short read transaction that sees a consistent file while the writer
-// goes on.
+// clock did not jump back), until fn returns false. It sees every committed reading: the
+// chunks in the file, and the writer's newer ones that are committed to the segment and not
+// moved into the file yet (those replace the file's older copies of the same chunks). The
+// chunks are copied out of the file in batches, each in a short read transaction that sees a
+// consistent file while the writer goes on; the writer's are taken as they stood when the
+// scan began.
 //
 // After the clock jumped back, readings taken in the overlap come out of order, and those of
 // a chunk that began after end are not found by a range that ends in the overlap.
@@ -62,41 +70,66 @@ func (db *DB) ScanHistory(ctx context.Context, sensorID, unit string, start, end
 	if !start.Before(end) {
 		return nil
 	}
+	var open []keyedChunk // the writer's, in key order
+	var replaced map[string]bool
+	if v := db.history.view(); v != nil {
+		open, replaced = v.chunks(sensorID, start, end)
+	}
+	// emit hands the readings of c in [start, end) to fn; false when fn wants no more.
+	emit := func(c keyedChunk) (bool, error) {
+		more := true
+		err := chunk.Decode(c.value, sensorID, unit, func(r maskservice.Reading) bool {
+			if !r.Time.Before(start) && r.Time.Before(end) {
+				more = fn(r)
+			}
+			return more
+		})
+		if err != nil {
+			return false, fmt.Errorf("history of %s, chunk %x: %w", sensorID, c.key, err)
+		}
+		return more, nil
+	}
 	var resume []byte // the key to go on from; nil for the first batch
 	for {
 		batch, next, err := db.copyChunks(ctx, sensorID, start, end, resume)
 		if err != nil {
 			return err
 		}
-		for i, v := range batch {
-			more := true
-			err := chunk.Decode(v, sensorID, unit, func(r maskservice.Reading) bool {
-				if !r.Time.Before(start) && r.Time.Before(end) {
-					more = fn(r)
+		for _, c := range batch {
+			// The writer's chunks that come before c in key order go first.
+			for len(open) > 0 && bytes.Compare(open[0].key, c.key) < 0 {
+				if more, err := emit(open[0]); !more || err != nil {
+					return err
 				}
-				return more
-			})
-			if err != nil {
-				return fmt.Errorf("history of %s, chunk %d of a batch: %w", sensorID, i, err)
+				open = open[1:]
 			}
-			if !more {
-				return nil
+			if replaced[string(c.key)] {
+				continue
 			}
-		}
-		if next == nil {
-			return ctx.Err()
+			if more, err := emit(c); !more || err != nil {
+				return err
+			}
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if next == nil {
+			break
+		}
 		resume = next
 	}
+	for _, c := range open {
+		if more, err := emit(c); !more || err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
 }
 
 // copyChunks copies, in one read transaction, up to scanBatch chunks of sensorID that may
 // hold readings in [start, end): from resume, or for the first batch from the chunk reaching
 // into start. It returns them and the key to resume at, nil when there are no more.
-func (db *DB) copyChunks(ctx context.Context, sensorID string, start, end time.Time, resume []byte) (batch [][]byte, next []byte, err error) {
+func (db *DB) copyChunks(ctx context.Context, sensorID string, start, end time.Time, resume []byte) (batch []keyedChunk, next []byte, err error) {
 	err = db.view(ctx, func(tx *bbolt.Tx) error {
 		hb := tx.Bucket(bucketHistory)
 		if hb == nil {
@@ -139,7 +172,7 @@ func (db *DB) copyChunks(ctx context.Context, sensorID string, start, end time.T
 			if h.Max.Before(start) || !h.Min.Before(end) {
 				continue
 			}
-			batch = append(batch, slices.Clone(v))
+			batch = append(batch, keyedChunk{slices.Clone(k), slices.Clone(v)})
 		}
 		return nil
 	})
@@ -162,6 +195,11 @@ type HistoryOptions struct {
 	Retention      time.Duration
 	MaxSize        int64
 	RetentionEvery time.Duration
+	// SegmentSize is the size of the segment file that commits append to (see segment.go):
+	// default MaxSize/64, at most 1 MiB, at least 8 KiB, in 4 KiB pages. Negative: no
+	// segment; every commit then writes into the database file, as before there was one
+	// (some 50 KB per commit instead of 4 KiB).
+	SegmentSize int64
 	// Now returns the current time; default time.Now.
 	Now func() time.Time
 	// Log receives commit failures and retention passes; nil discards.
@@ -186,46 +224,96 @@ func historyQueue(sensors *maskservice.SensorSet) int {
 	return min(max(int(time.Minute/fastest), 64), 8192)
 }
 
+// When a commit moves the readings into the database file's chunks (a checkpoint) instead of
+// appending them to the segment: at the writer's first commit, and once the readings held
+// outside the chunks reach checkpointReadings, or the records not yet moved fill
+// checkpointFill of the segment. The rest of the segment is the reserve that keeps commits
+// going while checkpoints fail (a full disk: the database file cannot grow, the segment
+// needs no new space). A checkpoint is one bbolt transaction of some 50 KB with a month of
+// history; at the defaults (3 readings a second, a page per commit, a 1 MiB segment) one
+// every 192 commits.
+const (
+	checkpointReadings = 1 << 14
+	checkpointFill     = 0.75
+	// segmentRetry is how long a writer that could not make its segment waits before it
+	// tries again; meanwhile every commit is a checkpoint.
+	segmentRetry = 10 * time.Minute
+)
+
+// segmentSize is the segment file's size for opts, 0 for none.
+func segmentSize(opts HistoryOptions) int64 {
+	size := opts.SegmentSize
+	switch {
+	case size < 0:
+		return 0
+	case size == 0:
+		size = min(segmentDefault, opts.MaxSize/64)
+	}
+	return max(size&^(segmentAlign-1), segmentMin)
+}
+
 // HistoryState is the health of the history log, for the device status.
 type HistoryState string
 
 // The history states.
 const (
 	HistoryOK       HistoryState = "OK"        // the last commit succeeded
-	HistoryDiskFull HistoryState = "DISK_FULL" // commits fail for lack of space; readings wait in RAM
-	HistoryError    HistoryState = "ERROR"     // commits fail otherwise; readings wait in RAM
+	HistoryDiskFull HistoryState = "DISK_FULL" // writes to the database fail for lack of space: readings wait in the segment while it has room, then in RAM
+	HistoryError    HistoryState = "ERROR"     // writes to the database fail otherwise: readings wait as for DISK_FULL
 )
 
 // HistoryStats are the writer's counters.
 type HistoryStats struct {
-	State      HistoryState
-	Committed  uint64    // readings committed
-	Commits    uint64    // transactions committed
-	Pending    int       // readings in RAM not yet committed
-	Dropped    uint64    // readings dropped because commits failed for too long
-	Trimmed    uint64    // chunks deleted by retention
-	LastCommit time.Time // when the last commit succeeded
-	LastError  string    // the last commit or retention failure, "" if none
-	CommitTime time.Duration
+	State       HistoryState
+	Committed   uint64    // readings committed (to the segment or the file)
+	Commits     uint64    // commits that wrote something
+	Checkpoints uint64    // of them, those that moved everything into the database file
+	Pending     int       // readings in RAM not yet committed
+	InSegment   int       // readings committed to the segment only, not yet moved into the file
+	Dropped     uint64    // readings dropped because commits failed for too long
+	Trimmed     uint64    // chunks deleted by retention
+	LastCommit  time.Time // when the last commit succeeded
+	LastError   string    // the last commit, checkpoint or retention failure, "" if none
+	CommitTime  time.Duration
 }
 
 // HistoryWriter batches readings into the history log: Add keeps them in an open chunk per
-// sensor in RAM, Commit writes every changed chunk in one transaction. Run does both from a
-// monitor subscription, and retention in a goroutine of its own. Add, Commit, Trim and Stats
-// are safe for concurrent use; Stats never waits for a commit.
+// sensor in RAM; Commit appends the readings added since the last commit to the segment, a
+// file of its own beside the database (one 4 KiB page and its fdatasync at the defaults),
+// and every so often moves what the segment holds into the chunks of the database file in
+// one transaction (a checkpoint). Queries (DB.ScanHistory) and backups see the committed
+// readings wherever they are. Run does it all from the event bus, and retention in a
+// goroutine of its own. Add, Commit, Checkpoint, Trim and Stats are safe for concurrent use;
+// Stats never waits for a commit.
+//
+// One writer per DB uses the segment: the first one made. Another writer on the same DB
+// moves every commit into the database file.
 //
 // What a crash or power cut loses: the readings added since the last successful commit (at
-// most CommitInterval of them while the disk works). bbolt switches its meta page last, so a
-// cut during a commit leaves the file as it was after the previous one.
+// most CommitInterval of them while the disk works). A cut during an append tears at most
+// the record being written, which the next Open drops, and during a checkpoint leaves the
+// file as it was (bbolt switches its meta page last): the segment still holds the readings,
+// and Open moves them into the file, once.
 type HistoryWriter struct {
-	db     *DB
-	opts   HistoryOptions
-	rounds *maskservice.Subscription[*maskservice.Round] // nil without Events
+	db       *DB
+	opts     HistoryOptions
+	rounds   *maskservice.Subscription[*maskservice.Round] // nil without Events
+	attached bool                                          // this writer uses db's segment
 
-	mu      sync.Mutex // the chunks; held across a commit
-	sensors map[string]*sensorLog
-	order   []string // sensor ids in the order first seen
-	pending int      // readings added and not yet committed (nor dropped)
+	mu       sync.Mutex // the chunks and the segment; held across a commit
+	sensors  map[string]*sensorLog
+	order    []string  // sensor ids in the order first seen
+	pending  int       // readings added and not yet committed (nor dropped)
+	seg      *segment  // nil before the first checkpoint, when it cannot be made, and when detached
+	segTried time.Time // when making the segment last failed
+	closed   bool      // the DB closed: no more segment
+	recBuf   []byte
+	encBuf   []byte
+	rsBuf    []maskservice.Reading
+
+	// committed is what queries see of the chunks in RAM, rebuilt after every change to
+	// what is committed, so that a query never waits for a commit.
+	committed atomic.Pointer[writerView]
 
 	smu   sync.Mutex // the counters, so that Stats does not wait for an fsync
 	stats HistoryStats
@@ -233,18 +321,49 @@ type HistoryWriter struct {
 
 // sensorLog is one sensor's part of the writer.
 type sensorLog struct {
-	open        []maskservice.Reading // the open chunk
-	openKey     []byte                // its key once committed, nil before
-	uncommitted int                   // readings of open added since its last commit
-	sealed      []pendingChunk        // full chunks with readings not committed yet
-	hint        chunk.Scale
+	chunks []*memChunk // not yet moved into the file whole, oldest first; the last one may be open
+	hint   chunk.Scale
 }
 
-// pendingChunk is a sealed chunk whose newest readings never reached the file.
-type pendingChunk struct {
-	key         []byte // nil if no part of it was ever committed
-	readings    []maskservice.Reading
-	uncommitted int // its readings not in the file: the last ones
+// memChunk is a chunk in RAM: the open one, or a sealed one not yet moved into the file.
+type memChunk struct {
+	key    []byte                // chosen when it is started: free in the file and among the writer's
+	rs     []maskservice.Reading // its readings; nil once enc holds them
+	enc    []byte                // the sealed chunk, encoded, once all its readings are committed
+	n      int                   // readings
+	logged int                   // of them, committed (the first ones): in the segment or the file
+	stored int                   // of them, in the file's copy under key (0: none there)
+	sealed bool
+	first  time.Time // the first reading's time
+}
+
+// open returns the sensor's open chunk, nil if there is none.
+func (sl *sensorLog) open() *memChunk {
+	if n := len(sl.chunks); n > 0 && !sl.chunks[n-1].sealed {
+		return sl.chunks[n-1]
+	}
+	return nil
+}
+
+// pack replaces the readings of a sealed chunk whose readings are all committed by its
+// encoding: a few hundred bytes instead of 25 KB of RAM until the checkpoint.
+func (sl *sensorLog) pack(c *memChunk) {
+	if c.sealed && c.enc == nil && c.logged == c.n && c.n > 0 {
+		c.enc, sl.hint = chunk.Encode(nil, c.rs, sl.hint)
+		c.rs = nil
+	}
+}
+
+// encoded returns the chunk's committed readings encoded, and whether there are any.
+func (sl *sensorLog) encoded(c *memChunk) ([]byte, bool) {
+	switch {
+	case c.logged == 0:
+		return nil, false
+	case c.enc != nil:
+		return c.enc, true
+	}
+	enc, _ := chunk.Encode(nil, c.rs[:c.logged], sl.hint)
+	return enc, true
 }
 
 // NewHistoryWriter returns a writer into db's history log.
@@ -280,6 +399,7 @@ func (db *DB) NewHistoryWriter(opts HistoryOptions) *HistoryWriter {
 		}
 		w.rounds = maskservice.Subscribe[*maskservice.Round](opts.Events, "history", opts.Queue)
 	}
+	w.attached = db.history.attach(w)
 	return w
 }
 
@@ -294,14 +414,17 @@ func (w *HistoryWriter) Add(r maskservice.Reading) {
 		w.sensors[r.SensorID] = sl
 		w.order = append(w.order, r.SensorID)
 	}
-	if n := len(sl.open); n >= chunkReadings || (n > 0 && r.Time.Sub(sl.open[0].Time) >= chunkSpan) {
-		if sl.uncommitted > 0 {
-			sl.sealed = append(sl.sealed, pendingChunk{key: sl.openKey, readings: sl.open, uncommitted: sl.uncommitted})
+	c := sl.open()
+	if c == nil || c.n >= chunkReadings || r.Time.Sub(c.first) >= chunkSpan {
+		if c != nil {
+			c.sealed = true
+			sl.pack(c)
 		}
-		sl.open, sl.openKey, sl.uncommitted = make([]maskservice.Reading, 0, chunkReadings), nil, 0
+		c = &memChunk{key: w.newKey(r.SensorID, sl, r.Time), rs: make([]maskservice.Reading, 0, chunkReadings), first: r.Time}
+		sl.chunks = append(sl.chunks, c)
 	}
-	sl.open = append(sl.open, r)
-	sl.uncommitted++
+	c.rs = append(c.rs, r)
+	c.n++
 	w.pending++
 	dropped := w.dropOverflow()
 	w.smu.Lock()
@@ -310,120 +433,362 @@ func (w *HistoryWriter) Add(r maskservice.Reading) {
 	w.smu.Unlock()
 }
 
-// dropOverflow drops the oldest sealed chunks while more readings wait than MaxPending, and
-// returns how many readings it dropped. A dropped chunk's readings that were committed stay
-// in the file.
+// newKey returns the key of a chunk of sensor id starting at t: chunkKey(t), moved past any
+// chunk already in the file or in RAM (after a clock jump back, an old chunk must not be
+// overwritten). The key is fixed from now on, so that a query can tell the file's copy of a
+// chunk from the writer's.
+func (w *HistoryWriter) newKey(id string, sl *sensorLog, t time.Time) []byte {
+	key := chunkKey(t)
+	bump := func(b *bbolt.Bucket) {
+		for slices.ContainsFunc(sl.chunks, func(c *memChunk) bool { return bytes.Equal(c.key, key) }) ||
+			(b != nil && b.Get(key) != nil) {
+			binary.BigEndian.PutUint64(key, binary.BigEndian.Uint64(key)+1)
+		}
+	}
+	err := w.db.db.View(func(tx *bbolt.Tx) error {
+		var b *bbolt.Bucket
+		if hb := tx.Bucket(bucketHistory); hb != nil {
+			b = hb.Bucket([]byte(id))
+		}
+		bump(b)
+		return nil
+	})
+	if err != nil { // the file is closed: the commit will fail anyway
+		bump(nil)
+	}
+	return key
+}
+
+// dropOverflow drops the oldest readings not committed, a sealed chunk's worth at a time,
+// while more wait than MaxPending, and returns how many it dropped. What of a chunk is
+// committed stays.
 func (w *HistoryWriter) dropOverflow() int {
 	dropped := 0
 	for w.pending > w.opts.MaxPending {
-		var oldest *sensorLog
+		var osl *sensorLog
+		oi := -1
 		for _, id := range w.order {
 			sl := w.sensors[id]
-			if len(sl.sealed) > 0 && (oldest == nil || sl.sealed[0].readings[0].Time.Before(oldest.sealed[0].readings[0].Time)) {
-				oldest = sl
+			// A sensor's readings not committed are its last ones: the first sealed chunk
+			// with any is its oldest.
+			for i, c := range sl.chunks {
+				if c.sealed && c.logged < c.n {
+					if osl == nil || c.first.Before(osl.chunks[oi].first) {
+						osl, oi = sl, i
+					}
+					break
+				}
 			}
 		}
-		if oldest == nil {
+		if osl == nil {
 			return dropped // only open chunks wait; they are bounded by chunkReadings each
 		}
-		n := oldest.sealed[0].uncommitted
-		oldest.sealed = oldest.sealed[1:]
+		c := osl.chunks[oi]
+		n := c.n - c.logged
+		c.rs, c.n = c.rs[:c.logged], c.logged
+		if c.n == 0 {
+			osl.chunks = slices.Delete(osl.chunks, oi, oi+1)
+		} else {
+			osl.pack(c)
+		}
 		w.pending -= n
 		dropped += n
 	}
 	return dropped
 }
 
-// Commit writes every chunk with new readings in one transaction. On failure (a full disk)
-// the readings stay in RAM for the next Commit, up to MaxPending.
+// Commit makes the readings added since the last commit durable: it appends them to the
+// segment as one record and fdatasyncs it, or, at the first commit, when the segment is
+// three quarters full or too many readings wait to be moved, checkpoints instead (moves
+// every reading into the database file, see Checkpoint). When the file cannot take them (a
+// full disk) the segment still may; when neither can, the readings stay in RAM for the next
+// Commit, up to MaxPending, and Commit returns the error.
+//
+// What a power cut loses: after Commit returns nil, nothing it committed.
 func (w *HistoryWriter) Commit(ctx context.Context) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.pending == 0 {
 		return nil
 	}
-	type written struct {
-		sl      *sensorLog
-		openKey []byte
-		hint    chunk.Scale
+	return w.commit(ctx, false)
+}
+
+// Checkpoint moves every reading added, committed or not, into the chunks of the database
+// file in one transaction, which also records that the segment's records up to now are
+// moved. A backup and Run's last commit call it, so that the database file alone holds the
+// whole history. If the transaction fails, the readings not committed yet are appended to
+// the segment, as Commit would, and Checkpoint returns the error.
+//
+// What a power cut loses: after Checkpoint returns nil, nothing added before it; during it,
+// nothing committed before it (the segment still holds it).
+func (w *HistoryWriter) Checkpoint(ctx context.Context) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.checkpointLocked(ctx)
+}
+
+// checkpointLocked is Checkpoint with w.mu held; it does nothing when everything is moved.
+func (w *HistoryWriter) checkpointLocked(ctx context.Context) error {
+	if w.moved() {
+		return nil
 	}
-	var done []written
+	return w.commit(ctx, true)
+}
+
+// moved reports whether the file holds every reading added.
+func (w *HistoryWriter) moved() bool {
+	for _, sl := range w.sensors {
+		for _, c := range sl.chunks {
+			if c.stored < c.n {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// inSegment counts the readings committed to the segment and not moved into the file.
+func (w *HistoryWriter) inSegment() int {
+	n := 0
+	for _, sl := range w.sensors {
+		for _, c := range sl.chunks {
+			n += c.logged - c.stored
+		}
+	}
+	return n
+}
+
+// commit appends the pending readings to the segment, or checkpoints when checkpoint is set
+// or it is time to (see checkpointReadings), falling back to the other where one fails.
+func (w *HistoryWriter) commit(ctx context.Context, checkpoint bool) error {
 	n := w.pending
 	start := time.Now()
-	var buf []byte
+	if !checkpoint && w.seg != nil && w.inSegment()+w.pending < checkpointReadings &&
+		float64(w.seg.used()) < checkpointFill*float64(w.seg.size) {
+		ok, err := w.appendPending()
+		if ok {
+			w.committedNow(n, start, false, nil)
+			return nil
+		}
+		if err != nil {
+			w.opts.Log.Warn("history segment append failed; moving the readings into the database instead", "err", err)
+		}
+	}
+	err := w.checkpoint(ctx)
+	if err == nil {
+		w.committedNow(n, start, true, nil)
+		return nil
+	}
+	err = fmt.Errorf("history checkpoint: %w", err)
+	// The database cannot take the readings (a full disk): the segment's reserve can.
+	if w.seg != nil && w.pending > 0 {
+		ok, aerr := w.appendPending()
+		if ok {
+			w.committedNow(n, start, false, err)
+			w.opts.Log.Warn("history checkpoint failed; readings wait in the segment", "err", err, "in_segment", w.inSegment())
+			if checkpoint {
+				return err
+			}
+			return nil
+		}
+		err = errors.Join(err, aerr)
+	}
+	w.setError(err)
+	if w.pending == 0 { // a checkpoint of committed readings failed: they stay in the segment
+		return err
+	}
+	return fmt.Errorf("commit history (%d readings wait): %w", w.pending, err)
+}
+
+// appendPending appends the readings not committed to the segment as one record. It returns
+// false when they do not fit, or when the write fails (with the error).
+func (w *HistoryWriter) appendPending() (bool, error) {
+	rec := append(w.recBuf[:0], segmentVersion)
+	for _, id := range w.order {
+		sl := w.sensors[id]
+		rs := w.rsBuf[:0]
+		for _, c := range sl.chunks {
+			if c.logged < c.n {
+				rs = append(rs, c.rs[c.logged:]...)
+			}
+		}
+		w.rsBuf = rs[:0]
+		if len(rs) == 0 {
+			continue
+		}
+		w.encBuf, sl.hint = chunk.Encode(w.encBuf[:0], rs, sl.hint)
+		rec = appendRecordPart(rec, id, w.encBuf)
+	}
+	w.recBuf = rec
+	ok, err := w.seg.append(rec)
+	if !ok {
+		return false, err
+	}
+	for _, sl := range w.sensors {
+		for _, c := range sl.chunks {
+			c.logged = c.n
+			sl.pack(c)
+		}
+	}
+	w.pending = 0
+	return true, nil
+}
+
+// checkpoint writes every chunk with readings the file lacks, and the segment's state, in one
+// transaction; then only the open chunks stay in RAM.
+func (w *HistoryWriter) checkpoint(ctx context.Context) error {
+	if w.seg == nil {
+		w.openSegment(ctx)
+	}
 	err := w.db.update(ctx, func(tx *bbolt.Tx) error {
-		done = done[:0]
 		hb := tx.Bucket(bucketHistory)
 		if hb == nil {
 			return errors.New("no history bucket")
 		}
 		for _, id := range w.order {
 			sl := w.sensors[id]
-			if sl.uncommitted == 0 && len(sl.sealed) == 0 {
-				continue
-			}
-			b, err := hb.CreateBucketIfNotExists([]byte(id))
-			if err != nil {
-				return fmt.Errorf("create history bucket %s: %w", id, err)
-			}
-			b.FillPercent = 0.95 // chunks are appended at the end: pack the pages
-			hint := sl.hint
-			for _, pc := range sl.sealed {
-				if _, hint, buf, err = putChunk(b, pc.key, pc.readings, hint, buf); err != nil {
-					return err
+			var b *bbolt.Bucket
+			for _, c := range sl.chunks {
+				if c.stored == c.n {
+					continue
+				}
+				if b == nil {
+					var err error
+					if b, err = hb.CreateBucketIfNotExists([]byte(id)); err != nil {
+						return fmt.Errorf("create history bucket %s: %w", id, err)
+					}
+					b.FillPercent = 0.95 // chunks are appended at the end: pack the pages
+				}
+				v := c.enc
+				if v == nil {
+					// bbolt keeps the value's slice until the transaction ends: its own.
+					v, sl.hint = chunk.Encode(nil, c.rs, sl.hint)
+				}
+				if err := b.Put(c.key, v); err != nil {
+					return fmt.Errorf("put history chunk: %w", err)
 				}
 			}
-			wr := written{sl: sl, openKey: sl.openKey, hint: hint}
-			if sl.uncommitted > 0 {
-				if wr.openKey, wr.hint, buf, err = putChunk(b, sl.openKey, sl.open, hint, buf); err != nil {
-					return err
-				}
-			}
-			done = append(done, wr)
+		}
+		if w.seg != nil {
+			return putSegState(tx, w.seg.state())
 		}
 		return nil
 	})
 	if err != nil {
-		state := HistoryError
-		if errors.Is(err, syscall.ENOSPC) {
-			state = HistoryDiskFull
-		}
-		w.smu.Lock()
-		w.stats.LastError, w.stats.State = err.Error(), state
-		w.smu.Unlock()
-		return fmt.Errorf("commit history (%d readings wait): %w", n, err)
+		return err
 	}
-	for _, d := range done {
-		d.sl.sealed, d.sl.openKey, d.sl.hint, d.sl.uncommitted = nil, d.openKey, d.hint, 0
+	for _, sl := range w.sensors {
+		open := sl.open()
+		clear(sl.chunks)
+		sl.chunks = sl.chunks[:0]
+		if open != nil {
+			open.logged, open.stored = open.n, open.n
+			sl.chunks = append(sl.chunks, open)
+		}
 	}
 	w.pending = 0
-	w.smu.Lock()
-	w.stats.State, w.stats.LastError = HistoryOK, ""
-	w.stats.Committed += uint64(n)
-	w.stats.Commits++
-	w.stats.Pending = 0
-	w.stats.LastCommit = w.opts.Now()
-	w.stats.CommitTime = time.Since(start)
-	w.smu.Unlock()
+	if w.seg != nil {
+		w.seg.checkpointed()
+	}
 	return nil
 }
 
-// putChunk encodes readings and puts them under key, or under a new key from the first
-// reading's time when key is nil (moved past any chunk already there: after a clock jump
-// back, an old chunk must not be overwritten). It returns the key used.
-func putChunk(b *bbolt.Bucket, key []byte, rs []maskservice.Reading, hint chunk.Scale, buf []byte) ([]byte, chunk.Scale, []byte, error) {
-	if key == nil {
-		key = chunkKey(rs[0].Time)
-		for b.Get(key) != nil {
-			binary.BigEndian.PutUint64(key, binary.BigEndian.Uint64(key)+1)
+// openSegment opens (or makes) the segment if this writer uses one and there is room for it;
+// on failure it logs why and leaves w.seg nil, to try again after segmentRetry.
+func (w *HistoryWriter) openSegment(ctx context.Context) {
+	size := segmentSize(w.opts)
+	if !w.attached || w.closed || size == 0 || (!w.segTried.IsZero() && time.Since(w.segTried) < segmentRetry) {
+		return
+	}
+	seg, err := w.db.openSegment(ctx, size)
+	if err != nil {
+		w.segTried = time.Now()
+		w.opts.Log.Warn("no history segment: every commit writes into the database", "err", err)
+		return
+	}
+	w.seg = seg
+}
+
+// committedNow records a successful commit of n readings; ckptErr is a checkpoint failure
+// that the segment made up for.
+func (w *HistoryWriter) committedNow(n int, start time.Time, checkpoint bool, ckptErr error) {
+	w.publish()
+	inSeg := w.inSegment()
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	w.stats.State, w.stats.LastError = HistoryOK, ""
+	if ckptErr != nil {
+		w.stats.State, w.stats.LastError = stateOf(ckptErr), ckptErr.Error()
+	}
+	w.stats.Committed += uint64(n)
+	w.stats.Commits++
+	if checkpoint {
+		w.stats.Checkpoints++
+	}
+	w.stats.Pending, w.stats.InSegment = w.pending, inSeg
+	w.stats.LastCommit = w.opts.Now()
+	w.stats.CommitTime = time.Since(start)
+}
+
+// setError records a failed commit or checkpoint.
+func (w *HistoryWriter) setError(err error) {
+	w.smu.Lock()
+	w.stats.LastError, w.stats.State = err.Error(), stateOf(err)
+	w.smu.Unlock()
+}
+
+// stateOf is the state a failed write to the disk puts the writer in.
+func stateOf(err error) HistoryState {
+	if errors.Is(err, syscall.ENOSPC) {
+		return HistoryDiskFull
+	}
+	return HistoryError
+}
+
+// writerView is what queries see of a writer's chunks: per sensor, its committed chunks in
+// RAM in key order, and the keys of all its chunks, whose copies in the file are older.
+type writerView map[string]*sensorView
+
+type sensorView struct {
+	chunks   []keyedChunk
+	replaced map[string]bool
+}
+
+// chunks returns the view's chunks of sensorID that may hold readings in [start, end), and
+// the keys whose copies in the file it replaces.
+func (v writerView) chunks(sensorID string, start, end time.Time) ([]keyedChunk, map[string]bool) {
+	sv := v[sensorID]
+	if sv == nil {
+		return nil, nil
+	}
+	var out []keyedChunk
+	for _, c := range sv.chunks {
+		if h, err := chunk.ReadHeader(c.value); err == nil && !h.Max.Before(start) && h.Min.Before(end) {
+			out = append(out, c)
 		}
 	}
-	buf, hint = chunk.Encode(buf[:0], rs, hint)
-	// bbolt keeps the value's slice until the transaction ends: give it its own copy.
-	if err := b.Put(key, slices.Clone(buf)); err != nil {
-		return nil, hint, buf, fmt.Errorf("put history chunk: %w", err)
+	return out, sv.replaced
+}
+
+// publish rebuilds the view queries read (w.mu held).
+func (w *HistoryWriter) publish() {
+	if !w.attached {
+		return // queries do not look at this writer: every commit is in the file
 	}
-	return key, hint, buf, nil
+	v := make(writerView, len(w.sensors))
+	for id, sl := range w.sensors {
+		sv := &sensorView{replaced: make(map[string]bool, len(sl.chunks))}
+		for _, c := range sl.chunks {
+			sv.replaced[string(c.key)] = true
+			if enc, ok := sl.encoded(c); ok {
+				sv.chunks = append(sv.chunks, keyedChunk{c.key, enc})
+			}
+		}
+		slices.SortFunc(sv.chunks, func(a, b keyedChunk) int { return bytes.Compare(a.key, b.key) })
+		v[id] = sv
+	}
+	w.committed.Store(&v)
 }
 
 // Stats returns the writer's counters. It does not wait for a commit in progress.
@@ -434,7 +799,7 @@ func (w *HistoryWriter) Stats() HistoryStats {
 }
 
 // Status reports the history log's health for the device status: the writer's state, the
-// readings waiting or dropped, the rounds its queue lost, and the file's size.
+// readings waiting or dropped, the rounds its queue lost, and the size of the files.
 func (w *HistoryWriter) Status() maskservice.StorageStatus {
 	st := w.Stats()
 	size, used := w.db.HistoryFileBytes()
@@ -450,7 +815,8 @@ func (w *HistoryWriter) Status() maskservice.StorageStatus {
 // Run adds the readings of every round on the bus (HistoryOptions.Events) and commits every
 // CommitInterval; retention runs every RetentionEvery in a goroutine of its own, so a long
 // pass never holds up the readings. Run returns when ctx is done or the bus closes, after
-// adding the rounds still queued and a last commit, whose error it returns.
+// adding the rounds still queued and a last checkpoint, whose error it returns: a stopped
+// daemon's database file holds its whole history.
 func (w *HistoryWriter) Run(ctx context.Context) error {
 	if w.rounds == nil {
 		return errors.New("history writer: Run needs HistoryOptions.Events")
@@ -490,10 +856,10 @@ func (w *HistoryWriter) run(ctx context.Context, rounds <-chan *maskservice.Roun
 				drained = true
 			}
 		}
-		// A last commit on the way out, with a context of its own: ctx is already done.
+		// A last checkpoint on the way out, with a context of its own: ctx is already done.
 		fctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return w.Commit(fctx)
+		return w.Checkpoint(fctx)
 	}
 	for {
 		select {
@@ -546,8 +912,10 @@ const trimBatch = 2000
 // the space back). It returns the number of chunks deleted.
 func (w *HistoryWriter) Trim(ctx context.Context) (int, error) {
 	cutoff := w.opts.Now().Add(-w.opts.Retention)
-	deleted := 0
-	// By age: per sensor, from the front while a chunk's last reading is older than cutoff.
+	// By age: first the writer's chunks in RAM, or the next checkpoint would write them back,
+	// then per sensor in the file, from the front while a chunk's last reading is older than
+	// cutoff.
+	deleted := w.dropBefore(cutoff)
 	for {
 		n, err := w.deleteOldest(ctx, func(h chunk.Header, _ int64) bool { return h.Max.Before(cutoff) })
 		deleted += n
@@ -580,6 +948,47 @@ func (w *HistoryWriter) Trim(ctx context.Context) (int, error) {
 	return deleted, nil
 }
 
+// dropBefore drops the writer's chunks in RAM whose readings are all older than cutoff, and
+// returns how many. Their copies in the segment come back only after a crash, for the next
+// retention pass to delete again.
+func (w *HistoryWriter) dropBefore(cutoff time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	n := 0
+	for _, sl := range w.sensors {
+		sl.chunks = slices.DeleteFunc(sl.chunks, func(c *memChunk) bool {
+			if newest(c).Before(cutoff) {
+				w.pending -= c.n - c.logged
+				n++
+				return true
+			}
+			return false
+		})
+	}
+	if n > 0 {
+		w.publish()
+		w.smu.Lock()
+		w.stats.Pending = w.pending
+		w.smu.Unlock()
+	}
+	return n
+}
+
+// newest returns the time of the chunk's latest reading.
+func newest(c *memChunk) time.Time {
+	if c.enc != nil {
+		h, _ := chunk.ReadHeader(c.enc)
+		return h.Max
+	}
+	var t time.Time
+	for _, r := range c.rs {
+		if r.Time.After(t) {
+			t = r.Time
+		}
+	}
+	return t
+}
+
 func (w *HistoryWriter) trimFailed(err error) error {
 	w.smu.Lock()
 	w.stats.LastError = err.Error()
@@ -589,7 +998,7 @@ func (w *HistoryWriter) trimFailed(err error) error {
 
 // deleteOldest deletes, in one transaction, up to trimBatch chunks in start-time order across
 // all sensors while del(header, bytes freed so far) holds. A chunk the writer still has open
-// is deleted too; its next commit writes it again under its key.
+// is deleted too; the next checkpoint after it takes a reading writes it again under its key.
 func (w *HistoryWriter) deleteOldest(ctx context.Context, del func(h chunk.Header, freed int64) bool) (int, error) {
 	n := 0
 	err := w.db.update(ctx, func(tx *bbolt.Tx) error {
@@ -642,11 +1051,18 @@ func (db *DB) usedBytes() int64 {
 	return used
 }
 
-// HistoryFileBytes returns the size of the database file and the bytes of it in use.
+// HistoryFileBytes returns the bytes the database takes on the disk: the size of the
+// database file and of the segment beside it, and of those the bytes in use (the segment,
+// made full size, is in use whole; the file's free pages are not).
 func (db *DB) HistoryFileBytes() (size, used int64) {
 	_ = db.db.View(func(tx *bbolt.Tx) error {
 		size = tx.Size()
 		return nil
 	})
-	return size, size - int64(db.db.Stats().FreeAlloc)
+	used = size - int64(db.db.Stats().FreeAlloc)
+	if fi, err := os.Stat(segmentPath(db.path)); err == nil {
+		size += fi.Size()
+		used += fi.Size()
+	}
+	return size, used
 }
