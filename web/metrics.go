@@ -170,7 +170,7 @@ func (c *alertCollector) Collect(ch chan<- prometheus.Metric) {
 	type key struct{ sensor, typ string }
 	active := map[key]int{}
 	total := map[string]int{}
-	for _, t := range []maskservice.AlertType{maskservice.AlertWarning, maskservice.AlertCritical, maskservice.AlertSensorFault} {
+	for _, t := range []maskservice.AlertType{maskservice.AlertWarning, maskservice.AlertCritical, maskservice.AlertSensorFault, maskservice.AlertDeviceFault} {
 		total[string(t)] = 0
 	}
 	err := c.store.ScanAlerts(context.Background(), maskservice.AlertFilter{}, func(a maskservice.Alert) bool {

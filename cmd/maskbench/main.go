@@ -44,6 +44,7 @@ type config struct {
 	TransducerSim    string
 	Only             []string
 	Clients          int
+	SpreadLog        string
 	Frames           int
 	Interval         time.Duration
 	BaselineInterval time.Duration
@@ -96,6 +97,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.StringVar(&cfg.TransducerSim, "transducer-sim", "bin/transducer-sim", "path of the transducer-sim binary, for modbus")
 	only := fs.String("only", strings.Join(measurementNames, ","), "comma-separated measurements to run: "+strings.Join(measurementNames, ", "))
 	fs.IntVar(&cfg.Clients, "clients", 1000, "WebSocket clients for ws and baseline")
+	fs.StringVar(&cfg.SpreadLog, "spread-log", "", "append every frame's first arrival time and spread to this file, per run")
 	fs.IntVar(&cfg.Frames, "frames", 100, "frames recorded at every client (the WebSocket budget is over 100)")
 	fs.DurationVar(&cfg.Interval, "interval", time.Second, "the daemon's frame period (bounds the waits)")
 	fs.DurationVar(&cfg.BaselineInterval, "baseline-interval", time.Second, "the baseline server's frame period")
@@ -381,6 +383,21 @@ func (b *bench) measureBaseline(ctx context.Context) error {
 	return nil
 }
 
+// logSpreads appends one line per frame of r to -spread-log: the run's name, when the frame
+// first arrived (Unix seconds) and its first-to-last spread in ms, so that the slow frames
+// can be set against the daemon's own log (a GC trace, a checkpoint) by time.
+func (b *bench) logSpreads(name string, r wsResult) {
+	f, err := os.OpenFile(b.cfg.SpreadLog, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		b.progressf("%s: spread log: %v", name, err)
+		return
+	}
+	defer f.Close()
+	for i, d := range r.Stats.Spreads {
+		fmt.Fprintf(f, "%s %.6f %.3f\n", name, float64(r.Stats.Earliest[i].UnixNano())/1e9, float64(d)/1e6)
+	}
+}
+
 // reportWS prints one fan-out result and records its figures and failures.
 func (b *bench) reportWS(name, what string, r wsResult) {
 	fmt.Fprintf(b.out, "\n== %s: %s, %d clients, %d frames (seq %d..%d) ==\n", name, what, r.Clients, r.Frames, r.First, r.Last)
@@ -390,6 +407,9 @@ func (b *bench) reportWS(name, what string, r wsResult) {
 		fmt.Fprintf(b.out, "  first drop: %s\n", r.DropErr)
 	}
 	fmt.Fprintf(b.out, "  first-to-last spread per frame: p50 %s  p99 %s  max %s\n", ms(r.Spread.P50), ms(r.Spread.P99), ms(r.Spread.Max))
+	if b.cfg.SpreadLog != "" {
+		b.logSpreads(name, r)
+	}
 	fmt.Fprintf(b.out, "  ts-to-receive latency (%d samples): p50 %s  p99 %s  max %s\n", r.Latency.N, ms(r.Latency.P50), ms(r.Latency.P99), ms(r.Latency.Max))
 	b.fig(name+"_missing_frames", float64(r.Stats.Missing), "count", 0)
 	b.fig(name+"_seq_gaps", float64(r.Stats.Gaps), "count", 0)

@@ -27,6 +27,7 @@ type summary struct {
 
 // summarize sorts d in place and returns its p50, p99 and max.
 func summarize(d []time.Duration) summary {
+	d = slices.Clone(d) // the caller's order (by seq, beside Earliest) stays
 	slices.Sort(d)
 	s := summary{N: len(d), P50: percentile(d, 50), P99: percentile(d, 99)}
 	if len(d) > 0 {
@@ -45,6 +46,7 @@ type recv struct {
 // frameStats is what the receive logs of all clients say about the frames first..last.
 type frameStats struct {
 	Spreads   []time.Duration // per seq received by anyone: latest minus earliest receive
+	Earliest  []time.Time     // per entry of Spreads: when its frame first arrived
 	Latencies []time.Duration // per (client, seq): receive time minus the frame's ts
 	Missing   int             // (client, seq) pairs not received, over seqs that someone got
 	Gaps      int             // seqs in first..last that no client received
@@ -94,6 +96,7 @@ func computeFrames(logs [][]recv, first, last int64) frameStats {
 		}
 		st.Missing += len(logs) - count[k]
 		st.Spreads = append(st.Spreads, latest[k].Sub(earliest[k]))
+		st.Earliest = append(st.Earliest, earliest[k])
 	}
 	return st
 }
