@@ -107,7 +107,7 @@ type DB struct {
 	// broken is the damage a write transaction met. bbolt's writer lock may then be held for
 	// ever (its rollback reads the free list page, and panics again on a damaged one), so
 	// later writes fail at once with it instead of waiting for the lock.
-	broken atomic.Pointer[error]
+	broken  atomic.Pointer[error]
 	history historyLink // the writer that uses the history segment
 }
 
