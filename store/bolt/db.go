@@ -180,26 +180,12 @@ func openPath(ctx context.Context, path string, opts Options) (*DB, error) {
 		}
 		return nil, openError(path, err)
 	}
-	if err := guard(func() error { return db.migrate(ctx) }); err != nil {
-		if errors.As(err, new(*recoveredPanic)) {
-			db.broken.Store(&err)
-		}
-		_ = db.Close()
-		if isDamage(err) {
-			return nil, &damageError{path: path, err: err}
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+	if err := db.openStep(path, func() error { return db.migrate(ctx) }); err != nil {
+		return nil, err
 	}
 	// The readings a crash left in the history segment go into the file before anyone reads.
-	if err := guard(func() error { _, err := foldSegment(ctx, db.db, segmentPath(path)); return err }); err != nil {
-		if errors.As(err, new(*recoveredPanic)) {
-			db.broken.Store(&err)
-		}
-		_ = db.Close()
-		if isDamage(err) {
-			return nil, &damageError{path: path, err: err}
-		}
-		return nil, fmt.Errorf("open %s: %w", path, err)
+	if err := db.openStep(path, func() error { _, err := foldSegment(ctx, db.db, segmentPath(path)); return err }); err != nil {
+		return nil, err
 	}
 	return db, nil
 }
@@ -372,6 +358,23 @@ func getSchema(meta *bbolt.Bucket) (int, error) {
 		return 0, fmt.Errorf("%w (bad schema version)", ErrNotOurs)
 	}
 	return int(binary.BigEndian.Uint32(b)), nil
+}
+
+// openStep runs a step of Open on the mapped file with bbolt's panics recovered; on failure
+// it closes the file and returns the error, as damage when the file turned out damaged.
+func (db *DB) openStep(path string, step func() error) error {
+	err := guard(step)
+	if err == nil {
+		return nil
+	}
+	if errors.As(err, new(*recoveredPanic)) {
+		db.broken.Store(&err)
+	}
+	_ = db.Close()
+	if isDamage(err) {
+		return &damageError{path: path, err: err}
+	}
+	return fmt.Errorf("open %s: %w", path, err)
 }
 
 // Close closes the history segment, then the file after the transactions in flight finish.
