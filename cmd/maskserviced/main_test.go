@@ -202,7 +202,9 @@ func readFrame(tb testing.TB, ctx context.Context, c *websocket.Conn) wsFrame {
 // file alone and checks the frames: the first at once, then one per round in seq order, the
 // status following the script.
 func TestMain_WebSocketScript(t *testing.T) {
-	m := MustRunMain(t, fastConfig(`sim_script = [[0.0, 5.0], [0.5, 5.0], [0.6, 8.5], [1.2, 8.5], [1.3, 9.6], [1.9, 9.6], [2.0, 5.0]]`))
+	// 3 s of normal first: the client must connect within them, also on a loaded CI machine
+	// (0.5 s was once too little).
+	m := MustRunMain(t, fastConfig(`sim_script = [[0.0, 5.0], [3.0, 5.0], [3.1, 8.5], [3.7, 8.5], [3.8, 9.6], [4.4, 9.6], [4.5, 5.0]]`))
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	waitFor(t, 5*time.Second, "readiness", func() bool {
