@@ -309,6 +309,6 @@ func (s *Server) setCORS(h http.Header, r *http.Request) (preflight bool) {
 		h.Set("Access-Control-Max-Age", "600")
 		return true
 	}
-	h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate")
+	h.Set("Access-Control-Expose-Headers", "Retry-After, WWW-Authenticate, "+totalCountHeader)
 	return false
 }

@@ -27,6 +27,12 @@ type deviceStatus struct {
 	Storage           *storageJSON  `json:"storage,omitempty"`
 	// TLSFingerprint is the HTTPS certificate's SHA-256 fingerprint, absent without HTTPS.
 	TLSFingerprint string `json:"tls_fingerprint,omitempty"`
+
+	// The specification's names: poll_rtt_ms, uptime_seconds, and the share of the device's
+	// memory in use (0-1), null when the host facts cannot be read.
+	NetworkLatency float64  `json:"network_latency"`
+	Uptime         float64  `json:"uptime"`
+	MemoryUsage    *float64 `json:"memory_usage"`
 }
 
 // storageJSON is the history log's health in the device status.
@@ -77,6 +83,7 @@ func (s *Server) handleDeviceStatus(w http.ResponseWriter, r *http.Request) {
 		Rounds:        st.Rounds,
 		Overruns:      st.Overruns,
 	}
+	ds.NetworkLatency, ds.Uptime = ds.PollRTTMs, ds.UptimeSeconds
 	if !st.LastRound.IsZero() {
 		hb := timestamp(st.LastRound)
 		ds.LastHeartbeat = &hb
@@ -111,6 +118,10 @@ func (s *Server) handleDeviceStatus(w http.ResponseWriter, r *http.Request) {
 			ds.Memory = &memoryStatus{
 				TotalBytes: info.MemTotal, AvailableBytes: info.MemAvailable, ProcessRSSBytes: info.ProcessRSS,
 			}
+			if info.MemTotal > 0 && info.MemAvailable <= info.MemTotal {
+				used := float64(info.MemTotal-info.MemAvailable) / float64(info.MemTotal)
+				ds.MemoryUsage = &used
+			}
 		}
 	}
 	s.writeJSON(w, r, http.StatusOK, ds)
@@ -126,9 +137,7 @@ func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
 	if s.opts.Ready != nil {
 		if err := s.opts.Ready(); err != nil {
 			// The readiness message is the daemon's own, written for the operator.
-			s.writeJSON(w, r, http.StatusServiceUnavailable, errorBody{Error: errorDetail{
-				Code: maskservice.EUNAVAILABLE, Message: err.Error(),
-			}})
+			s.writeJSON(w, r, http.StatusServiceUnavailable, newErrorBody(maskservice.EUNAVAILABLE, err.Error()))
 			return
 		}
 	}

@@ -22,9 +22,20 @@ var statusOfCode = map[string]int{
 	maskservice.EINTERNAL:     http.StatusInternalServerError,
 }
 
-// errorBody is the JSON shape of every error answer: {"error": {"code": ..., "message": ...}}.
+// errorBody is the JSON shape of every error answer:
+//
+//	{"error": {"code": ..., "message": ...}, "detail": message}
+//
+// error is ours: a stable code for programs and the message for people. detail repeats the
+// message where a client written to the specification (FastAPI's HTTPException) reads it.
 type errorBody struct {
-	Error errorDetail `json:"error"`
+	Error  errorDetail `json:"error"`
+	Detail string      `json:"detail"`
+}
+
+// newErrorBody returns the error answer of code and message.
+func newErrorBody(code, message string) errorBody {
+	return errorBody{Error: errorDetail{Code: code, Message: message}, Detail: message}
 }
 
 type errorDetail struct {
@@ -46,10 +57,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
 			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("err", err))
 	}
-	s.writeJSON(w, r, status, errorBody{Error: errorDetail{
-		Code:    code,
-		Message: msg,
-	}})
+	s.writeJSON(w, r, status, newErrorBody(code, msg))
 }
 
 // writeJSON answers v encoded as JSON with the given status.
@@ -60,7 +68,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, r *http.Request, status int, v
 		s.log.LogAttrs(r.Context(), slog.LevelError, "encode response",
 			slog.String("path", r.URL.Path), slog.Any("err", err))
 		status = http.StatusInternalServerError
-		body = []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+		body = []byte(`{"error":{"code":"internal","message":"internal error"},"detail":"internal error"}`)
 	}
 	writeJSONBytes(w, status, append(body, '\n'))
 }

@@ -359,10 +359,15 @@ func wantError(tb testing.TB, res response, status int, code, want string) {
 		tb.Errorf("Content-Type %q, want application/json", ct)
 	}
 	var body struct {
-		Error struct{ Code, Message string }
+		Error  struct{ Code, Message string }
+		Detail *string
 	}
 	if err := json.Unmarshal(res.body, &body); err != nil {
 		tb.Fatalf("decode error body %s: %v", res.body, err)
+	}
+	// A client written to the specification (FastAPI) reads the message from detail.
+	if body.Detail == nil || *body.Detail != body.Error.Message {
+		tb.Errorf("detail %v, want the message %q", body.Detail, body.Error.Message)
 	}
 	if body.Error.Code != code {
 		tb.Errorf("code %q, want %q", body.Error.Code, code)

@@ -133,9 +133,7 @@ func (s *Server) serveRecovered(w *recorder, r *http.Request) {
 		}
 		s.setHeaders(h, r)
 		h.Set("Cache-Control", "no-store")
-		s.writeJSON(w, r, http.StatusInternalServerError, errorBody{Error: errorDetail{
-			Code: maskservice.EINTERNAL, Message: "internal error",
-		}})
+		s.writeJSON(w, r, http.StatusInternalServerError, newErrorBody(maskservice.EINTERNAL, "internal error"))
 	}()
 	s.mux.ServeHTTP(w, r)
 }

@@ -21,7 +21,8 @@ func FuzzQuery(f *testing.F) {
 		"", "limit=5", "sensor_id=P2&limit=7", "limit=0", "limit=", "limit=-1", "limit=1e3", "limit=%zz",
 		"sensor_id=P1", "sensor_id=P9", "sensor_id=%ff%fe", "sensor_id=&sensor_id=P1",
 		"max_points=2", "max_points=99999999999999999999", "max_points=+5",
-		"start_time=yesterday", "start_time=2025-01-02T15:04:05 02:00",
+		"start_time=yesterday", "start_time=2025-01-02T15:04:05 02:00", "start_time=2025-01-02T15:04:05.123456",
+		"start_time=2025-01-02 15:04:05", "start_time=2025-01-02", "end_time=2025-01-02 15:04:05 02:00",
 		"start_time=2025-01-02T00:00:00Z&end_time=2025-01-01T00:00:00Z",
 		"start_time=2020-01-01T00:00:00Z&end_time=2025-01-01T00:00:00Z",
 		"end_time=9999-12-31T23:59:59-23:59", "end_time=0000-01-01T00:30:00Z",
@@ -41,14 +42,20 @@ func FuzzQuery(f *testing.F) {
 		res := fx.send(t, req) // checks the body against the spec
 		switch {
 		case res.status == http.StatusOK:
-			var body struct{ StartTime, EndTime *string }
-			if err := json.Unmarshal(res.body, &body); err != nil {
-				t.Fatalf("?%s: 200 with a body that is not JSON: %v", query, err)
+			// An object (one sensor's history) or an array (readings, every sensor's history).
+			var bodies []struct{ StartTime, EndTime *string }
+			if err := json.Unmarshal(res.body, &bodies); err != nil {
+				bodies = append(bodies[:0], struct{ StartTime, EndTime *string }{})
+				if err := json.Unmarshal(res.body, &bodies[0]); err != nil {
+					t.Fatalf("?%s: 200 with a body that is not JSON: %v", query, err)
+				}
 			}
 			// History answers spell the range back: it must be RFC 3339 still.
-			for _, ts := range []*string{body.StartTime, body.EndTime} {
-				if _, err := time.Parse(time.RFC3339Nano, deref(ts)); ts != nil && err != nil {
-					t.Errorf("?%s: range bound %q is not RFC 3339: %v", query, *ts, err)
+			for _, body := range bodies {
+				for _, ts := range []*string{body.StartTime, body.EndTime} {
+					if _, err := time.Parse(time.RFC3339Nano, deref(ts)); ts != nil && err != nil {
+						t.Errorf("?%s: range bound %q is not RFC 3339: %v", query, *ts, err)
+					}
 				}
 			}
 		case codeOf[res.status] != "":

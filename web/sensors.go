@@ -39,7 +39,8 @@ type (
 	timestamp = wire.Timestamp
 )
 
-// readingJSON is a Reading as the API spells it, with the field names of the WebSocket frame.
+// readingJSON is a Reading as the API spells it, with the field names of the WebSocket frame
+// and the device_id of the specification's SensorReading.
 type readingJSON struct {
 	SensorID  string              `json:"sensor_id"`
 	Value     number              `json:"value"`
@@ -49,24 +50,19 @@ type readingJSON struct {
 	Quality   maskservice.Quality `json:"quality"`
 	Fault     string              `json:"fault"`
 	Timestamp timestamp           `json:"timestamp"`
+	DeviceID  string              `json:"device_id"`
 }
 
-func newReadingJSON(r maskservice.Reading) readingJSON {
+// readingJSON returns r as the API spells it.
+func (s *Server) readingJSON(r maskservice.Reading) readingJSON {
 	return readingJSON{
 		SensorID: r.SensorID, Value: number(r.Value), RawValue: number(r.Raw), Unit: r.Unit,
-		Status: r.Status, Quality: r.Quality, Fault: r.Fault, Timestamp: timestamp(r.Time),
+		Status: r.Status, Quality: r.Quality, Fault: r.Fault, Timestamp: timestamp(r.Time), DeviceID: s.opts.DeviceID,
 	}
 }
 
-func readingsJSON(rs []maskservice.Reading) []readingJSON {
-	out := make([]readingJSON, len(rs)) // never nil: an empty list encodes as [], not null
-	for i, r := range rs {
-		out[i] = newReadingJSON(r)
-	}
-	return out
-}
-
-// GET /api/sensors?limit=&sensor_id=
+// GET /api/sensors?limit=&sensor_id=: the newest readings, newest first, as a JSON array (the
+// specification's List[SensorData]); X-Total-Count tells how many.
 func (s *Server) handleSensors(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	limit, err := intParam(q, "limit", defaultLimit, 1, maxLimit)
@@ -94,11 +90,17 @@ func (s *Server) handleSensors(w http.ResponseWriter, r *http.Request) {
 	// among readings taken at the same instant.
 	slices.SortStableFunc(rs, func(a, b maskservice.Reading) int { return b.Time.Compare(a.Time) })
 	rs = rs[:min(limit, len(rs))]
-	s.writeJSON(w, r, http.StatusOK, struct {
-		Count    int           `json:"count"`
-		Readings []readingJSON `json:"readings"`
-	}{len(rs), readingsJSON(rs)})
+	out := make([]readingJSON, len(rs)) // never nil: an empty list encodes as [], not null
+	for i, rd := range rs {
+		out[i] = s.readingJSON(rd)
+	}
+	w.Header().Set(totalCountHeader, strconv.Itoa(len(out)))
+	s.writeJSON(w, r, http.StatusOK, out)
 }
+
+// totalCountHeader carries the length of a list answer, which the specification fixes as a
+// bare JSON array with no room for a count.
+const totalCountHeader = "X-Total-Count"
 
 // currentSensor is one sensor's entry in /api/sensors/current: its newest reading and the
 // configuration a client needs to draw it.
@@ -157,7 +159,7 @@ func (s *Server) encodeCurrent(round *maskservice.Round) ([]byte, error) {
 		sn, _ := s.opts.Monitor.Sensor(rd.SensorID)
 		v.Order = append(v.Order, rd.SensorID)
 		v.Sensors[rd.SensorID] = currentSensor{
-			readingJSON: newReadingJSON(rd),
+			readingJSON: s.readingJSON(rd),
 			Name:        sn.Name,
 			Range:       band(sn.Range),
 			Normal:      band(sn.Thresholds.Normal),
@@ -230,7 +232,21 @@ type pointJSON struct {
 	Count int     `json:"count,omitempty"`
 }
 
-// GET /api/sensors/{id}/history and GET /api/sensors/history?sensor_id=
+// historyJSON is the answer of a history request for one sensor.
+type historyJSON struct {
+	SensorID      string      `json:"sensor_id"`
+	Unit          string      `json:"unit"`
+	StartTime     timestamp   `json:"start_time"`
+	EndTime       timestamp   `json:"end_time"`
+	Count         int         `json:"count"`
+	Downsampled   bool        `json:"downsampled"`
+	BucketSeconds *number     `json:"bucket_seconds,omitempty"`
+	Points        []pointJSON `json:"points"`
+}
+
+// GET /api/sensors/{id}/history and GET /api/sensors/history?sensor_id=: one sensor's
+// history. GET /api/sensors/history without sensor_id: every sensor's, as a JSON array in
+// configuration order, each element as one sensor's answer (max_points applies to each).
 //
 // The readings come from the RAM ring for the last hour and from the history log before,
 // merged (maskservice.ScanHistory). Downsampling happens while the log is scanned, so a
@@ -239,15 +255,16 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	id := r.PathValue("id")
 	if id == "" {
-		if id = q.Get("sensor_id"); id == "" {
-			s.writeError(w, r, maskservice.Errorf(maskservice.EINVALID, "sensor_id is required"))
+		id = q.Get("sensor_id")
+	}
+	sensors := s.opts.Monitor.Sensors()
+	if id != "" {
+		sensor, ok := s.opts.Monitor.Sensor(id)
+		if !ok {
+			s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "sensor %s: no such sensor", echo(id)))
 			return
 		}
-	}
-	sensor, ok := s.opts.Monitor.Sensor(id)
-	if !ok {
-		s.writeError(w, r, maskservice.Errorf(maskservice.ENOTFOUND, "sensor %s: no such sensor", echo(id)))
-		return
+		sensors = []maskservice.Sensor{sensor}
 	}
 	hq, err := parseHistoryQuery(q, s.now())
 	if err != nil {
@@ -255,58 +272,61 @@ func (s *Server) handleHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if hq.csv {
-		s.writeHistoryCSV(w, r, sensor, hq)
+		s.writeHistoryCSV(w, r, sensors, hq)
 		return
 	}
+	out := make([]historyJSON, 0, len(sensors))
+	for _, sn := range sensors {
+		h, err := s.history(r.Context(), sn, hq)
+		if err != nil {
+			s.writeError(w, r, historyError(err))
+			return
+		}
+		out = append(out, h)
+	}
+	if id == "" {
+		w.Header().Set(totalCountHeader, strconv.Itoa(len(out)))
+		s.writeJSON(w, r, http.StatusOK, out)
+		return
+	}
+	s.writeJSON(w, r, http.StatusOK, out[0])
+}
+
+// history reads sensor's history over hq, downsampled to hq.maxPoints.
+func (s *Server) history(ctx context.Context, sensor maskservice.Sensor, hq historyQuery) (historyJSON, error) {
 	b := maskservice.NewBucketer(hq.start, hq.end, hq.maxPoints)
 	count := 0
-	err = maskservice.ScanHistory(r.Context(), s.opts.Recent, s.opts.History, sensor, hq.start, hq.end, func(rd maskservice.Reading) bool {
+	err := maskservice.ScanHistory(ctx, s.opts.Recent, s.opts.History, sensor, hq.start, hq.end, func(rd maskservice.Reading) bool {
 		count++
 		b.Add(rd)
 		return true
 	})
 	if err != nil {
-		s.writeError(w, r, historyError(err))
-		return
+		return historyJSON{}, err
 	}
-	var points []pointJSON
-	var bucketSeconds *number
-	if b.Aggregated() {
-		w := number(b.Width().Seconds())
-		bucketSeconds = &w
-		for _, bk := range b.Buckets() {
-			p := pointJSON{readingJSON: readingJSON{SensorID: id, Value: number(bk.Mean()), RawValue: number(math.NaN()),
-				Unit: sensor.Unit, Status: bk.Status, Fault: bk.Fault, Timestamp: timestamp(bk.Start)}, Count: bk.Count}
-			if bk.Bad > 0 {
-				p.Quality = maskservice.QualityBad
-			}
-			if bk.Values > 0 {
-				lo, hi := number(bk.Min), number(bk.Max)
-				p.Min, p.Max = &lo, &hi
-			}
-			points = append(points, p)
-		}
-	} else {
+	h := historyJSON{SensorID: sensor.ID, Unit: sensor.Unit, StartTime: timestamp(hq.start), EndTime: timestamp(hq.end),
+		Count: count, Downsampled: b.Aggregated(), Points: []pointJSON{}} // an empty list encodes as [], not null
+	if !b.Aggregated() {
 		for _, rd := range b.Readings() {
-			points = append(points, pointJSON{readingJSON: newReadingJSON(rd)})
+			h.Points = append(h.Points, pointJSON{readingJSON: s.readingJSON(rd)})
 		}
+		return h, nil
 	}
-	if points == nil {
-		points = []pointJSON{} // an empty list encodes as [], not null
+	width := number(b.Width().Seconds())
+	h.BucketSeconds = &width
+	for _, bk := range b.Buckets() {
+		p := pointJSON{readingJSON: readingJSON{SensorID: sensor.ID, Value: number(bk.Mean()), RawValue: number(math.NaN()),
+			Unit: sensor.Unit, Status: bk.Status, Fault: bk.Fault, Timestamp: timestamp(bk.Start), DeviceID: s.opts.DeviceID}, Count: bk.Count}
+		if bk.Bad > 0 {
+			p.Quality = maskservice.QualityBad
+		}
+		if bk.Values > 0 {
+			lo, hi := number(bk.Min), number(bk.Max)
+			p.Min, p.Max = &lo, &hi
+		}
+		h.Points = append(h.Points, p)
 	}
-	s.writeJSON(w, r, http.StatusOK, struct {
-		SensorID      string      `json:"sensor_id"`
-		Unit          string      `json:"unit"`
-		StartTime     timestamp   `json:"start_time"`
-		EndTime       timestamp   `json:"end_time"`
-		Count         int         `json:"count"`
-		Downsampled   bool        `json:"downsampled"`
-		BucketSeconds *number     `json:"bucket_seconds,omitempty"`
-		Points        []pointJSON `json:"points"`
-	}{
-		SensorID: id, Unit: sensor.Unit, StartTime: timestamp(hq.start), EndTime: timestamp(hq.end),
-		Count: count, Downsampled: b.Aggregated(), BucketSeconds: bucketSeconds, Points: points,
-	})
+	return h, nil
 }
 
 // historyError keeps a cancelled request's error as it is and makes any other failure of the
@@ -318,21 +338,34 @@ func historyError(err error) error {
 	return maskservice.Errorf(maskservice.EINTERNAL, "read history: %v", err)
 }
 
-// writeHistoryCSV streams every reading of the range as CSV (see streamCSV).
-func (s *Server) writeHistoryCSV(w http.ResponseWriter, r *http.Request, sensor maskservice.Sensor, hq historyQuery) {
+// writeHistoryCSV streams every reading of the range as CSV (see streamCSV), sensor after
+// sensor.
+func (s *Server) writeHistoryCSV(w http.ResponseWriter, r *http.Request, sensors []maskservice.Sensor, hq historyQuery) {
 	num := func(f float64) string {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
 			return ""
 		}
 		return strconv.FormatFloat(f, 'g', -1, 64)
 	}
-	name := fmt.Sprintf("%s-%s-%s.csv", sensor.ID, hq.start.UTC().Format("20060102T150405Z"), hq.end.UTC().Format("20060102T150405Z"))
+	what := "sensors"
+	if len(sensors) == 1 {
+		what = sensors[0].ID
+	}
+	name := fmt.Sprintf("%s-%s-%s.csv", what, hq.start.UTC().Format("20060102T150405Z"), hq.end.UTC().Format("20060102T150405Z"))
 	header := []string{"timestamp", "sensor_id", "value", "raw_value", "unit", "status", "quality", "fault"}
 	s.streamCSV(w, r, name, header, "history", func(row func([]string) bool) error {
-		return maskservice.ScanHistory(r.Context(), s.opts.Recent, s.opts.History, sensor, hq.start, hq.end, func(rd maskservice.Reading) bool {
-			return row([]string{rd.Time.UTC().Format(wire.TimestampLayout), rd.SensorID, num(rd.Value), num(rd.Raw), rd.Unit,
-				rd.Status.String(), rd.Quality.String(), rd.Fault})
-		})
+		for _, sensor := range sensors {
+			more := true
+			err := maskservice.ScanHistory(r.Context(), s.opts.Recent, s.opts.History, sensor, hq.start, hq.end, func(rd maskservice.Reading) bool {
+				more = row([]string{rd.Time.UTC().Format(wire.TimestampLayout), rd.SensorID, num(rd.Value), num(rd.Raw), rd.Unit,
+					rd.Status.String(), rd.Quality.String(), rd.Fault})
+				return more
+			})
+			if err != nil || !more {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -350,17 +383,35 @@ func intParam(q url.Values, name string, def, lo, hi int) (int, error) {
 	return n, nil
 }
 
-// timeParam parses the RFC 3339 time v of the query parameter name. Its year in UTC must have
-// four digits, as RFC 3339 wants, because the answer spells it back in UTC.
+// timeLayouts are the spellings a time parameter may take: RFC 3339 with its zone; the same
+// without a zone, read as UTC (what Python's datetime.utcnow().isoformat() gives, and the
+// specification's times are UTC); either with a space for the T; or a date alone, its
+// midnight UTC. Go's parser takes a fraction of a second after the seconds of any of them.
+var timeLayouts = []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04:05Z07:00", "2006-01-02 15:04:05", time.DateOnly}
+
+// timeParam parses the time v of the query parameter name (timeLayouts). Its year in UTC must
+// have four digits, as RFC 3339 wants, because the answer spells it back in UTC.
 func timeParam(name, v string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, v)
-	if err != nil {
+	t, ok := parseTime(v)
+	if !ok {
 		// An unencoded "+02:00" offset arrives as " 02:00" after query decoding.
-		t, err = time.Parse(time.RFC3339Nano, strings.Replace(v, " ", "+", 1))
+		if i := strings.LastIndexByte(v, ' '); i >= 0 {
+			t, ok = parseTime(v[:i] + "+" + v[i+1:])
+		}
 	}
-	if err != nil || t.Before(minTime) || t.After(maxTime) {
+	if !ok || t.Before(minTime) || t.After(maxTime) {
 		return time.Time{}, maskservice.Errorf(maskservice.EINVALID,
-			"%s %s: want an RFC 3339 time from year 0000 to 9999 UTC, such as 2025-01-02T15:04:05Z", name, echo(v))
+			"%s %s: want an RFC 3339 time from year 0000 to 9999 UTC, such as 2025-01-02T15:04:05Z (without a zone it is UTC)", name, echo(v))
 	}
 	return t, nil
+}
+
+// parseTime parses v in the first of timeLayouts that fits.
+func parseTime(v string) (time.Time, bool) {
+	for _, layout := range timeLayouts {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }

@@ -267,7 +267,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Pattern: "/api/sensors", Handler: h(s.handleSensors), Summary: "Recent readings, newest first", Access: view},
 		{Method: "GET", Pattern: "/api/sensors/current", Handler: h(s.handleCurrent), Summary: "The newest reading of every sensor", Access: view},
 		{Method: "GET", Pattern: "/api/sensors/{id}/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range", Access: view},
-		{Method: "GET", Pattern: "/api/sensors/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range (sensor_id in the query)", Access: view},
+		{Method: "GET", Pattern: "/api/sensors/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor, or of every sensor, over a time range", Access: view},
 		{Method: "GET", Pattern: "/api/device/status", Handler: h(s.handleDeviceStatus), Summary: "State and health of the device", Access: view},
 		{Method: "GET", Pattern: "/api/alerts", Handler: h(s.handleAlerts), Summary: "Alerts, newest first", Access: viewAlerts},
 		{Method: "GET", Pattern: "/api/alerts/{id}", Handler: h(s.handleAlert), Summary: "One alert", Access: viewAlerts},
@@ -329,10 +329,8 @@ func (s *Server) methodNotAllowed(methods []string) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", allow)
-		s.writeJSON(w, r, http.StatusMethodNotAllowed, errorBody{Error: errorDetail{
-			Code:    maskservice.EINVALID,
-			Message: fmt.Sprintf("method %s not allowed on %s (allowed: %s)", clip(r.Method), clip(r.URL.Path), allow),
-		}})
+		s.writeJSON(w, r, http.StatusMethodNotAllowed, newErrorBody(maskservice.EINVALID,
+			fmt.Sprintf("method %s not allowed on %s (allowed: %s)", clip(r.Method), clip(r.URL.Path), allow)))
 	})
 }
 

@@ -36,6 +36,7 @@ type reading struct {
 	Quality   string   `json:"quality"`
 	Fault     string   `json:"fault"`
 	Timestamp string   `json:"timestamp"`
+	DeviceID  string   `json:"device_id"`
 }
 
 func (r reading) time(tb testing.TB) time.Time {
@@ -49,10 +50,6 @@ func (r reading) time(tb testing.TB) time.Time {
 
 func TestServer_Sensors(t *testing.T) {
 	f := newFixture(t, fixtureConfig{})
-	type list struct {
-		Count    int       `json:"count"`
-		Readings []reading `json:"readings"`
-	}
 	for _, tc := range []struct {
 		name    string
 		query   string
@@ -81,15 +78,19 @@ func TestServer_Sensors(t *testing.T) {
 				wantError(t, res, tc.status, code, tc.errName)
 				return
 			}
-			got := decode[list](t, res)
-			if got.Count != tc.want || len(got.Readings) != tc.want {
-				t.Fatalf("count %d, %d readings, want %d", got.Count, len(got.Readings), tc.want)
+			// A bare array, as the specification has it; the count is in a header.
+			got := decode[[]reading](t, res)
+			if n := res.header.Get("X-Total-Count"); len(got) != tc.want || n != strconv.Itoa(tc.want) {
+				t.Fatalf("%d readings, X-Total-Count %q, want %d", len(got), n, tc.want)
 			}
-			for i, r := range got.Readings {
+			for i, r := range got {
 				if tc.only != "" && r.SensorID != tc.only {
 					t.Errorf("reading %d is of %s, want only %s", i, r.SensorID, tc.only)
 				}
-				if i > 0 && r.time(t).After(got.Readings[i-1].time(t)) {
+				if r.DeviceID != "C15.25.1010" {
+					t.Errorf("reading %d: device_id %q, want the device's", i, r.DeviceID)
+				}
+				if i > 0 && r.time(t).After(got[i-1].time(t)) {
 					t.Errorf("reading %d (%s) is newer than reading %d: want newest first", i, r.Timestamp, i-1)
 				}
 			}
@@ -172,10 +173,15 @@ func TestServer_History(t *testing.T) {
 		{name: "downsampled", target: "/api/sensors/P1/history?max_points=4&start_time=" + rfc(all[0].Time) + "&end_time=" + rfc(all[len(all)-1].Time), count: len(all), maxPoints: 4, status: 200},
 		{name: "window", target: "/api/sensors/P1/history?start_time=" + rfc(mid), count: inWindow, maxPoints: inWindow, status: 200},
 		{name: "unencoded offset", target: "/api/sensors/P1/history?start_time=" + mid.In(time.FixedZone("", 7200)).Format(time.RFC3339Nano), count: inWindow, maxPoints: inWindow, status: 200},
+		// Python's datetime.utcnow().isoformat(): no zone, microseconds; the specification's times are UTC.
+		{name: "naive time is UTC", target: "/api/sensors/P1/history?start_time=" + mid.UTC().Format("2006-01-02T15:04:05.000000"), count: inWindow, maxPoints: inWindow, status: 200},
+		{name: "naive time with a space", target: "/api/sensors/P1/history?start_time=" + url.QueryEscape(mid.UTC().Format("2006-01-02 15:04:05.000000")), count: inWindow, maxPoints: inWindow, status: 200},
+		{name: "offset after a space", target: "/api/sensors/P1/history?start_time=" + strings.Replace(mid.In(time.FixedZone("", 7200)).Format("2006-01-02 15:04:05.000000-07:00"), " ", "%20", 1), count: inWindow, maxPoints: inWindow, status: 200},
 		{name: "empty future", target: "/api/sensors/P1/history?start_time=" + rfc(f.clock.Now().Add(time.Hour)) + "&end_time=" + rfc(f.clock.Now().Add(2*time.Hour)), status: 200},
 		{name: "unknown sensor", target: "/api/sensors/P9/history", status: 404, code: maskservice.ENOTFOUND, want: "P9"},
 		{name: "unknown sensor in query", target: "/api/sensors/history?sensor_id=P9", status: 404, code: maskservice.ENOTFOUND, want: "P9"},
-		{name: "missing sensor_id", target: "/api/sensors/history", status: 400, code: maskservice.EINVALID, want: "sensor_id"},
+		{name: "naive time with a bad month", target: "/api/sensors/P1/history?start_time=2025-13-01T00:00:00", status: 400, code: maskservice.EINVALID, want: "start_time"},
+		{name: "naive time with a bad day", target: "/api/sensors/history?end_time=2025-02-30", status: 400, code: maskservice.EINVALID, want: "end_time"},
 		{name: "malformed start", target: "/api/sensors/P1/history?start_time=yesterday", status: 400, code: maskservice.EINVALID, want: "start_time"},
 		{name: "malformed end", target: "/api/sensors/P1/history?end_time=2025-13-01T00:00:00Z", status: 400, code: maskservice.EINVALID, want: "end_time"},
 		{name: "end before start", target: "/api/sensors/P1/history?start_time=2025-01-02T00:00:00Z&end_time=2025-01-01T00:00:00Z", status: 400, code: maskservice.EINVALID, want: "end_time"},
@@ -209,6 +215,35 @@ func TestServer_History(t *testing.T) {
 			}
 		})
 	}
+	t.Run("every sensor without sensor_id", func(t *testing.T) {
+		res := f.get(t, "/api/sensors/history?max_points=5&start_time="+rfc(mid))
+		got := decode[[]history](t, res)
+		var ids []string
+		for _, h := range got {
+			ids = append(ids, h.SensorID)
+			if want := len(f.ring.Range(h.SensorID, mid, f.clock.Now(), nil)); h.Count != want || len(h.Points) > 5 || len(h.Points) < 2 {
+				t.Errorf("%s: count %d (want %d), %d points (want 2..5)", h.SensorID, h.Count, want, len(h.Points))
+			}
+			if h.StartTime != mid.UTC().Format("2006-01-02T15:04:05.000Z") {
+				t.Errorf("%s: start_time %s, want %s", h.SensorID, h.StartTime, mid.UTC())
+			}
+		}
+		if !slices.Equal(ids, []string{"P1", "P2", "P3"}) || res.header.Get("X-Total-Count") != "3" {
+			t.Errorf("sensors %v, X-Total-Count %q; want P1, P2, P3 in configuration order", ids, res.header.Get("X-Total-Count"))
+		}
+		csvRes := f.get(t, "/api/sensors/history?format=csv&start_time="+rfc(mid))
+		rows, err := csv.NewReader(bytes.NewReader(csvRes.body)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := 1
+		for _, id := range ids {
+			want += len(f.ring.Range(id, mid, f.clock.Now(), nil))
+		}
+		if len(rows) != want || rows[1][1] != "P1" || rows[len(rows)-1][1] != "P3" {
+			t.Errorf("csv of every sensor: %d rows (want %d), first %v, last %v", len(rows), want, rows[1], rows[len(rows)-1])
+		}
+	})
 	t.Run("downsampling keeps each bucket's extremes", func(t *testing.T) {
 		type bucket struct {
 			reading
@@ -318,6 +353,11 @@ func TestServer_DeviceStatus(t *testing.T) {
 			Errors   uint64 `json:"errors"`
 		} `json:"sensors"`
 		Rounds uint64 `json:"rounds"`
+		// The specification's names.
+		PollRTTMs      float64  `json:"poll_rtt_ms"`
+		NetworkLatency *float64 `json:"network_latency"`
+		Uptime         *float64 `json:"uptime"`
+		MemoryUsage    *float64 `json:"memory_usage"`
 	}
 	t.Run("online", func(t *testing.T) {
 		f := newFixture(t, fixtureConfig{})
@@ -331,6 +371,12 @@ func TestServer_DeviceStatus(t *testing.T) {
 		}
 		if got.Memory == nil || got.Memory.TotalBytes != 1<<30 || got.HostUptime == nil || *got.HostUptime != 5400 {
 			t.Errorf("host facts %+v %v", got.Memory, got.HostUptime)
+		}
+		// fakeHost: 600 MiB of 1 GiB available.
+		if got.MemoryUsage == nil || math.Abs(*got.MemoryUsage-(1-600.0/1024)) > 1e-9 || got.NetworkLatency == nil ||
+			*got.NetworkLatency != got.PollRTTMs || got.Uptime == nil || *got.Uptime != got.UptimeSeconds {
+			t.Errorf("specification's names: memory_usage %v network_latency %v (poll_rtt_ms %v) uptime %v (uptime_seconds %v)",
+				got.MemoryUsage, got.NetworkLatency, got.PollRTTMs, got.Uptime, got.UptimeSeconds)
 		}
 		if len(got.Sensors) != 3 || got.Sensors[0].SensorID != "P1" || got.Sensors[0].Reads < minReads || got.Sensors[0].Quality != "good" {
 			t.Errorf("sensors %+v", got.Sensors)
@@ -362,8 +408,8 @@ func TestServer_DeviceStatus(t *testing.T) {
 		f := newFixture(t, fixtureConfig{opts: func(o *web.Options) { o.Host = fakeHost{err: errors.New("read /proc/meminfo: permission denied")} }})
 		res := f.get(t, "/api/device/status")
 		got := decode[status](t, res)
-		if res.status != 200 || got.Memory != nil || got.HostUptime != nil || got.Status != "ONLINE" {
-			t.Errorf("status %d memory %+v host uptime %v device %q", res.status, got.Memory, got.HostUptime, got.Status)
+		if res.status != 200 || got.Memory != nil || got.HostUptime != nil || got.MemoryUsage != nil || got.Status != "ONLINE" {
+			t.Errorf("status %d memory %+v (usage %v) host uptime %v device %q", res.status, got.Memory, got.MemoryUsage, got.HostUptime, got.Status)
 		}
 		if !strings.Contains(f.logs.String(), "permission denied") {
 			t.Errorf("the host error is not logged:\n%s", f.logs)

@@ -18,6 +18,14 @@ type userBody struct {
 	LastLogin          *time.Time `json:"last_login"`
 	LockedLocal        *time.Time `json:"locked_until_local"`  // the LCD's lock, if any
 	LockedRemote       *time.Time `json:"locked_until_remote"` // everyone else's lock, if any
+
+	// The specification's names. A lock and a count of failures are kept per origin (the
+	// LCD's, everyone else's); locked_until is the later lock in force and
+	// failed_login_attempts the count of the origin nearest its lock.
+	IsActive            bool       `json:"is_active"`
+	CreatedAt           time.Time  `json:"created_at"`
+	LockedUntil         *time.Time `json:"locked_until"`
+	FailedLoginAttempts int        `json:"failed_login_attempts"`
 }
 
 func (s *Server) userBody(u *maskservice.User) userBody {
@@ -28,10 +36,16 @@ func (s *Server) userBody(u *maskservice.User) userBody {
 		t := u.LastLogin.UTC()
 		b.LastLogin = &t
 	}
+	b.IsActive, b.CreatedAt = b.Active, b.Created
 	for origin, dst := range map[maskservice.Origin]**time.Time{maskservice.OriginLocal: &b.LockedLocal, maskservice.OriginRemote: &b.LockedRemote} {
 		if u.Locked(origin, now) {
 			t := u.Lockouts[origin].LockedUntil.UTC()
 			*dst = &t
+			if b.LockedUntil == nil || t.After(*b.LockedUntil) {
+				b.LockedUntil = &t
+			}
+		} else {
+			b.FailedLoginAttempts = max(b.FailedLoginAttempts, u.Lockouts[origin].FailedAttempts)
 		}
 	}
 	return b

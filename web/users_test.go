@@ -84,6 +84,43 @@ func TestServer_Users(t *testing.T) {
 	if _, err := f.accounts.Login(context.Background(), maskservice.LoginRequest{Username: op, Password: "a brand new password", Role: maskservice.RoleOperator}); maskservice.ErrorCode(err) != maskservice.EUNAUTHORIZED {
 		t.Errorf("a deactivated user signed in: %v", err)
 	}
+	// The specification's names beside ours: three failures from one origin lock it there.
+	for range maskservice.MaxFailedLogins - 1 {
+		_, _ = f.accounts.Login(context.Background(), maskservice.LoginRequest{Username: op, Password: "wrong password!", Role: maskservice.RoleOperator, Origin: maskservice.OriginRemote})
+	}
+	if res := f.do(t, "PATCH", "/api/users/"+op, admin, jsonBody(`{"active":true}`)); res.status != 200 {
+		t.Fatalf("reactivate: %d %s", res.status, res.body)
+	}
+	u := userNamed(t, f, admin, op)
+	if u["is_active"] != true || u["is_active"] != u["active"] || u["created_at"] != u["created"] || u["locked_until"] != nil ||
+		u["failed_login_attempts"] != float64(maskservice.MaxFailedLogins-1) {
+		t.Errorf("before the lock: is_active %v (active %v) created_at %v (created %v) locked_until %v failed_login_attempts %v",
+			u["is_active"], u["active"], u["created_at"], u["created"], u["locked_until"], u["failed_login_attempts"])
+	}
+	_, _ = f.accounts.Login(context.Background(), maskservice.LoginRequest{Username: op, Password: "wrong password!", Role: maskservice.RoleOperator, Origin: maskservice.OriginRemote})
+	u = userNamed(t, f, admin, op)
+	if u["locked_until"] == nil || u["locked_until"] != u["locked_until_remote"] || u["locked_until_local"] != nil ||
+		u["failed_login_attempts"] != 1.0 { // the LCD's count: the deactivated user's attempt above, from the zero Origin
+
+		t.Errorf("locked: locked_until %v (remote %v, local %v) failed_login_attempts %v",
+			u["locked_until"], u["locked_until_remote"], u["locked_until_local"], u["failed_login_attempts"])
+	}
+
 	// An operator may not manage users at all.
 	wantError(t, f.do(t, "GET", "/api/users", f.as(maskservice.RoleServiceTech)), 403, maskservice.EFORBIDDEN, "manage_users")
+}
+
+// userNamed returns the user called name from GET /api/users.
+func userNamed(t *testing.T, f *fixture, as func(*http.Request), name string) map[string]any {
+	t.Helper()
+	list := decode[struct {
+		Users []map[string]any `json:"users"`
+	}](t, f.do(t, "GET", "/api/users", as))
+	for _, u := range list.Users {
+		if u["username"] == name {
+			return u
+		}
+	}
+	t.Fatalf("no user %s listed", name)
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"mask.services/maskservice"
 	"mask.services/maskservice/web/internal/wire"
 )
 
@@ -76,4 +77,53 @@ func FuzzAppendNumber(f *testing.F) {
 			t.Fatalf("%v encodes as %s", v, b)
 		}
 	})
+}
+
+// TestNewAlert_SpecificationNames checks the specification's names beside ours: value and
+// threshold follow alert_type, acknowledged follows the state (an escalation needs a new
+// acknowledgement even though acked_by still names who acknowledged the warning), and
+// acknowledged_by and resolved_at are null until they happen.
+func TestNewAlert_SpecificationNames(t *testing.T) {
+	at := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	warning := maskservice.Alert{ID: 1, SensorID: "P1", Type: maskservice.AlertWarning, State: maskservice.AlertActiveUnack,
+		Value: 8.5, Threshold: 8, OpenedAt: at, EscalatedValue: math.NaN(), EscalatedThreshold: math.NaN(), UpdatedAt: at}
+	acked := warning
+	acked.State, acked.AckedBy, acked.AckedAt = maskservice.AlertActiveAck, "operator1", at.Add(time.Second)
+	escalated := acked // escalation keeps acked_by but needs a new acknowledgement
+	escalated.Type, escalated.State = maskservice.AlertCritical, maskservice.AlertActiveUnack
+	escalated.EscalatedAt, escalated.EscalatedValue, escalated.EscalatedThreshold = at.Add(2*time.Second), 9.6, 9
+	closed := escalated
+	closed.State, closed.AckedBy, closed.ClearedAt = maskservice.AlertClosed, "admin1", at.Add(3*time.Second)
+	critical := warning // critical from its first reading: no escalation
+	critical.Type, critical.Value, critical.Threshold = maskservice.AlertCritical, 9.7, 9
+	for _, tc := range []struct {
+		name             string
+		a                maskservice.Alert
+		value, threshold float64
+		acknowledged     bool
+		by               string // "" for null
+		resolved         bool
+	}{
+		{"open warning", warning, 8.5, 8, false, "", false},
+		{"acknowledged warning", acked, 8.5, 8, true, "operator1", false},
+		{"escalated after the acknowledgement", escalated, 9.6, 9, false, "", false},
+		{"closed", closed, 9.6, 9, true, "admin1", true},
+		{"critical from the start", critical, 9.7, 9, false, "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := wire.NewAlert(tc.a)
+			if got.AlertType != tc.a.Type || float64(got.Value) != tc.value || float64(got.Threshold) != tc.threshold {
+				t.Errorf("alert_type %s value %v threshold %v, want %s %v %v", got.AlertType, got.Value, got.Threshold, tc.a.Type, tc.value, tc.threshold)
+			}
+			if float64(got.FirstValue) != tc.a.Value || float64(got.FirstThreshold) != tc.a.Threshold {
+				t.Errorf("first trip %v over %v, want %v over %v", got.FirstValue, got.FirstThreshold, tc.a.Value, tc.a.Threshold)
+			}
+			if got.Acknowledged != tc.acknowledged || (got.AcknowledgedBy == nil) != (tc.by == "") || (got.AcknowledgedBy != nil && *got.AcknowledgedBy != tc.by) {
+				t.Errorf("acknowledged %v by %v, want %v by %q", got.Acknowledged, got.AcknowledgedBy, tc.acknowledged, tc.by)
+			}
+			if (got.ResolvedAt != nil) != tc.resolved || time.Time(got.CreatedAt) != tc.a.OpenedAt {
+				t.Errorf("resolved_at %v created_at %v", got.ResolvedAt, got.CreatedAt)
+			}
+		})
+	}
 }

@@ -19,11 +19,15 @@ export interface Alert {
   type: AlertType
   state: AlertState
   message: string
+  /** the trip of the alert's type: for a warning that escalated, the critical crossing */
   value: number | null
   threshold: number | null
+  /** the crossing that opened it (or its last reactivation) */
+  first_value?: number | null
+  first_threshold?: number | null
   opened_at: string
   /** set when a warning escalated to critical; escalated_value and escalated_threshold are
-   *  that crossing's, while value and threshold stay the opening one's */
+   *  that crossing's (value and threshold repeat them) */
   escalated_at: string | null
   escalated_value?: number | null
   escalated_threshold?: number | null
