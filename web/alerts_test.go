@@ -68,6 +68,10 @@ type alertBody struct {
 	Threshold *float64 `json:"threshold"`
 	AckedBy   string   `json:"acked_by"`
 	Comment   string   `json:"comment"`
+	// The specification's names.
+	AlertType      string  `json:"alert_type"`
+	Acknowledged   bool    `json:"acknowledged"`
+	AcknowledgedBy *string `json:"acknowledged_by"`
 }
 
 func TestServer_Alerts(t *testing.T) {
@@ -80,8 +84,13 @@ func TestServer_Alerts(t *testing.T) {
 	if len(got.Alerts) != 2 || got.Alerts[0].SensorID != "P2" || got.Alerts[1].Type != "CRITICAL" || got.NextBeforeID != nil {
 		t.Fatalf("alerts %+v, want P2's then P1's, newest first", got)
 	}
-	if p1 := got.Alerts[1]; *p1.Value != 9.6 || *p1.Threshold != 9 || p1.State != "ACTIVE_UNACK" {
+	if p1 := got.Alerts[1]; *p1.Value != 9.6 || *p1.Threshold != 9 || p1.State != "ACTIVE_UNACK" ||
+		p1.AlertType != p1.Type || p1.Acknowledged || p1.AcknowledgedBy != nil {
 		t.Errorf("P1's alert %+v", p1)
+	}
+	// A naive time is UTC, as the specification's clients send it.
+	if l := decode[list](t, f.get(t, "/api/alerts?since=2000-01-01T00:00:00&until=9999-01-01T00:00:00.000001")); len(l.Alerts) != 2 {
+		t.Errorf("naive since and until: %+v", l)
 	}
 	page := decode[list](t, f.get(t, "/api/alerts?limit=1"))
 	if len(page.Alerts) != 1 || page.NextBeforeID == nil {
@@ -122,7 +131,8 @@ func TestServer_AckAlerts(t *testing.T) {
 	p1 := itoa(f.ids["P1"])
 	res := f.do(t, "POST", "/api/alerts/"+p1+"/ack", jsonBody(`{"comment":"valve closed"}`))
 	a := decode[alertBody](t, res)
-	if res.status != 200 || a.State != "ACTIVE_ACK" || a.AckedBy != userOf[maskservice.RoleOperator] || a.Comment != "valve closed" {
+	if res.status != 200 || a.State != "ACTIVE_ACK" || a.AckedBy != userOf[maskservice.RoleOperator] || a.Comment != "valve closed" ||
+		!a.Acknowledged || a.AcknowledgedBy == nil || *a.AcknowledgedBy != a.AckedBy {
 		t.Fatalf("ack: %d %+v", res.status, a)
 	}
 	wantError(t, f.do(t, "POST", "/api/alerts/"+p1+"/ack", f.as(maskservice.RoleAdmin), jsonBody(`{}`)), 409, maskservice.ECONFLICT, "already acknowledged")
