@@ -52,7 +52,7 @@ const (
 
 // The defaults of Options.
 const (
-	DefaultMaxClients    = 1100
+	DefaultMaxClients    = 1000 // the specification's MAX_WEBSOCKET_CONNECTIONS
 	DefaultMaxPerSession = 8
 	DefaultMaxPerUser    = 32
 	// DefaultPanelSlots are the connections of MaxClients kept for the LCD's panel: a
@@ -100,7 +100,7 @@ const (
 
 // Options configure a Hub. Zero values take the defaults.
 type Options struct {
-	// MaxClients is the connection limit (default 1100). A client over it is upgraded and
+	// MaxClients is the connection limit (default 1000). A client over it is upgraded and
 	// closed at once with 1013 "try again later".
 	MaxClients int
 	// MaxPerSession and MaxPerUser bound the clients of one session (default 8) and of one

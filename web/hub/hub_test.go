@@ -1030,8 +1030,8 @@ func TestHub_RunClosesClientsAfterLostEvents(t *testing.T) {
 }
 
 // One session, one user and the clients beyond the panel's slots are each bounded, so one
-// signed-in user cannot take the LCD's live data away: the finding's 1100 sockets of one
-// OPERATOR token closed the LCD's with 1013.
+// signed-in user cannot take the LCD's live data away: the finding's 1100 sockets (the default
+// limit then) of one OPERATOR token closed the LCD's with 1013.
 func TestHub_Limits(t *testing.T) {
 	th := mustHub(t, hub.Options{MaxClients: 20, MaxPerSession: 3, MaxPerUser: 5, PanelSlots: 4,
 		Authorize: func(r *http.Request) hub.Admission {
