@@ -223,7 +223,7 @@ func grepLines(text, s string) string {
 // One user's token on the hotspot cannot take the LCD's live data away: its session gets
 // http.max_ws_per_session sockets, the user max_ws_per_user, and beyond the others' share of
 // max_ws_clients only the panel connects. The finding: one OPERATOR token opening 1100
-// sockets closed the LCD's with 1013.
+// sockets (the default limit then) closed the LCD's with 1013.
 func TestMain_WebSocketLimits(t *testing.T) {
 	m := startHardened(t, "[http]\ntls_listen = \"127.0.0.1:0\"\nmax_ws_clients = 30\nmax_ws_per_session = 4\nmax_ws_per_user = 6\n"+fastConfig(""), serverTimeouts{})
 	tlsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}

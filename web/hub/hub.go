@@ -9,13 +9,16 @@
 // sensors frame.
 //
 // A client's first frame is the current sensors frame; after that it gets one frame per poll
-// round, in seq order, plus the frame of every other event. Clients only listen: the server
-// answers their pings and close frames, and closes a client that sends a data message with
-// 1008 (policy violation), or 1009 (message too big) when the message is over 4 KiB. The server closes a client with 4008 "too slow" when its queue
-// overflows, 1013 "try again later" over the connection limit and 1001 "server shutting down"
-// on Close; it drops without a close handshake a client that does not answer a ping in time
-// or whose frame write times out. The codes 4001 and 4003 belong to authentication, which
-// wraps this handler.
+// round, in seq order, plus the frame of every other event. Clients have nothing to say, but
+// may speak: the server answers their pings and close frames, and reads and ignores their
+// data messages, text or binary (a keep-alive every few seconds, say), up to MessageBurst at
+// once and MessageRate a second after that. A client over that rate is closed with 1008
+// (policy violation) "too many messages", one whose message is over 4 KiB with 1009 (message
+// too big). The server closes a client with 4008 "too slow" when its queue overflows, 1013
+// "try again later" over the connection limit and 1001 "server shutting down" on Close; it
+// drops without a close handshake a client that does not answer a ping in time or whose
+// frame write times out. The codes 4001 and 4003 belong to authentication, which wraps this
+// handler.
 //
 // Two things for whoever mounts the handler: http.Server.Shutdown does not know hijacked
 // connections, so call Hub.Close on shutdown; and a middleware that wraps the
@@ -49,7 +52,7 @@ const (
 
 // The defaults of Options.
 const (
-	DefaultMaxClients    = 1100
+	DefaultMaxClients    = 1000 // the specification's MAX_WEBSOCKET_CONNECTIONS
 	DefaultMaxPerSession = 8
 	DefaultMaxPerUser    = 32
 	// DefaultPanelSlots are the connections of MaxClients kept for the LCD's panel: a
@@ -62,6 +65,20 @@ const (
 	DefaultEventQueue   = 64
 )
 
+// What a client may send. Its data messages are read and thrown away, so they cost the server
+// only their reading; the bound is for a client gone wrong (a loop that sends with no pause),
+// which would otherwise keep a goroutine of the daemon busy for as long as it likes. Each
+// client has a token bucket of MessageBurst messages, refilled at MessageRate a second: a
+// keep-alive every few seconds, or a few a second, never comes near it, and a client that
+// sends a burst on connect (a hello, a subscription the server does not know) has room.
+const (
+	// MessageBurst is how many data messages a client may send back to back.
+	MessageBurst = 20
+	// MessageRate is how many data messages a second a client may send once its burst is
+	// spent; faster, and it is closed with 1008 "too many messages".
+	MessageRate = 5
+)
+
 const (
 	// closeGrace bounds a close handshake: a peer that has not answered by then has its
 	// connection cut (the library alone would wait up to 10 s).
@@ -71,17 +88,19 @@ const (
 	// goroutines to end.
 	shutdownWait = 1500 * time.Millisecond
 	cutWait      = 500 * time.Millisecond
-	// readLimit bounds a message from a client; clients have nothing to send.
+	// readLimit bounds a message from a client: a keep-alive is a few bytes.
 	readLimit = 4096
 	// Reasons to close a client that are not drops and are not counted: Hub.Close, and a
-	// client that sent a data message.
+	// client that sent more messages than MessageBurst and MessageRate allow.
 	reasonShutdown = "shutdown"
-	reasonMessage  = "message"
+	reasonFlood    = "flood"
+	// floodText is the close reason of a client over the message rate.
+	floodText = "too many messages"
 )
 
 // Options configure a Hub. Zero values take the defaults.
 type Options struct {
-	// MaxClients is the connection limit (default 1100). A client over it is upgraded and
+	// MaxClients is the connection limit (default 1000). A client over it is upgraded and
 	// closed at once with 1013 "try again later".
 	MaxClients int
 	// MaxPerSession and MaxPerUser bound the clients of one session (default 8) and of one
@@ -385,13 +404,16 @@ func (h *Hub) remove(c *client) {
 	h.m.active.Dec()
 }
 
-// read reads c's connection until it ends, then closes gone. Clients have nothing to say, but
-// pongs and close frames reach Ping and Close only through a reader. A data message has c
-// closed with 1008, or with 1009 when it is over readLimit. This is CloseRead done by hand: in
+// read reads c's connection until it ends, then closes gone. Pongs and close frames reach
+// Ping and Close only through a reader; data messages, text or binary, are read and thrown
+// away. A client that sends them faster than its msgBucket allows is closed with 1008, one
+// whose message is over readLimit with 1009. This is CloseRead done by hand: in
 // coder/websocket v1.8.15 the CloseRead goroutine answers a data message with Close, which
 // then waits 15 s for that same goroutine.
 func (h *Hub) read(ctx context.Context, c *client, gone chan<- struct{}) {
 	defer close(gone)
+	allowance := newMsgBucket(time.Now())
+	flooded := false
 	for {
 		_, r, err := c.conn.Reader(ctx)
 		if err != nil {
@@ -399,15 +421,50 @@ func (h *Hub) read(ctx context.Context, c *client, gone chan<- struct{}) {
 		}
 		// The whole message first: over readLimit, the library fails the read and has sent
 		// 1009 itself. Asking for 1008 before that would race it for the one close frame.
+		// io.Discard reads into a pooled buffer. (The library arms a context.AfterFunc for
+		// each frame it reads, about 8 allocations a message; the rate bounds those too.)
 		if _, err := io.Copy(io.Discard, r); err != nil {
 			return
 		}
+		// The bucket is this goroutine's alone: a message within the rate takes no lock.
+		if flooded || allowance.take(time.Now()) {
+			continue
+		}
+		flooded = true
 		h.mu.Lock()
-		h.dropLocked(c, reasonMessage, websocket.StatusPolicyViolation, "unexpected data message")
+		h.dropLocked(c, reasonFlood, websocket.StatusPolicyViolation, floodText)
 		h.mu.Unlock()
-		h.log.Debug("websocket client sent a message; closing it", "remote", c.addr)
+		h.log.Info("websocket client sends too many messages; closing it", "remote", c.addr,
+			"burst", MessageBurst, "per_second", MessageRate)
 		// Read on, so that the reply to the close frame is seen.
 	}
+}
+
+// msgBucket is a client's allowance of data messages: a token bucket of MessageBurst tokens
+// refilled at MessageRate a second. It is a small value kept by the client's read
+// goroutine, so taking a token neither locks nor allocates.
+type msgBucket struct {
+	tokens float64
+	at     time.Time // when tokens was last brought up to date
+}
+
+// newMsgBucket returns a full bucket at now.
+func newMsgBucket(now time.Time) msgBucket {
+	return msgBucket{tokens: MessageBurst, at: now}
+}
+
+// take spends one token at now and reports whether there was one.
+func (b *msgBucket) take(now time.Time) bool {
+	// A time before the last (not from the monotonic clock the hub uses) refills nothing.
+	if elapsed := now.Sub(b.at); elapsed > 0 {
+		b.tokens = min(MessageBurst, b.tokens+elapsed.Seconds()*MessageRate)
+		b.at = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }
 
 // serve writes c's frames and pings it until the connection ends, and returns why it ended.
@@ -503,7 +560,7 @@ func (h *Hub) dropLocked(c *client, reason string, code websocket.StatusCode, te
 		return false
 	}
 	c.reason = reason
-	if reason != reasonShutdown && reason != reasonMessage {
+	if reason != reasonShutdown && reason != reasonFlood {
 		h.m.dropped.WithLabelValues(reason).Inc()
 	}
 	if code != 0 {

@@ -125,10 +125,21 @@ func readFrame(tb testing.TB, c *websocket.Conn) wireFrame {
 // readClose reads from c until the server closes it and returns the close status.
 func readClose(tb testing.TB, c *websocket.Conn) websocket.StatusCode {
 	tb.Helper()
+	return readCloseError(tb, c).Code
+}
+
+// readCloseError reads from c until the server closes it and returns the close frame's code
+// and reason (code -1 when the connection ended without one).
+func readCloseError(tb testing.TB, c *websocket.Conn) websocket.CloseError {
+	tb.Helper()
 	for {
 		_, err := read(tb, c)
 		if err != nil {
-			return websocket.CloseStatus(err)
+			var ce websocket.CloseError
+			if !errors.As(err, &ce) {
+				return websocket.CloseError{Code: -1, Reason: err.Error()}
+			}
+			return ce
 		}
 	}
 }
@@ -602,33 +613,199 @@ func TestHub_PingTimeout(t *testing.T) {
 	}
 }
 
-func TestHub_ClientDataMessageCloses(t *testing.T) {
+// A client written to the specification loops on receive_text() and sends keep-alives: its
+// data messages, text or binary, are read and ignored, and it keeps getting every frame.
+func TestHub_ClientMessagesTolerated(t *testing.T) {
 	tests := []struct {
-		name string
-		msg  []byte
-		want websocket.StatusCode
+		name  string
+		typ   websocket.MessageType
+		msg   []byte
+		count int           // messages the client sends
+		every time.Duration // between two of them
 	}{
-		{"small message", []byte(`{"hello":1}`), websocket.StatusPolicyViolation},
-		{"message at the read limit", []byte(strings.Repeat("x", 4096)), websocket.StatusPolicyViolation},
-		// Always 1009: the two closes once raced, and 1008 won about one time in twenty.
-		{"message over the read limit", []byte(strings.Repeat("x", 5000)), websocket.StatusMessageTooBig},
+		{"text keep-alive every 300 ms", websocket.MessageText, []byte(`{"type":"ping"}`), 10, 300 * time.Millisecond},
+		{"binary keep-alive every 300 ms", websocket.MessageBinary, []byte{0x9, 0, 1}, 10, 300 * time.Millisecond},
+		{"empty text every 250 ms", websocket.MessageText, nil, 12, 250 * time.Millisecond},
+		{"a burst at once", websocket.MessageText, []byte("hello"), hub.MessageBurst, 0},
+		// Steady, a little under the rate: the burst is the margin for messages that the
+		// network or a busy server bunches up.
+		{"a little under the rate for 4 s", websocket.MessageText, []byte("hi"), 20, time.Second/hub.MessageRate + 20*time.Millisecond},
+		{"messages at the read limit", websocket.MessageBinary, []byte(strings.Repeat("x", 4096)), 5, 100 * time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			th := mustHub(t, hub.Options{})
+			c := dial(t, th)
+			waitFor(t, "the client to register", func() bool { return th.Clients() == 1 })
+			var f follower
+			followed := make(chan struct{})
+			go func() {
+				defer close(followed)
+				f.follow(c)
+			}()
+			sent := make(chan error, 1)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+				defer cancel()
+				for i := range tt.count {
+					if i > 0 {
+						time.Sleep(tt.every)
+					}
+					if err := c.Write(ctx, tt.typ, tt.msg); err != nil {
+						sent <- fmt.Errorf("message %d: %w", i, err)
+						return
+					}
+				}
+				sent <- nil
+			}()
+			// A round every 100 ms for as long as the client sends, as the poll loop would.
+			var seq uint64
+			for done := false; !done; {
+				select {
+				case err := <-sent:
+					if err != nil {
+						t.Fatalf("write: %v", err)
+					}
+					done = true
+				case <-time.After(100 * time.Millisecond):
+					seq++
+					th.feed.publish(makeRound(seq, ""))
+				}
+			}
+			// The pong comes after the server has read every message before the ping, so
+			// any close it decided on is decided by now and would come before the next frame.
+			ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+			defer cancel()
+			if err := c.Ping(ctx); err != nil {
+				t.Fatalf("ping after the messages: %v", err)
+			}
+			seq++
+			th.feed.publish(makeRound(seq, ""))
+			waitFor(t, fmt.Sprintf("the client to get round %d", seq), func() bool {
+				select {
+				case <-followed:
+					t.Fatalf("the client was closed after round %d", f.last.Load())
+				default:
+				}
+				return f.last.Load() == seq
+			})
+			f.mu.Lock()
+			if len(f.errs) > 0 {
+				t.Errorf("frames: %v", errors.Join(f.errs...))
+			}
+			f.mu.Unlock()
+			if got := th.Clients(); got != 1 {
+				t.Errorf("Clients() = %d, want 1", got)
+			}
+		})
+	}
+}
+
+// A client that sends with no pause is closed with 1008 and a reason that says why; a single
+// message over 4 KiB still gets 1009, whatever came before it.
+func TestHub_ClientMessagesClose(t *testing.T) {
+	big := []byte(strings.Repeat("x", 5000))
+	tests := []struct {
+		name       string
+		typ        websocket.MessageType
+		msgs       [][]byte // sent in turn; the last one again and again until the close
+		wantCode   websocket.StatusCode
+		wantReason string // "" means any
+	}{
+		{"text flood", websocket.MessageText, [][]byte{[]byte(`{"type":"ping"}`)}, websocket.StatusPolicyViolation, "too many messages"},
+		{"binary flood", websocket.MessageBinary, [][]byte{{0x9}}, websocket.StatusPolicyViolation, "too many messages"},
+		{"flood of empty messages", websocket.MessageText, [][]byte{nil}, websocket.StatusPolicyViolation, "too many messages"},
+		// Always 1009: the two closes once raced, and 1008 won about one time in twenty.
+		{"message over the read limit", websocket.MessageText, [][]byte{big}, websocket.StatusMessageTooBig, ""},
+		{"message over the read limit after a keep-alive", websocket.MessageText, [][]byte{[]byte("ka"), big}, websocket.StatusMessageTooBig, ""},
+		{"binary message over the read limit", websocket.MessageBinary, [][]byte{big}, websocket.StatusMessageTooBig, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			th := mustHub(t, hub.Options{})
 			for i := range 50 {
 				c := dial(t, th)
-				ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-				defer cancel()
-				if err := c.Write(ctx, websocket.MessageText, tt.msg); err != nil {
-					t.Fatalf("write: %v", err)
+				sent := make(chan int, 1)
+				go func() {
+					// Until the close: a write fails once the close handshake is through.
+					ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+					defer cancel()
+					n := 0
+					for ; n < 10000; n++ {
+						if c.Write(ctx, tt.typ, tt.msgs[min(n, len(tt.msgs)-1)]) != nil {
+							break
+						}
+					}
+					sent <- n
+				}()
+				ce := readCloseError(t, c)
+				if ce.Code != tt.wantCode || (tt.wantReason != "" && ce.Reason != tt.wantReason) {
+					t.Fatalf("client %d closed with %d %q, want %d %q", i, ce.Code, ce.Reason, tt.wantCode, tt.wantReason)
 				}
-				if code := readClose(t, c); code != tt.want {
-					t.Fatalf("client %d closed with %d, want %d", i, code, tt.want)
+				if n := <-sent; tt.wantCode == websocket.StatusPolicyViolation && n <= hub.MessageBurst {
+					t.Fatalf("client %d closed after %d messages, within the burst of %d", i, n, hub.MessageBurst)
 				}
 			}
 			waitFor(t, "the clients to be gone", func() bool { return th.Clients() == 0 })
+			// A client's own doing, not a drop.
+			for _, r := range []string{"slow", "ping", "write", "limit"} {
+				if got := dropped(t, th, r); got != 0 {
+					t.Errorf("dropped{%s} = %v, want 0", r, got)
+				}
+			}
 		})
+	}
+}
+
+// The message rate: MessageBurst back to back, then MessageRate a second.
+func TestMessageBucket(t *testing.T) {
+	every := time.Second / hub.MessageRate
+	type burst struct {
+		at   time.Duration // after the bucket was made
+		n    int           // messages sent at once
+		want int           // of them allowed
+	}
+	tests := []struct {
+		name   string
+		bursts []burst
+	}{
+		{"the burst at once, no more", []burst{{0, hub.MessageBurst + 5, hub.MessageBurst}}},
+		{"one more each refill interval", []burst{{0, hub.MessageBurst, hub.MessageBurst}, {every / 2, 1, 0}, {every, 2, 1}, {3 * every, 3, 2}}},
+		{"a second's refill", []burst{{0, hub.MessageBurst, hub.MessageBurst}, {time.Second, 10, hub.MessageRate}}},
+		{"refill stops at the burst", []burst{{0, hub.MessageBurst, hub.MessageBurst}, {time.Hour, 2 * hub.MessageBurst, hub.MessageBurst}}},
+		{"refused messages cost nothing", []burst{{0, 1000, hub.MessageBurst}, {every, 1, 1}}},
+		{"a time before the last refills nothing", []burst{{time.Second, hub.MessageBurst, hub.MessageBurst}, {0, 1, 0}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t0 := time.Unix(1712338478, 0)
+			b := hub.NewMessageBucket(t0)
+			for i, bu := range tt.bursts {
+				got := 0
+				for range bu.n {
+					if b.Take(t0.Add(bu.at)) {
+						got++
+					}
+				}
+				if got != bu.want {
+					t.Errorf("burst %d (%d at %v): %d allowed, want %d", i, bu.n, bu.at, got, bu.want)
+				}
+			}
+		})
+	}
+	// A keep-alive every few seconds, for a day, is never refused.
+	b := hub.NewMessageBucket(time.Unix(0, 0))
+	for i := range 24 * 3600 / 3 {
+		if !b.Take(time.Unix(int64(3*i), 0)) {
+			t.Fatalf("keep-alive %d refused", i)
+		}
+	}
+	// Counting allocates nothing: it runs for every message of every client.
+	now := time.Unix(0, 0)
+	if n := testing.AllocsPerRun(1000, func() { now = now.Add(every); b.Take(now) }); n != 0 {
+		t.Errorf("Take allocates %v times", n)
 	}
 }
 
@@ -853,8 +1030,8 @@ func TestHub_RunClosesClientsAfterLostEvents(t *testing.T) {
 }
 
 // One session, one user and the clients beyond the panel's slots are each bounded, so one
-// signed-in user cannot take the LCD's live data away: the finding's 1100 sockets of one
-// OPERATOR token closed the LCD's with 1013.
+// signed-in user cannot take the LCD's live data away: the finding's 1100 sockets (the default
+// limit then) of one OPERATOR token closed the LCD's with 1013.
 func TestHub_Limits(t *testing.T) {
 	th := mustHub(t, hub.Options{MaxClients: 20, MaxPerSession: 3, MaxPerUser: 5, PanelSlots: 4,
 		Authorize: func(r *http.Request) hub.Admission {

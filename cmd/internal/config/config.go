@@ -159,7 +159,7 @@ type Sensor struct {
 const (
 	DefaultDeviceID     = "C20-1001"
 	DefaultListen       = "127.0.0.1:8000"
-	DefaultMaxWSClients = 1100
+	DefaultMaxWSClients = 1000 // the hub's default: the specification's MAX_WEBSOCKET_CONNECTIONS
 	// DefaultMaxWSPerSession and DefaultMaxWSPerUser are the hub's defaults (a test holds
 	// them equal): a few tabs of one browser, a few devices of one person.
 	DefaultMaxWSPerSession = 8
