@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/coder/websocket"
 )
 
 // The contract of the specification (SPECIFICATION.md, the FastAPI backend the daemon stands
@@ -284,15 +287,20 @@ type contractRun struct {
 // specSession is what a sign-in row kept.
 type specSession struct{ access, refresh string }
 
-// TestContract walks the contract table against one daemon, then checks that the table
-// covers the specification's key endpoints and that each protected one refuses a client
-// without a token.
+// TestContract walks the contract table against one daemon, then the WebSocket, then checks
+// that the table covers the specification's key endpoints and that each protected one
+// refuses a client without a token.
 func TestContract(t *testing.T) {
 	k := startContract(t)
 	t.Run("REST", func(t *testing.T) {
 		for _, e := range contract {
 			t.Run(e.what, func(t *testing.T) { k.run(t, e) })
 		}
+	})
+	t.Run("WebSocket", func(t *testing.T) {
+		t.Run("first frame and keep-alive", func(t *testing.T) { t.Parallel(); k.wsKeepAlive(t) })
+		t.Run("alert frame", func(t *testing.T) { t.Parallel(); k.wsAlertFrame(t) })
+		t.Run("refused", func(t *testing.T) { t.Parallel(); k.wsRefused(t) })
 	})
 	t.Run("key endpoints", func(t *testing.T) {
 		for _, ke := range keyEndpoints {
@@ -1145,5 +1153,154 @@ func checkLockedOut(user string) func(*testing.T, *contractRun, *specAnswer) {
 		if n, ok := jsonNumber(jsonAt(u, "failed_login_attempts")); ok && n < 0 {
 			a.errorf(t, "%s: failed_login_attempts %v, want >= 0", user, n)
 		}
+	}
+}
+
+// dialWS opens the sensors WebSocket with token ("" none).
+func (k *contractRun) dialWS(ctx context.Context, t *testing.T, token string) *websocket.Conn {
+	t.Helper()
+	url := "ws://" + k.m.Addr().String() + "/api/ws/sensors"
+	if token != "" {
+		url += "?token=" + token
+	}
+	c, _, err := websocket.Dial(ctx, url, nil)
+	if err != nil {
+		t.Fatalf("GET /api/ws/sensors: handshake: %v", err)
+	}
+	t.Cleanup(func() { _ = c.CloseNow() })
+	return c
+}
+
+// session returns the kept session name, failing the test if its sign-in row failed.
+func (k *contractRun) session(t *testing.T, name string) specSession {
+	t.Helper()
+	s, ok := k.sessions[name]
+	if !ok {
+		t.Fatalf("no %s session: its sign-in row failed", name)
+	}
+	return s
+}
+
+// wsKeepAlive checks the first frame as the specification's test reads it, then sends a
+// "ping" text message every 500 ms for 3 s, as a client's keep-alive does (the
+// specification's handler reads them with receive_text), and keeps getting frames.
+func (k *contractRun) wsKeepAlive(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c := k.dialWS(ctx, t, k.session(t, "admin").access)
+	where := &specAnswer{where: "GET /api/ws/sensors: first frame"}
+	_, data, err := c.Read(ctx)
+	if err != nil {
+		where.errorf(t, "read: %v", err)
+		return
+	}
+	first, err := decodeSpecJSON(data)
+	if err != nil {
+		where.errorf(t, "not JSON (%v): %s", err, clipSpecBody(data))
+		return
+	}
+	checkSpecFields(t, where, first, []specField{{"P1", "object"}, {"P1.value", "number"}, {"P2", "object"}, {"P2.value", "number"}, {"P3", "object"}, {"P3.value", "number"}})
+
+	// The reads go on in a goroutine of their own, so that a close shows at once.
+	type read struct{ err error }
+	reads := make(chan read)
+	go func() {
+		for {
+			_, _, err := c.Read(ctx)
+			select {
+			case reads <- read{err}:
+			case <-ctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	ka := &specAnswer{where: "GET /api/ws/sensors: keep-alive"}
+	pings := time.NewTicker(500 * time.Millisecond)
+	defer pings.Stop()
+	sent, since := 0, 0 // pings sent, frames since the last one
+	for sent < 6 || since == 0 {
+		select {
+		case <-pings.C:
+			if sent == 6 {
+				continue // waiting for a frame after the last ping
+			}
+			if err := c.Write(ctx, websocket.MessageText, []byte("ping")); err != nil {
+				ka.errorf(t, "send ping %d: %v", sent+1, err)
+				return
+			}
+			sent, since = sent+1, 0
+		case r := <-reads:
+			if r.err != nil {
+				ka.errorf(t, "the server ended the stream after the client's text message %d of 6 (\"ping\"): close status %d: %v; "+
+					"a client may send text (the specification's handler reads it with receive_text) and keep getting frames",
+					sent, websocket.CloseStatus(r.err), r.err)
+				return
+			}
+			since++
+		case <-ctx.Done():
+			ka.errorf(t, "no frame after %d pings: %v", sent, ctx.Err())
+			return
+		}
+	}
+}
+
+// wsAlertFrame acknowledges P2's resolved alert as the superuser and checks that the alert
+// frame it causes carries the alert in the same fields as the REST answers.
+func (k *contractRun) wsAlertFrame(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s := k.session(t, "super")
+	c := k.dialWS(ctx, t, s.access)
+	if _, _, err := c.Read(ctx); err != nil {
+		t.Fatalf("GET /api/ws/sensors: first frame: %v", err)
+	}
+	if a := k.do(t, "POST", "/api/alerts/"+strconv.FormatUint(k.p2, 10)+"/ack", s.access, ""); a.status != http.StatusOK {
+		t.Fatalf("acknowledge P2's alert %d: %d %s", k.p2, a.status, clipSpecBody(a.raw))
+	}
+	where := &specAnswer{where: "GET /api/ws/sensors: alert frame"}
+	for {
+		_, data, err := c.Read(ctx)
+		if err != nil {
+			where.errorf(t, "no alert frame for P2's alert %d after its acknowledgement: %v", k.p2, err)
+			return
+		}
+		f, err := decodeSpecJSON(data)
+		if err != nil {
+			where.errorf(t, "not JSON (%v): %s", err, clipSpecBody(data))
+			return
+		}
+		if jsonString(jsonAt(f, "type")) != "alert" {
+			continue // a sensors frame
+		}
+		if id, _ := jsonAt(f, "alert.id").(json.Number); id.String() != strconv.FormatUint(k.p2, 10) {
+			continue
+		}
+		checkSpecFields(t, where, f, under("alert", alertFields))
+		checkSpecSame(t, where, f, underPairs("alert", alertSame))
+		alert := jsonAt(f, "alert")
+		checkAckConsistent(t, where, "alert", alert)
+		checkAckedBy(t, where, fmt.Sprintf("P2 alert %d", k.p2), alert, "super1")
+		if jsonHas(alert, "resolved_at") && jsonAt(alert, "resolved_at") == nil {
+			where.errorf(t, "P2 alert %d: resolved_at null, but P2 is back to normal", k.p2)
+		}
+		return
+	}
+}
+
+// wsRefused checks that a client without a valid token is closed with 4001.
+func (k *contractRun) wsRefused(t *testing.T) {
+	for _, tc := range []struct{ what, token string }{{"no token", ""}, {"a token that is none", "not-a-token"}} {
+		t.Run(tc.what, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c := k.dialWS(ctx, t, tc.token)
+			_, _, err := c.Read(ctx)
+			if got := websocket.CloseStatus(err); got != 4001 {
+				t.Errorf("GET /api/ws/sensors with %s: close status %d (%v), want 4001", tc.what, got, err)
+			}
+		})
 	}
 }
