@@ -191,6 +191,8 @@ var contract = []specRow{
 	{what: "no token", method: "GET", path: "/api/sensors", status: 401},
 	{what: "operator lists the users", method: "GET", path: "/api/users", as: "operator", status: 403},
 	{what: "history of an unknown sensor", method: "GET", path: "/api/sensors/NOPE/history", as: "operator", status: 404},
+	{what: "a path that does not exist", method: "GET", path: "/api/nope", as: "operator", status: 404},
+	{what: "a method the path does not serve", method: "DELETE", path: "/api/alerts", as: "operator", status: 405},
 	{what: "unparseable start_time", method: "GET", path: "/api/sensors/P1/history?start_time=garbage", as: "operator",
 		status: 400, check: checkDetailNames("start_time")},
 	{what: "unparseable end_time", method: "GET", path: "/api/sensors/P1/history?end_time=garbage", as: "operator",
