@@ -11,7 +11,7 @@
 # registry that serves other bytes under the same version fails the run.
 #
 # Writes web/redoc/redoc.standalone.js.gz (gzip -9 -n: no name, no time stamp, so the same
-# input gives the same bytes), LICENSE (ReDoc's), the notices of the libraries inside the
+# input gives the same bytes; with one change to the bundle, below: no logo from a CDN), LICENSE (ReDoc's), the notices of the libraries inside the
 # bundle (redoc.standalone.js.LICENSE.txt, worker.js.LICENSE.txt), and VERSION; and points the
 # page's script URL (web/redoc/redoc.html, ?v=VERSION) at the new version.
 set -euo pipefail
@@ -47,6 +47,21 @@ bundle="$tmp/package/bundles/redoc.standalone.js"
 workers=("$tmp"/package/bundles/*.worker.js.LICENSE.txt)
 if [ "${#workers[@]}" -ne 1 ] || [ ! -f "${workers[0]}" ]; then
 	echo "vendor-redoc: want one bundles/*.worker.js.LICENSE.txt, found: ${workers[*]}" >&2
+	exit 1
+fi
+
+# ReDoc puts Redocly's logo beside "API docs by Redocly" at the foot of its menu, loaded from
+# Redocly's CDN: a request that would leave the device (the CSP blocks it, with a console
+# error). With an empty src the browser loads nothing and ReDoc's own onError drops the image;
+# the words and their link stay. Counted, so that a version that moves the logo fails here.
+logo='"https://cdn.redoc.ly/redoc/logo-mini.svg"'
+if [ "$(grep -c -F "$logo" "$bundle")" -ne 1 ]; then
+	echo "vendor-redoc: want the logo URL $logo on exactly one line of the bundle; check what this version loads from elsewhere" >&2
+	exit 1
+fi
+sed -i 's#"https://cdn\.redoc\.ly/redoc/logo-mini\.svg"#""#' "$bundle"
+if grep -q -F "$logo" "$bundle"; then
+	echo "vendor-redoc: the logo URL is still in the bundle" >&2
 	exit 1
 fi
 
