@@ -112,6 +112,14 @@ func (s *Server) handleRedocJS(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// handleRootSpec serves the OpenAPI document at /openapi.json, where FastAPI serves it and
+// tools look first; it answers as /api/openapi.json does, with no-store like the rest of the
+// API (setHeaders gives that to /api paths only).
+func (s *Server) handleRootSpec(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	s.handleSpec(w, r)
+}
+
 // acceptsGzip reports whether an Accept-Encoding header lets the answer be gzip-encoded:
 // it names gzip or x-gzip with a q-value above 0, or else "*" with one (RFC 9110, 12.5.3).
 // A missing header asks for no encoding.

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -175,11 +176,42 @@ func TestServer_RedocJS(t *testing.T) {
 	})
 }
 
+// /openapi.json is where FastAPI serves the document; the UI's fallback must not catch it.
+func TestServer_OpenAPIAtRoot(t *testing.T) {
+	f := newFixture(t, fixtureConfig{noRun: true})
+	api := f.get(t, "/api/openapi.json")
+	for _, method := range []string{http.MethodGet, http.MethodHead} {
+		res := head(t, f, "/openapi.json")
+		if method == http.MethodGet {
+			res = f.do(t, method, "/openapi.json", f.as(""))
+		}
+		if res.status != 200 || res.header.Get("Content-Type") != "application/json" || res.header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s /openapi.json: %d, Content-Type %q, Cache-Control %q", method, res.status,
+				res.header.Get("Content-Type"), res.header.Get("Cache-Control"))
+		}
+		if res.header.Get("Content-Length") != api.header.Get("Content-Length") {
+			t.Errorf("%s /openapi.json: Content-Length %s, /api/openapi.json's %s", method, res.header.Get("Content-Length"), api.header.Get("Content-Length"))
+		}
+		if method == http.MethodGet && !bytes.Equal(res.body, api.body) {
+			t.Errorf("GET /openapi.json: %d bytes, not those of /api/openapi.json (%d)", len(res.body), len(api.body))
+		}
+	}
+	var doc struct {
+		Info struct{ Title, Version string }
+	}
+	if err := json.Unmarshal(api.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if doc.Info.Title != "MASKSERVICE C20 1001 Backend API" || doc.Info.Version == "" {
+		t.Errorf("info %+v, want the title MASKSERVICE C20 1001 Backend API and a version", doc.Info)
+	}
+}
+
 // The reference's routes go through the same gates as /api/docs: the host allow-list, the
 // guard (public), the JSON 405 of a known path.
 func TestServer_RedocRoutesLikeDocs(t *testing.T) {
 	f := newFixture(t, fixtureConfig{noRun: true})
-	for _, path := range []string{"/api/docs", "/api/redoc", "/api/redoc.js"} {
+	for _, path := range []string{"/api/docs", "/api/redoc", "/api/redoc.js", "/openapi.json"} {
 		t.Run(path, func(t *testing.T) {
 			if res := f.do(t, http.MethodGet, path, f.as("")); res.status != 200 {
 				t.Errorf("GET without a token: %d, want 200 (public)", res.status)

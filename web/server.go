@@ -285,6 +285,7 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Pattern: "/api/docs.js", Handler: h(s.handleDocsJS), Summary: "The script of the documentation page", Access: public},
 		{Method: "GET", Pattern: "/api/redoc", Handler: h(s.handleRedoc), Summary: "API reference (ReDoc)", Access: public},
 		{Method: "GET", Pattern: "/api/redoc.js", Handler: h(s.handleRedocJS), Summary: "The script of the API reference page", Access: public},
+		{Method: "GET", Pattern: "/openapi.json", Handler: h(s.handleRootSpec), Summary: "This OpenAPI document, at FastAPI's default path", Access: public},
 		{Method: "GET", Pattern: "/healthz", Handler: h(s.handleHealthz), Summary: "Liveness: the process answers", Access: public},
 		{Method: "GET", Pattern: "/readyz", Handler: h(s.handleReadyz), Summary: "Readiness: the daemon can serve", Access: public},
 		// Public for the sign-in guard: /metrics has its own rule, loopback or the scrape token.
