@@ -155,6 +155,8 @@ type Server struct {
 	ui      fs.FS
 	metrics http.Handler // promhttp over Options.Registry
 
+	redoc redocAssets // the API reference page and ReDoc's bundle
+
 	docsJS         []byte // the docs page's script
 	cors           map[string]bool
 	limiter        *limiter        // sign-in attempts per client
@@ -201,6 +203,9 @@ func New(opts Options) (*Server, error) {
 	}
 	if s.docsJS, err = assets.ReadFile("docs.js"); err != nil {
 		return nil, fmt.Errorf("new web server: read docs script: %w", err)
+	}
+	if s.redoc, err = loadRedoc(); err != nil {
+		return nil, fmt.Errorf("new web server: %w", err)
 	}
 	if s.cors, err = cors.ParseOrigins(opts.CORSOrigins); err != nil {
 		return nil, fmt.Errorf("new web server: %w", err)
@@ -278,6 +283,9 @@ func (s *Server) routeTable() []Route {
 		{Method: "GET", Pattern: "/api/openapi.json", Handler: h(s.handleSpec), Summary: "This OpenAPI document", Access: public},
 		{Method: "GET", Pattern: "/api/docs", Handler: h(s.handleDocs), Summary: "Interactive API documentation", Access: public},
 		{Method: "GET", Pattern: "/api/docs.js", Handler: h(s.handleDocsJS), Summary: "The script of the documentation page", Access: public},
+		{Method: "GET", Pattern: "/api/redoc", Handler: h(s.handleRedoc), Summary: "API reference (ReDoc)", Access: public},
+		{Method: "GET", Pattern: "/api/redoc.js", Handler: h(s.handleRedocJS), Summary: "The script of the API reference page", Access: public},
+		{Method: "GET", Pattern: "/openapi.json", Handler: h(s.handleRootSpec), Summary: "This OpenAPI document, at FastAPI's default path", Access: public},
 		{Method: "GET", Pattern: "/healthz", Handler: h(s.handleHealthz), Summary: "Liveness: the process answers", Access: public},
 		{Method: "GET", Pattern: "/readyz", Handler: h(s.handleReadyz), Summary: "Readiness: the daemon can serve", Access: public},
 		// Public for the sign-in guard: /metrics has its own rule, loopback or the scrape token.

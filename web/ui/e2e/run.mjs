@@ -10,6 +10,7 @@
 // find the alert acknowledged on the Alerts screen, see the trend chart; stop the daemon and
 // see the connection-lost overlay, start it again and see the page recover by itself. Once,
 // at 1280x400, the time from navigation to the first live values under 4x CPU throttling.
+// Last, the API reference (/api/redoc): ReDoc renders the spec from the daemon alone.
 // Throughout: no request to another origin, no console error, no token in localStorage.
 //
 // Screenshots go to web/ui/test-output/screenshots/<size>/<name>.png; the first-values
@@ -510,6 +511,46 @@ async function signOut(page) {
   await visible(page, 'role-OPERATOR', 5000)
 }
 
+/** apiReference opens the API reference (/api/redoc) in a page of its own and waits for ReDoc,
+ *  which the daemon embeds, to render the spec's title and an operation. Where its menu shows
+ *  (not on a phone, where ReDoc folds it behind a button), its search must find an operation:
+ *  ReDoc searches in a blob: worker, which the page's CSP has to allow. Every request must go
+ *  to the daemon; the watch fails the run on any console error, a CSP violation included. */
+async function apiReference(context, vp, watch) {
+  const page = await context.newPage()
+  watch.attach(page)
+  const requests = []
+  page.on('request', (req) => requests.push(req.url()))
+  try {
+    await page.goto(watch.origin + '/api/redoc', { timeout: 15_000 })
+    const title = page.locator('h1', { hasText: 'MASKSERVICE C20 1001 Backend API' }).first()
+    await title.waitFor({ state: 'visible', timeout: 15_000 }).catch(async () => {
+      throw new Failure(`ReDoc rendered no h1 "MASKSERVICE C20 1001 Backend API" within 15 s; the page says: ${(await text(page.locator('body'), 1000).catch(() => '?')).slice(0, 300)}`)
+    })
+    const op = page.locator('h2', { hasText: /^\s*Sign in\s*$/ }).first()
+    await op.waitFor({ state: 'visible', timeout: 5000 }).catch(() => {
+      throw new Failure('ReDoc rendered the title but no operation heading "Sign in" (POST /api/auth/login) within 5 s')
+    })
+    await shot(page, vp, 'api-reference')
+    let note = ''
+    const search = page.locator('input[placeholder="Search..."]').first()
+    if (await search.isVisible()) {
+      await search.fill('acknowledge', { timeout: 5000 })
+      const hits = page.locator('[data-role="search:results"] li[role="menuitem"]')
+      const want = hits.and(page.locator('[aria-label="Acknowledge an alert"]'))
+      await until('"Acknowledge an alert" among the results of searching "acknowledge" (ReDoc searches in a blob: worker)',
+        async () => (await want.count()) > 0, 5000)
+      note = `; search "acknowledge": ${await hits.count()} results, "Acknowledge an alert" among them`
+      await shot(page, vp, 'api-reference-search')
+    }
+    const foreign = requests.filter((u) => !u.startsWith(watch.origin + '/') && !u.startsWith('blob:' + watch.origin + '/'))
+    if (foreign.length) throw new Failure(`the API reference asked another host than ${watch.origin}:\n  ${[...new Set(foreign)].join('\n  ')}`)
+    return `"${await text(title)}" and "Sign in" rendered; ${requests.length} requests, all to the daemon${note}`
+  } finally {
+    await page.close().catch(() => {})
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The flow of one viewport
 
@@ -699,6 +740,9 @@ async function runViewport(browser, args, tmp, name, measure) {
       })
     }
     await step(tag, 'sign out', () => signOut(page))
+
+    // 5. The API reference renders from the daemon alone.
+    await step(tag, 'API reference (/api/redoc) renders offline', () => apiReference(context, vp, watch))
 
     if (watch.foreign.length) {
       throw Object.assign(new Failure(`requests to another origin than ${d.origin}:\n  ${[...new Set(watch.foreign)].join('\n  ')}`), { step: `${tag}: checks` })
