@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -147,6 +148,51 @@ func TestParseAccess_Rejects(t *testing.T) {
 	c, err := f.tokens.ParseAccess(good.Access)
 	if err != nil || c.Role != maskservice.RoleOperator || len(c.Permissions) != 3 || c.Subject != "operator1" {
 		t.Fatalf("good token: %v %+v", err, c)
+	}
+}
+
+// TestParseAccess_RemembersVerified checks the memory of verified tokens: a remembered
+// token still expires, a changed byte is a new token that fails, the caller's changes do not
+// reach the next caller, and the memory stays bounded.
+func TestParseAccess_RemembersVerified(t *testing.T) {
+	f := MustTokens(t)
+	good := f.login(t, "operator1", maskservice.RoleOperator)
+	first, err := f.tokens.ParseAccess(good.Access)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Role, first.SessionID = maskservice.RoleSuperuser, "someone else's"
+	again, err := f.tokens.ParseAccess(good.Access)
+	if err != nil || again.Role != maskservice.RoleOperator || again.SessionID != good.Session.ID {
+		t.Fatalf("remembered token: %v %+v, want the claims as issued", err, again)
+	}
+	parts := strings.Split(good.Access, ".")
+	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(strings.Replace(
+		mustDecode(t, parts[1]), `"role":"OPERATOR"`, `"role":"SUPERUSER"`, 1))) + "." + parts[2]
+	if _, err := f.tokens.ParseAccess(tampered); maskservice.ErrorMessage(err) != "bad token signature" {
+		t.Errorf("tampered copy of a remembered token: %v, want bad token signature", err)
+	}
+	f.clock.Add(auth.AccessTTL + 6*time.Second) // past exp and the leeway
+	for i := range 2 {                          // from memory, then from a full check
+		if _, err := f.tokens.ParseAccess(good.Access); maskservice.ErrorMessage(err) != "token expired" {
+			t.Errorf("try %d after expiry: %v, want token expired", i, err)
+		}
+	}
+
+	// More live tokens than the memory holds: every one still verifies, the memory stays bounded.
+	var tokens []string
+	for i := range auth.MaxVerified + 10 {
+		tokens = append(tokens, f.login(t, "user"+strconv.Itoa(i), maskservice.RoleOperator).Access)
+	}
+	for round := range 2 {
+		for i, tok := range tokens {
+			if c, err := f.tokens.ParseAccess(tok); err != nil || c.Subject != "user"+strconv.Itoa(i) {
+				t.Fatalf("round %d, token %d: %v %+v", round, i, err, c)
+			}
+			if n := auth.VerifiedLen(f.tokens); n > auth.MaxVerified {
+				t.Fatalf("%d tokens remembered, want at most %d", n, auth.MaxVerified)
+			}
+		}
 	}
 }
 

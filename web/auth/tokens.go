@@ -2,8 +2,10 @@ package auth
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -26,6 +28,10 @@ type Claims struct {
 	SessionID   string                   `json:"sid"`
 }
 
+// maxVerified bounds the tokens Tokens remembers as verified: far more than the live access
+// tokens of a station (one or two per session, renewed every 15 minutes), under 1 MB.
+const maxVerified = 1024
+
 // Tokens issues and checks access tokens.
 type Tokens struct {
 	keys     *KeySet
@@ -33,6 +39,15 @@ type Tokens struct {
 	audience string
 	now      func() time.Time
 	parser   *jwt.Parser
+
+	// verified remembers the claims of tokens that passed every check, by the SHA-256 of
+	// the token: the RS256 signature check and the claims' JSON are most of the CPU of a
+	// request, and the LCD and every phone send the same token on every poll. The key
+	// never changes for the life of a Tokens, so the same bytes verify the same way; expiry
+	// is checked again on every use. Whether the session still lives is the caller's check
+	// (Accounts.CheckSession), on every request.
+	mu       sync.Mutex
+	verified map[[sha256.Size]byte]*Claims
 }
 
 // NewTokens returns the token machinery for keys; now defaults to time.Now.
@@ -41,6 +56,7 @@ func NewTokens(keys *KeySet, issuer, audience string, now func() time.Time) *Tok
 		now = time.Now
 	}
 	return &Tokens{keys: keys, issuer: issuer, audience: audience, now: now,
+		verified: make(map[[sha256.Size]byte]*Claims),
 		// Every option pinned: golang-jwt v5 accepts a token without exp unless told otherwise,
 		// and any algorithm the key type allows unless the list is given.
 		parser: jwt.NewParser(
@@ -77,8 +93,57 @@ func (t *Tokens) IssueAccess(s *maskservice.Session) (token string, expires time
 
 // ParseAccess checks an access token: RS256 with our key id, our issuer and audience, not
 // expired, type "access", naming a session and a user. Every failure is an *maskservice.Error
-// with code EUNAUTHORIZED and a short reason.
+// with code EUNAUTHORIZED and a short reason. The claims returned are the caller's own; their
+// slices are shared with later calls for the same token and must not be changed.
 func (t *Tokens) ParseAccess(token string) (*Claims, error) {
+	sum := sha256.Sum256([]byte(token))
+	t.mu.Lock()
+	known := t.verified[sum]
+	t.mu.Unlock()
+	if known != nil {
+		if !t.now().Before(known.ExpiresAt.Add(leeway)) {
+			t.forget(sum)
+			return nil, unauthorized("token expired")
+		}
+		c := *known
+		return &c, nil
+	}
+	claims, err := t.parseAccess(token)
+	if err != nil {
+		return nil, err
+	}
+	t.remember(sum, claims)
+	c := *claims
+	return &c, nil
+}
+
+// remember keeps claims as verified under sum. When the table is full the expired entries
+// go, and if that frees nothing, all of them: the next request of each token verifies again.
+func (t *Tokens) remember(sum [sha256.Size]byte, claims *Claims) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.verified) >= maxVerified {
+		now := t.now()
+		for k, c := range t.verified {
+			if !now.Before(c.ExpiresAt.Add(leeway)) {
+				delete(t.verified, k)
+			}
+		}
+		if len(t.verified) >= maxVerified {
+			clear(t.verified)
+		}
+	}
+	t.verified[sum] = claims
+}
+
+func (t *Tokens) forget(sum [sha256.Size]byte) {
+	t.mu.Lock()
+	delete(t.verified, sum)
+	t.mu.Unlock()
+}
+
+// parseAccess is ParseAccess without the memory of verified tokens.
+func (t *Tokens) parseAccess(token string) (*Claims, error) {
 	var claims Claims
 	_, err := t.parser.ParseWithClaims(token, &claims, func(tok *jwt.Token) (any, error) {
 		if kid, _ := tok.Header["kid"].(string); kid != t.keys.kid {
