@@ -137,6 +137,8 @@ type Bus struct {
 type Sensor struct {
 	ID         string      `toml:"id"`
 	Name       string      `toml:"name"`
+	NamePL     string      `toml:"name_pl"` // the name on the UI in Polish; default name, or the specification sensor's
+	NameEN     string      `toml:"name_en"` // the name on the UI in English; default name, or the specification sensor's
 	Bus        string      `toml:"bus"`
 	Slave      int         `toml:"slave"`
 	Register   string      `toml:"register"` // holding | input
@@ -699,9 +701,21 @@ func (c *Config) finishSensor(i int) error {
 	if s.ID == "" {
 		return c.fieldError(key("id"), "missing")
 	}
+	// A name given in the file is the name in every language it does not name otherwise.
+	for _, n := range []*string{&s.NamePL, &s.NameEN} {
+		if *n == "" {
+			*n = s.Name
+		}
+	}
 	if spec, ok := specSensor(s.ID); ok {
 		if s.Name == "" {
 			s.Name = spec.Name
+		}
+		if s.NamePL == "" {
+			s.NamePL = spec.Names.PL
+		}
+		if s.NameEN == "" {
+			s.NameEN = spec.Names.EN
 		}
 		if s.Unit == "" {
 			s.Unit = spec.Unit
@@ -719,8 +733,10 @@ func (c *Config) finishSensor(i int) error {
 			s.Hysteresis = &spec.Thresholds.Hysteresis
 		}
 	}
-	if s.Name == "" {
-		s.Name = s.ID
+	for _, n := range []*string{&s.Name, &s.NamePL, &s.NameEN} {
+		if *n == "" {
+			*n = s.ID
+		}
 	}
 	if s.Hysteresis == nil {
 		s.Hysteresis = new(float64)
@@ -934,7 +950,7 @@ func (c *Config) DomainSensor(i int) maskservice.Sensor {
 		h = *s.Hysteresis
 	}
 	return maskservice.Sensor{
-		ID: s.ID, Name: s.Name, Unit: s.Unit, Bus: s.Bus,
+		ID: s.ID, Name: s.Name, Names: maskservice.SensorNames{PL: s.NamePL, EN: s.NameEN}, Unit: s.Unit, Bus: s.Bus,
 		Range: band(s.Range),
 		Thresholds: maskservice.Thresholds{
 			Normal: band(s.Normal), Warning: band(s.Warning),

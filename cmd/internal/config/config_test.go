@@ -436,3 +436,39 @@ func TestDefaults_AgreeWithHub(t *testing.T) {
 			hub.DefaultMaxClients, hub.DefaultMaxPerSession, hub.DefaultMaxPerUser)
 	}
 }
+
+// TestParse_SensorNames checks the names per language: the specification's sensors take
+// "Ciśnienie N" and "Pressure N", a name given in the file is every language's the file does
+// not name otherwise, and a bad name is refused with its key and line.
+func TestParse_SensorNames(t *testing.T) {
+	const head = "bus = [{name = \"sim\", driver = \"sim\"}]\n"
+	for _, tc := range []struct {
+		name, sensor         string
+		wantName, wantPL, en string
+		err                  string
+	}{
+		{"the specification's", `{id = "P1", bus = "sim"}`, "Pressure 1", "Ciśnienie 1", "Pressure 1", ""},
+		{"one name for every language", `{id = "P2", bus = "sim", name = "Reduktor"}`, "Reduktor", "Reduktor", "Reduktor", ""},
+		{"one language named", `{id = "P3", bus = "sim", name_pl = "Głowica"}`, "Pressure 3", "Głowica", "Pressure 3", ""},
+		{"both named", `{id = "T1", bus = "sim", unit = "bar", range = [0, 1], normal = [0, 1], warning = [0, 1], name_pl = "Głowica", name_en = "Test head"}`, "T1", "Głowica", "Test head", ""},
+		{"neither, not the specification's", `{id = "T1", bus = "sim", unit = "bar", range = [0, 1], normal = [0, 1], warning = [0, 1]}`, "T1", "T1", "T1", ""},
+		{"too long", `{id = "P1", bus = "sim", name_en = "` + strings.Repeat("x", 65) + `"}`, "", "", "", "names.toml:3: sensor[0].name_en: sensor P1: name_en"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Parse("names.toml", []byte(head+"sensor = [\n"+tc.sensor+"]\n"))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := c.DomainSensors()[0]
+			if s.Name != tc.wantName || s.Names.PL != tc.wantPL || s.Names.EN != tc.en {
+				t.Errorf("name %q, pl %q, en %q; want %q, %q, %q", s.Name, s.Names.PL, s.Names.EN, tc.wantName, tc.wantPL, tc.en)
+			}
+		})
+	}
+}
