@@ -17,8 +17,8 @@ type Sensor struct {
 	Name string // human-readable name, in the server's messages and logs
 	// Names are the name in each language of the UI, for the people at the station.
 	Names SensorNames
-	Unit string // engineering unit of Value, e.g. "bar"
-	Bus  string // the bus the sensor is read on (informational in the domain)
+	Unit  string // engineering unit of Value, e.g. "bar"
+	Bus   string // the bus the sensor is read on (informational in the domain)
 
 	Range      Band          // the transducer's measuring range; outside it a reading's quality is bad
 	Thresholds Thresholds    // the normal and warning bands, hysteresis and on-delay
