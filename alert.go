@@ -283,6 +283,24 @@ func conditionOf(s Sensor, r Reading) condition {
 	return condition{}
 }
 
+// valueCondition returns what reading r asks of sensor s's value alarm, and false when r
+// says nothing about the pressure and the value alarm keeps its state. A good reading is
+// judged by its status. A value over the transducer's range is a pressure at least that high
+// (the transducer saturates or its loop reads over 20 mA): a critical alarm as well as the
+// fault, so that the tile's CRITICAL and the alarm agree. A value under the range (a broken
+// loop reads 0 mA) tells nothing of the pressure: only the fault.
+func valueCondition(s Sensor, r Reading) (condition, bool) {
+	switch {
+	case r.Quality == QualityGood:
+		return conditionOf(s, r), true
+	case r.HasValue() && r.Value > s.Range.High && r.Status == StatusCritical:
+		limit := s.Thresholds.Warning.High
+		return condition{AlertCritical, limit, fmt.Sprintf("%s critical: %.4g %s beyond %.4g %s, over the transducer's range of %.4g %s",
+			s.Name, r.Value, s.Unit, limit, s.Unit, s.Range.High, s.Unit)}, true
+	}
+	return condition{}, false
+}
+
 // Process evaluates the readings of a round, by the sensor settings the round was judged
 // with (the settings in force when it has none), and returns the alerts that changed, each
 // already committed to the store. On a store failure it returns the changes committed so far
@@ -301,7 +319,7 @@ func (e *AlarmEngine) Process(ctx context.Context, r *Round) ([]Alert, error) {
 			continue
 		}
 		// The fault machine follows the quality; the value machine follows the status,
-		// and only while the value can be trusted.
+		// while the value can be trusted and when it is over the range (overpressure).
 		fault := condition{}
 		if rd.Quality != QualityGood {
 			fault = conditionOf(s, rd)
@@ -310,11 +328,11 @@ func (e *AlarmEngine) Process(ctx context.Context, r *Round) ([]Alert, error) {
 			slot alertSlot
 			c    condition
 		}{{alertSlot{s.ID, true}, fault}}
-		if rd.Quality == QualityGood {
+		if c, ok := valueCondition(s, rd); ok {
 			steps = append(steps, struct {
 				slot alertSlot
 				c    condition
-			}{alertSlot{s.ID, false}, conditionOf(s, rd)})
+			}{alertSlot{s.ID, false}, c})
 		}
 		for _, st := range steps {
 			a, err := e.step(ctx, st.slot, st.c, rd)

@@ -3,6 +3,8 @@ package maskservice_test
 import (
 	"context"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -154,6 +156,52 @@ func TestAlarm_SensorFault(t *testing.T) {
 	}
 	if c := one(t, alarmAt(t, e, 1, 5, maskservice.StatusNormal)); c.ID != f.ID || c.State != maskservice.AlertClearedUnack {
 		t.Fatalf("after the fault %+v", c)
+	}
+}
+
+// A value outside the transducer's range is a fault; over the range it is also a critical
+// pressure (the tile shows CRITICAL, and the alarm agrees), under it only the fault.
+func TestAlarm_OutOfRange(t *testing.T) {
+	outside := func(v float64, st maskservice.Status) maskservice.Reading {
+		return maskservice.Reading{SensorID: "P1", Time: t0, Value: v, Raw: v, Unit: "bar", Status: st,
+			Quality: maskservice.QualityBad, Fault: "out of range"}
+	}
+	for _, tc := range []struct {
+		name  string
+		r     maskservice.Reading
+		types []maskservice.AlertType
+	}{
+		{"overpressure", outside(11, maskservice.StatusCritical), []maskservice.AlertType{maskservice.AlertSensorFault, maskservice.AlertCritical}},
+		{"under the range (a broken loop)", outside(-2.5, maskservice.StatusCritical), []maskservice.AlertType{maskservice.AlertSensorFault}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t, openStore(t))
+			changed, err := e.Process(context.Background(), &maskservice.Round{Readings: []maskservice.Reading{tc.r}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []maskservice.AlertType
+			for _, a := range changed {
+				types = append(types, a.Type)
+				if a.Type == maskservice.AlertCritical && (a.Value != 11 || a.Threshold != 9 || !strings.Contains(a.Message, "over the transducer's range of 10 bar")) {
+					t.Errorf("critical alert %+v: want 11 over 9, and the range in the message", a)
+				}
+			}
+			if !slices.Equal(types, tc.types) {
+				t.Fatalf("alerts %v, want %v", types, tc.types)
+			}
+			// Back in the range and normal: both clear.
+			back, err := e.Process(context.Background(), &maskservice.Round{Readings: []maskservice.Reading{{SensorID: "P1",
+				Time: t0.Add(time.Second), Value: 5, Raw: 5, Unit: "bar", Status: maskservice.StatusNormal}}})
+			if err != nil || len(back) != len(tc.types) {
+				t.Fatalf("back to normal: %v, %d alerts changed, want %d", err, len(back), len(tc.types))
+			}
+			for _, a := range back {
+				if a.State != maskservice.AlertClearedUnack {
+					t.Errorf("after the excursion %s is %s, want CLEARED_UNACK", a.Type, a.State)
+				}
+			}
+		})
 	}
 }
 
