@@ -81,10 +81,6 @@ const SessionCleanupEvery = time.Hour
 // reused refresh token still finds its session and is told that it ended.
 const EndedSessionKeep = 24 * time.Hour
 
-// auditTimeout bounds one append to the audit log. The append outlives the caller's
-// context, so a client that hangs up right after a change does not erase its record.
-const auditTimeout = 10 * time.Second
-
 // Accounts is the accounts service: users, their sessions, and the rules of who may change
 // whom, what ends a session, sign-in and lockout. Every change it makes is recorded in the
 // audit log by the service itself, once, whoever asks: the API or the console. It is safe
@@ -171,20 +167,10 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// record appends the audit entry of a change by actor. A failure to record is logged at
-// error level and does not undo the change, which has happened already.
+// record appends the audit entry of a change by actor (appendAudit).
 func (a *Accounts) record(ctx context.Context, by Actor, action AuditAction, details string) {
-	if a.audit == nil {
-		return
-	}
-	e := AuditEntry{Time: a.now(), Action: action, Username: AuditClip(by.Username, AuditMaxUsername), Role: by.Role,
-		Source: AuditClip(by.Source, AuditMaxSource), Details: details}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-	defer cancel()
-	if err := a.audit.AppendAudit(ctx, e); err != nil {
-		a.log.LogAttrs(ctx, slog.LevelError, "append audit entry",
-			slog.String("action", string(e.Action)), slog.String("username", e.Username),
-			slog.String("source", e.Source), slog.Any("err", err))
+	if a.audit != nil {
+		appendAudit(ctx, a.audit, a.log, a.now(), by, action, details)
 	}
 }
 

@@ -125,6 +125,9 @@ type AlarmOptions struct {
 	// Logger gets every alert change at info level and store failures as errors; nil
 	// discards.
 	Logger *slog.Logger
+	// Audit records every acknowledgement, whoever asks for it (the API, the LCD); nil
+	// records none.
+	Audit AuditLog
 }
 
 // alarmQueue is how many rounds the engine's subscription holds: a minute at 1 Hz, time
@@ -405,10 +408,10 @@ func (e *AlarmEngine) changed(a Alert) {
 	}
 }
 
-// Ack acknowledges alert id for user with an optional comment and returns it. Acknowledging
-// an alert that needs none (acknowledged already, or closed) is an ECONFLICT error; an
-// unknown id ENOTFOUND.
-func (e *AlarmEngine) Ack(ctx context.Context, id uint64, user, comment string) (Alert, error) {
+// Ack acknowledges alert id for by with an optional comment, records it in the audit log and
+// returns it. Acknowledging an alert that needs none (acknowledged already, or closed) is an
+// ECONFLICT error; an unknown id ENOTFOUND.
+func (e *AlarmEngine) Ack(ctx context.Context, by Actor, id uint64, comment string) (Alert, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a, err := e.store.Alert(ctx, id)
@@ -425,7 +428,7 @@ func (e *AlarmEngine) Ack(ctx context.Context, id uint64, user, comment string) 
 		return a, Errorf(ECONFLICT, "alert %d is already acknowledged%s", id, by)
 	}
 	now := e.opts.Now()
-	a.AckedBy, a.AckedAt, a.Comment, a.UpdatedAt = user, now, comment, now
+	a.AckedBy, a.AckedAt, a.Comment, a.UpdatedAt = by.Username, now, comment, now
 	switch {
 	case a.Type == AlertDeviceFault:
 		// Latched: the acknowledgement is its return to normal.
@@ -443,12 +446,19 @@ func (e *AlarmEngine) Ack(ctx context.Context, id uint64, user, comment string) 
 		e.latest[slotOf(stored)] = stored
 	}
 	e.changed(stored)
+	if e.opts.Audit != nil {
+		details := fmt.Sprintf("alert %d (%s %s) acknowledged, now %s", stored.ID, stored.SensorID, stored.Type, stored.State)
+		if stored.Comment != "" {
+			details += ": " + stored.Comment
+		}
+		appendAudit(ctx, e.opts.Audit, e.log, now, by, AuditAlertAck, details)
+	}
 	return stored, nil
 }
 
-// AckAll acknowledges every alert that needs it (active or cleared, unacknowledged) and
-// returns them.
-func (e *AlarmEngine) AckAll(ctx context.Context, user, comment string) ([]Alert, error) {
+// AckAll acknowledges every alert that needs it (active or cleared, unacknowledged) for by,
+// each recorded as Ack records it, and returns them.
+func (e *AlarmEngine) AckAll(ctx context.Context, by Actor, comment string) ([]Alert, error) {
 	var ids []uint64
 	err := e.store.ScanAlerts(ctx, AlertFilter{States: []AlertState{AlertActiveUnack, AlertClearedUnack}}, func(a Alert) bool {
 		ids = append(ids, a.ID)
@@ -459,7 +469,7 @@ func (e *AlarmEngine) AckAll(ctx context.Context, user, comment string) ([]Alert
 	}
 	var out []Alert
 	for _, id := range ids {
-		a, err := e.Ack(ctx, id, user, comment)
+		a, err := e.Ack(ctx, by, id, comment)
 		if ErrorCode(err) == ECONFLICT {
 			continue // acknowledged meanwhile by someone else
 		}

@@ -85,10 +85,10 @@ func TestAlarm_LifeCycle(t *testing.T) {
 	if c := alarmAt(t, e, 2, 8.6, maskservice.StatusWarning); len(c) != 0 {
 		t.Fatalf("the same condition changed %+v", c)
 	}
-	if a, _ = e.Ack(ctx, a.ID, "operator1", "checking"); a.State != maskservice.AlertActiveAck || a.AckedBy != "operator1" || a.Comment != "checking" {
+	if a, _ = e.Ack(ctx, maskservice.Actor{Username: "operator1"}, a.ID, "checking"); a.State != maskservice.AlertActiveAck || a.AckedBy != "operator1" || a.Comment != "checking" {
 		t.Fatalf("acked %+v", a)
 	}
-	if _, err := e.Ack(ctx, a.ID, "admin1", ""); maskservice.ErrorCode(err) != maskservice.ECONFLICT {
+	if _, err := e.Ack(ctx, maskservice.Actor{Username: "admin1"}, a.ID, ""); maskservice.ErrorCode(err) != maskservice.ECONFLICT {
 		t.Fatalf("second ack: %v, want ECONFLICT", err)
 	}
 	esc := one(t, alarmAt(t, e, 3, 9.6, maskservice.StatusCritical))
@@ -103,7 +103,7 @@ func TestAlarm_LifeCycle(t *testing.T) {
 	if cl.State != maskservice.AlertClearedUnack || !cl.ClearedAt.Equal(t0.Add(5*time.Second)) {
 		t.Fatalf("cleared %+v", cl)
 	}
-	closed, err := e.Ack(ctx, a.ID, "admin1", "")
+	closed, err := e.Ack(ctx, maskservice.Actor{Username: "admin1"}, a.ID, "")
 	if err != nil || closed.State != maskservice.AlertClosed {
 		t.Fatalf("ack of the cleared alert: %+v %v", closed, err)
 	}
@@ -136,7 +136,7 @@ func TestAlarm_Flapping(t *testing.T) {
 			for k := range ids {
 				id = k
 			}
-			if _, err := e.Ack(ctx, id, "operator1", ""); err != nil {
+			if _, err := e.Ack(ctx, maskservice.Actor{Username: "operator1"}, id, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -205,6 +205,34 @@ func TestAlarm_OutOfRange(t *testing.T) {
 	}
 }
 
+// The engine records every acknowledgement in the audit log itself, whoever asks: one entry
+// per alert, with who, in which role, from where, and the comment.
+func TestAlarm_AckIsAudited(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	e, err := maskservice.NewAlarmEngine(ctx, db, live(t, alarmP1),
+		maskservice.AlarmOptions{Now: func() time.Time { return t0 }, Audit: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := one(t, alarmAt(t, e, 0, 9.5, maskservice.StatusCritical))
+	by := maskservice.Actor{Username: "operator1", Role: maskservice.RoleOperator, Source: "127.0.0.1"}
+	if _, err := e.Ack(ctx, by, a.ID, "valve closed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Ack(ctx, by, a.ID, ""); maskservice.ErrorCode(err) != maskservice.ECONFLICT {
+		t.Fatalf("second ack: %v", err)
+	}
+	var got []maskservice.AuditEntry
+	if err := db.ScanAudit(ctx, maskservice.AuditFilter{}, func(e maskservice.AuditEntry) bool { got = append(got, e); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Action != maskservice.AuditAlertAck || got[0].Username != "operator1" || got[0].Role != maskservice.RoleOperator ||
+		got[0].Source != "127.0.0.1" || !strings.Contains(got[0].Details, "valve closed") || !strings.Contains(got[0].Details, "P1 CRITICAL") {
+		t.Errorf("audit %+v, want one alert_ack of operator1 from 127.0.0.1 naming the alert and the comment", got)
+	}
+}
+
 // A restart with an open alert: the new engine knows it, and the condition still holding
 // opens no duplicate.
 func TestAlarm_Restart(t *testing.T) {
@@ -243,7 +271,7 @@ func TestAlarm_ConcurrentAck(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, user := range []string{"operator1", "admin1"} {
-		wg.Go(func() { _, errs[i] = e.Ack(context.Background(), a.ID, user, "") })
+		wg.Go(func() { _, errs[i] = e.Ack(context.Background(), maskservice.Actor{Username: user}, a.ID, "") })
 	}
 	wg.Wait()
 	ok, conflict := 0, 0
@@ -258,7 +286,7 @@ func TestAlarm_ConcurrentAck(t *testing.T) {
 	if ok != 1 || conflict != 1 {
 		t.Fatalf("errors %v: want one success and one conflict", errs)
 	}
-	if _, err := e.Ack(context.Background(), 999, "x", ""); maskservice.ErrorCode(err) != maskservice.ENOTFOUND {
+	if _, err := e.Ack(context.Background(), maskservice.Actor{Username: "x"}, 999, ""); maskservice.ErrorCode(err) != maskservice.ENOTFOUND {
 		t.Errorf("unknown alert: %v", err)
 	}
 }
@@ -331,7 +359,7 @@ func TestAlarm_Events(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := one(t, alarmAt(t, e, 0, 9.5, maskservice.StatusCritical))
-	if _, err := e.Ack(context.Background(), a.ID, "operator1", ""); err != nil {
+	if _, err := e.Ack(context.Background(), maskservice.Actor{Username: "operator1"}, a.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	alarmAt(t, e, 1, 5, maskservice.StatusNormal)

@@ -327,7 +327,7 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 	// it: an alert frame never overtakes its sensors frame, nor an acknowledgement the change
 	// before it.
 	m.alarms, err = maskservice.NewAlarmEngine(ctx, m.db, m.sensors, maskservice.AlarmOptions{
-		RepeatInterval: time.Duration(cfg.Alarms.RepeatInterval), Events: m.events, Logger: log})
+		RepeatInterval: time.Duration(cfg.Alarms.RepeatInterval), Events: m.events, Logger: log, Audit: m.db})
 	if err != nil {
 		return nil, fmt.Errorf("start alarm engine: %w", err)
 	}
