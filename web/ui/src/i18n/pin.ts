@@ -12,7 +12,7 @@ export const pin: Messages = {
     'pin.ok': 'OK',
     'pin.ok_label': 'Zaloguj kodem PIN',
     'pin.use_password': 'Użyj hasła',
-    'pin.use_pin': 'Użyj PIN',
+    'pin.use_pin': 'Użyj kodu PIN',
     'pin.change_user': 'Zmień użytkownika',
     'pin.err.bad': 'Nieprawidłowy PIN. Spróbuj ponownie albo użyj hasła.',
     'pin.err.short': 'PIN ma od 4 do 8 cyfr.',
