@@ -265,6 +265,10 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Pattern: "/api/auth/refresh", Handler: h(s.handleRefresh), Summary: "Trade a refresh token for new tokens", Access: public},
 		{Method: "POST", Pattern: "/api/auth/logout", Handler: h(s.handleLogout), Summary: "Sign out: end the session", Access: signedIn},
 		{Method: "GET", Pattern: "/api/auth/me", Handler: h(s.handleMe), Summary: "Who is signed in", Access: signedIn},
+		// The panel's PIN sign-in: recent answers only the panel; a user sets their own PIN.
+		{Method: "GET", Pattern: "/api/auth/recent", Handler: h(s.handleRecentUsers), Summary: "The users who last signed in on the panel", Access: public},
+		{Method: "PUT", Pattern: "/api/users/{username}/pin", Handler: h(s.handleSetPIN), Summary: "Set a user's PIN for the panel", Access: signedIn},
+		{Method: "DELETE", Pattern: "/api/users/{username}/pin", Handler: h(s.handleClearPIN), Summary: "Clear a user's PIN", Access: signedIn},
 		{Method: "GET", Pattern: "/api/users", Handler: h(s.handleUsers), Summary: "The users", Access: users},
 		{Method: "POST", Pattern: "/api/users", Handler: h(s.handleCreateUser), Summary: "Create a user", Access: users},
 		{Method: "PATCH", Pattern: "/api/users/{username}", Handler: h(s.handleUpdateUser), Summary: "Change a user's role, state or password, or unlock it", Access: users},

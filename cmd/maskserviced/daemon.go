@@ -693,7 +693,7 @@ func (m *Main) startAuth(ctx context.Context) error {
 	}
 	m.tokens = auth.NewTokens(keys, "maskserviced", m.Config.DeviceID, nil)
 	m.accounts, err = maskservice.NewAccounts(maskservice.AccountsOptions{Users: m.db, Sessions: m.db, Audit: m.db,
-		Passwords: auth.Bcrypt{Cost: m.BcryptCost}, Tokens: m.tokens, Logger: m.Logger})
+		Passwords: auth.Bcrypt{Cost: m.BcryptCost}, Tokens: m.tokens, Logger: m.Logger, Panel: m.db})
 	if err != nil {
 		return fmt.Errorf("start sign-in: %w", err)
 	}

@@ -153,9 +153,11 @@ export function createSession(api: Api, clock: SessionClock = realClock, forgetC
   return {
     state: readonly(state) as Readonly<SessionState>,
 
-    /** login signs in; an ApiError says why not (the sign-in screen explains it) */
-    async login(username: string, password: string, role: Role): Promise<User> {
-      const a = await api.post<TokenAnswer>('/api/auth/login', { username, password, role })
+    /** login signs in with a password, or with a PIN (the panel only); an ApiError says why
+     *  not (the sign-in screen explains it) */
+    async login(username: string, secret: string, role: Role, kind: 'password' | 'pin' = 'password'): Promise<User> {
+      const body = kind === 'pin' ? { username, pin: secret, role } : { username, password: secret, role }
+      const a = await api.post<TokenAnswer>('/api/auth/login', body)
       start(a)
       return state.user!
     },
