@@ -5,8 +5,12 @@
 //
 //   node web/ui/e2e/run.mjs --daemon bin/maskserviced [--ui-dir web/ui/dist] [--only lcd|phone] [--keep]
 //
-// The flow, per viewport: sign in as each of the four roles (live values, user badge,
-// sign-out); as OPERATOR wait for a scripted critical excursion of P1, acknowledge its banner,
+// The flow, per viewport: signed out, the panel's live view (the browser is on loopback, so it
+// is the panel: live values, the sign-in button; the phone's daemon also listens on HTTPS, the
+// hotspot's listener, where the same page shows only the sign-in screen); sign in as each of
+// the four roles (live values, user badge, sign-out back to the live view); signed out, the
+// critical banner of a scripted excursion of P1, whose acknowledge asks for a sign-in and then
+// opens its dialog; as OPERATOR acknowledge its banner,
 // find the alert acknowledged on the Alerts screen, see the trend chart; stop the daemon and
 // see the connection-lost overlay, start it again and see the page recover by itself. Once,
 // at 1280x400, the time from navigation to the first live values under 4x CPU throttling.
@@ -446,7 +450,11 @@ async function valueChanges(page, timeoutMs = 6000) {
 async function signIn(page, vp, watch, role, { typeOnOsk, first }) {
   const username = USERS[role]
   if (!(await page.locator(sel('signin')).first().isVisible())) {
-    await page.goto(watch.origin + '/', { timeout: 15_000 })
+    if (!(await page.locator(sel('live-signin')).first().isVisible())) await page.goto(watch.origin + '/', { timeout: 15_000 })
+    // Signed out on the panel (loopback), the live view comes first; its button leads on.
+    await until('the sign-in screen or the live view\'s sign-in button', async () =>
+      (await page.locator(sel('signin')).first().isVisible()) || (await page.locator(sel('live-signin')).first().isVisible()), 10_000)
+    if (await page.locator(sel('live-signin')).first().isVisible()) await tap(page, 'live-signin', 5000)
   }
   await visible(page, 'signin', 10_000, 'the sign-in screen')
   // The role tiles: the sign-in screen's first view.
@@ -507,8 +515,59 @@ async function signIn(page, vp, watch, role, { typeOnOsk, first }) {
 
 async function signOut(page) {
   await tap(page, 'signout', 5000)
-  await visible(page, 'signin', 10_000, 'the sign-in screen after signing out')
-  await visible(page, 'role-OPERATOR', 5000)
+  // On loopback the page is the panel: signed out, it shows the live view, not a blank sign-in.
+  await visible(page, 'live-view', 10_000, 'the live view [data-testid=live-view] after signing out (loopback is the panel)')
+  await visible(page, 'live-signin', 5000)
+}
+
+/** setLang switches the page's language as the sign-in screen would remember it, by reload. */
+async function setLang(page, lang) {
+  await page.evaluate((l) => localStorage.setItem('ms.lang', l), lang)
+  await page.reload({ timeout: 15_000 })
+}
+
+/** signedOutLive checks the panel's live view with nobody signed in: the tiles live, no
+ *  user's controls, the large sign-in button; screenshots in both languages. */
+async function signedOutLive(page, vp, name) {
+  await visible(page, 'live-view', 10_000, 'the live view [data-testid=live-view] while nobody is signed in')
+  const tiles = await checkTiles(page)
+  const moved = await valueChanges(page)
+  for (const id of ['user-badge', 'signout', 'nav-alerts']) {
+    if (await page.locator(sel(id)).first().isVisible()) throw new Failure(`[data-testid=${id}] is visible on the signed-out live view`)
+  }
+  const btn = await page.locator(sel('live-signin')).first().boundingBox()
+  if (!btn || btn.height < 67 || btn.width < 67) throw new Failure(`the live view's sign-in button is ${btn?.width}x${btn?.height} px; want at least 67x67 (10 mm)`)
+  await shot(page, vp, name)
+  await setLang(page, 'en')
+  await visible(page, 'live-view', 10_000, 'the live view after switching to English')
+  await checkTiles(page)
+  const word = await text(page.locator(sel('live-signin')).first())
+  if (!/sign in/i.test(word)) throw new Failure(`the sign-in button reads "${word}" in English`)
+  await shot(page, vp, `${name}-en`)
+  await setLang(page, 'pl')
+  await visible(page, 'live-view', 10_000, 'the live view after switching back to Polish')
+  return `${Object.entries(tiles).map(([k, v]) => `${k} ${v.value} ${v.status}`).join(', ')}; ${moved}; sign-in button ${btn.width | 0}x${btn.height | 0} px`
+}
+
+/** remoteSeesNothing opens the daemon's HTTPS listener (the hotspot: never the panel) at the
+ *  phone's size: the sign-in screen, no values, and the live data answers 401. */
+async function remoteSeesNothing(browser, vp, origin) {
+  const context = await browser.newContext({ ...vp.context, ignoreHTTPSErrors: true, locale: 'pl-PL', serviceWorkers: 'block' })
+  try {
+    const page = await context.newPage()
+    await page.goto(origin + '/', { timeout: 15_000 })
+    await visible(page, 'signin', 10_000, `the sign-in screen at ${origin} (beyond the panel)`)
+    await sleep(1500) // time for a live view that should not come
+    for (const id of ['live-view', 'tile-P1', 'critical-banner']) {
+      if (await page.locator(sel(id)).first().isVisible()) throw new Failure(`[data-testid=${id}] is visible at ${origin}, beyond the panel, signed out`)
+    }
+    const status = await page.evaluate(async () => (await fetch('/api/sensors/current', { credentials: 'omit' })).status)
+    if (status !== 401) throw new Failure(`GET /api/sensors/current at ${origin} without a sign-in answered ${status}, want 401`)
+    await shot(page, vp, 'remote-signin')
+    return `sign-in screen only; /api/sensors/current ${status}`
+  } finally {
+    await context.close().catch(() => {})
+  }
 }
 
 /** apiReference opens the API reference (/api/redoc) in a page of its own and waits for ReDoc,
@@ -560,8 +619,19 @@ async function runViewport(browser, args, tmp, name, measure) {
   const dataDir = path.join(tmp, `data-${name}`)
   const port = await freePort()
   const d = new Daemon({ bin: args.daemon, dataDir, port, uiDir: args.uiDir, logFile: path.join(tmp, `daemon-${name}.log`), tag })
-  const normal = path.join(tmp, 'normal.toml')
-  const crit = path.join(tmp, 'critical.toml')
+  let normal = path.join(tmp, 'normal.toml')
+  let crit = path.join(tmp, 'critical.toml')
+  // The phone's daemon listens on HTTPS too, the hotspot's listener: a client there is never
+  // the panel, which the flow shows once (the flow itself stays on loopback, the panel).
+  const tlsOrigin = name === 'phone' ? `https://127.0.0.1:${await freePort()}` : ''
+  if (tlsOrigin) {
+    const head = `[http]\ntls_listen = "${new URL(tlsOrigin).host}"\n`
+    for (const [from, to] of [[normal, 'normal-tls.toml'], [crit, 'critical-tls.toml']]) {
+      await fsp.writeFile(path.join(tmp, to), head + (await fsp.readFile(from, 'utf8')))
+    }
+    normal = path.join(tmp, 'normal-tls.toml')
+    crit = path.join(tmp, 'critical-tls.toml')
+  }
   const watch = new Watch(tag, d.origin)
   let context
   let page
@@ -572,6 +642,13 @@ async function runViewport(browser, args, tmp, name, measure) {
     context.setDefaultNavigationTimeout(15_000)
     page = await context.newPage()
     watch.attach(page)
+
+    // 0. Signed out on the panel: the live view. Beyond it (the phone's HTTPS listener): nothing.
+    await step(tag, 'signed out on the panel: live values, sign-in button', async () => {
+      await page.goto(watch.origin + '/', { timeout: 15_000 })
+      return signedOutLive(page, vp, 'live-view')
+    })
+    if (tlsOrigin) await step(tag, 'beyond the panel (HTTPS listener): sign-in screen only', () => remoteSeesNothing(browser, vp, tlsOrigin))
 
     // 1. Every role signs in, sees live values and its badge, and signs out.
     let first = true
@@ -598,9 +675,41 @@ async function runViewport(browser, args, tmp, name, measure) {
       watch.outage = false
       return `ready in ${ms} ms`
     })
+    let signedOutAlert = ''
+    await step(tag, 'signed out: critical banner on the live view', async () => {
+      await visible(page, 'live-view', 10_000, 'the live view after the daemon restarted')
+      await checkTiles(page)
+      await valueChanges(page)
+      const left = CRIT_AT_S * 1000 - (Date.now() - d.startedAt)
+      await visible(page, 'critical-banner', Math.max(0, left) + 15_000, 'the critical banner on the signed-out live view')
+      const p1 = page.locator(sel('tile-P1')).first()
+      await until("P1's tile to show data-status=\"critical\" on the signed-out live view",
+        async () => (await p1.getAttribute('data-status', { timeout: 1000 })) === 'critical', 3000)
+      signedOutAlert = (await page.locator(sel('critical-banner')).first().getAttribute('data-alert-id')) || ''
+      await visible(page, 'banner-ack', 2000, "the banner's acknowledge button, which asks for a sign-in")
+      await shot(page, vp, 'live-view-critical')
+      await setLang(page, 'en')
+      await visible(page, 'critical-banner', 10_000, 'the critical banner on the signed-out live view in English')
+      await shot(page, vp, 'live-view-critical-en')
+      await setLang(page, 'pl')
+      await visible(page, 'critical-banner', 10_000, 'the critical banner on the signed-out live view in Polish')
+      return `banner for alert ${signedOutAlert} ${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start, nobody signed in`
+    })
+    await step(tag, 'signed out: acknowledging asks for a sign-in', async () => {
+      await tap(page, 'banner-ack', 5000)
+      await visible(page, 'signin', 5000, 'the sign-in screen after touching acknowledge signed out')
+      if (await page.locator(sel('ack-dialog')).first().isVisible()) throw new Failure('the acknowledge dialog opened with nobody signed in')
+      await shot(page, vp, 'live-view-ack-signin')
+    })
     await step(tag, 'sign in as operator1 for the excursion', async () => {
       await signIn(page, vp, watch, 'OPERATOR', { typeOnOsk: false, first: false })
       await checkTiles(page)
+    })
+    await step(tag, 'after the sign-in, the acknowledge dialog of that alert opens', async () => {
+      await visible(page, 'ack-dialog', 5000, 'the acknowledge dialog, touched before the sign-in')
+      await tap(page, 'ack-cancel', 5000) // the flow below acknowledges from the banner
+      await hidden(page, 'ack-dialog', 5000, 'the acknowledge dialog after cancelling')
+      return `alert ${signedOutAlert}`
     })
     let alertId = ''
     await step(tag, 'critical banner appears', async () => {
