@@ -549,6 +549,30 @@ async function signedOutLive(page, vp, name) {
   return `${Object.entries(tiles).map(([k, v]) => `${k} ${v.value} ${v.status}`).join(', ')}; ${moved}; sign-in button ${btn.width | 0}x${btn.height | 0} px`
 }
 
+/** idleBackToLiveView signs in on a page whose clock the test moves, jumps past the
+ *  OPERATOR's idle timeout (30 min), and sees the panel go back to its live view, live, not
+ *  to a blank sign-in screen. */
+async function idleBackToLiveView(browser, vp, watch) {
+  const context = await browser.newContext({ ...vp.context, locale: 'pl-PL', timezoneId: 'Europe/Warsaw', serviceWorkers: 'block' })
+  try {
+    await context.clock.install()
+    const page = await context.newPage()
+    watch.attach(page)
+    await page.goto(watch.origin + '/', { timeout: 15_000 })
+    await signIn(page, vp, watch, 'OPERATOR', { typeOnOsk: false, first: false })
+    await checkTiles(page)
+    await page.clock.fastForward('31:00')
+    await visible(page, 'live-view', 10_000, 'the live view after the idle timeout')
+    if (await page.locator(sel('user-badge')).first().isVisible()) throw new Failure('the user badge is still there after the idle timeout')
+    await checkTiles(page)
+    const moved = await valueChanges(page)
+    await shot(page, vp, 'live-view-after-idle')
+    return `signed out by the idle timeout, live view again; ${moved}`
+  } finally {
+    await context.close().catch(() => {})
+  }
+}
+
 /** remoteSeesNothing opens the daemon's HTTPS listener (the hotspot: never the panel) at the
  *  phone's size: the sign-in screen, no values, and the live data answers 401. */
 async function remoteSeesNothing(browser, vp, origin) {
@@ -849,6 +873,7 @@ async function runViewport(browser, args, tmp, name, measure) {
       })
     }
     await step(tag, 'sign out', () => signOut(page))
+    if (measure) await step(tag, 'idle timeout: back to the live view', () => idleBackToLiveView(browser, vp, watch))
 
     // 5. The API reference renders from the daemon alone.
     await step(tag, 'API reference (/api/redoc) renders offline', () => apiReference(context, vp, watch))
