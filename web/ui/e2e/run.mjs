@@ -564,10 +564,12 @@ async function idleBackToLiveView(browser, vp, watch) {
     await page.clock.fastForward('31:00')
     await visible(page, 'live-view', 10_000, 'the live view after the idle timeout')
     if (await page.locator(sel('user-badge')).first().isVisible()) throw new Failure('the user badge is still there after the idle timeout')
+    await visible(page, 'live-ended', 2000, 'why the session ended [data-testid=live-ended] on the live view')
+    const why = await text(page.locator(sel('live-ended')).first())
     await checkTiles(page)
     const moved = await valueChanges(page)
     await shot(page, vp, 'live-view-after-idle')
-    return `signed out by the idle timeout, live view again; ${moved}`
+    return `signed out by the idle timeout, live view again, saying "${why}"; ${moved}`
   } finally {
     await context.close().catch(() => {})
   }
