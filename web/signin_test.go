@@ -312,6 +312,15 @@ func TestCheckRoutes(t *testing.T) {
 			}
 		})
 	}
+	for _, rt := range []web.Route{
+		{Method: "GET", Pattern: "/api/x", Handler: h, Access: string(maskservice.PermAckAlerts), PanelView: true},
+		{Method: "GET", Pattern: "/api/x", Handler: h, Access: web.AccessSignedIn, PanelView: true},
+		{Method: "POST", Pattern: "/api/x", Handler: h, Access: string(maskservice.PermViewAlerts), PanelView: true},
+	} {
+		if err := web.CheckRoutes([]web.Route{rt}); err == nil || !strings.Contains(err.Error(), "panel viewer") {
+			t.Errorf("%s with access %s in the panel's live view: %v", rt.Method, rt.Access, err)
+		}
+	}
 	dup := web.Route{Method: "GET", Pattern: "/api/x", Handler: h, Access: web.AccessPublic}
 	if err := web.CheckRoutes([]web.Route{dup, dup}); err == nil || !strings.Contains(err.Error(), "twice") {
 		t.Errorf("a route registered twice: %v", err)

@@ -375,6 +375,7 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 		TLSFingerprint: m.TLSFingerprint,
 		CORSOrigins:    cfg.HTTP.CORSOrigins,
 		PanelUID:       m.panelUID,
+		PanelLiveView:  *cfg.HTTP.PanelLiveView,
 		AllowedHosts:   deviceHosts(cfg),
 		Host:           hal.Host{},
 		WebSocket:      m.hub,

@@ -75,6 +75,10 @@ type HTTP struct {
 	// Listen counts as the panel's only from that user's processes. "" takes every loopback
 	// client of Listen as the panel (a developer's machine); the device's image sets "kiosk".
 	PanelUser string `toml:"panel_user"`
+	// PanelLiveView lets the panel show the live values, states and alarms while nobody is
+	// signed in (default true); acknowledging still needs a sign-in, and clients beyond the
+	// panel see nothing without one either way. After Load it is never nil.
+	PanelLiveView *bool `toml:"panel_live_view"`
 	// AllowedHosts are the device's names besides its addresses and localhost, the ones a
 	// request's Host may carry (against DNS rebinding); the device id's name, its .local
 	// name and the machine's host name are always allowed.
@@ -420,6 +424,10 @@ func (c *Config) finishHTTP() error {
 		h.MaxConnsPerClient = 0 // connlimit's "no limit"
 	case h.MaxConnsPerClient < 1 || h.MaxConnsPerClient > 100000:
 		return c.fieldError("http.max_conns_per_client", "%d must be between 1 and 100000, or -1 for no limit", h.MaxConnsPerClient)
+	}
+	if h.PanelLiveView == nil {
+		on := true
+		h.PanelLiveView = &on
 	}
 	if h.PanelUser != "" && !validUserName(h.PanelUser) {
 		return c.fieldError("http.panel_user", "%q is not a user name", h.PanelUser)

@@ -175,6 +175,7 @@ func TestParse_Errors(t *testing.T) {
 		{"type", `type = "int16"`, `type = "int8"`, "", 0, `sensor[0].type: "int8" is not a data type (want one of [int16 uint16 int32 uint32 float32])`},
 		{"word order on int16", `type = "int16"`, "type = \"int16\"\nword_order = \"CDAB\"", "word_order", 0, `sensor[0].word_order: applies only to 32-bit types`},
 		{"listen", `listen = "127.0.0.1:8000"`, `listen = "localhost"`, "", 0, `http.listen: "localhost" is not host:port`},
+		{"panel live view not a bool", `listen = "127.0.0.1:8000"`, "listen = \"127.0.0.1:8000\"\npanel_live_view = \"no\"", "panel_live_view", 0, `http.panel_live_view`},
 		{"script on modbus is checked too", `bus = "rs485"`, "bus = \"rs485\"\nsim_script = [[1.0, 1.0], [0.5, 2.0]]", "sim_script", 0, `sensor[0].sim_script: sim script of P1: point 1: time 500ms is not after the previous point's 1s`},
 		{"serial key on a sim bus", "name = \"sim\"\ndriver = \"sim\"", "name = \"sim\"\ndriver = \"sim\"\nbaud = 9600", "baud = 9600", 0, `bus[1].baud: applies only to driver modbus-rtu, not "sim"`},
 		{"sim key on a modbus bus", `retries = 2`, "retries = 2\nsim_seed = 4", "sim_seed", 0, `bus[0].sim_seed: applies only to driver sim, not "modbus-rtu"`},
@@ -387,6 +388,28 @@ func TestParse_AuthAndCORS(t *testing.T) {
 		if err != nil && !strings.Contains(err.Error(), "c.toml:4: http.cors_origins: entry 0") {
 			t.Errorf("error %v does not name the line and key", err)
 		}
+	}
+}
+
+// TestParse_PanelLiveView: the panel's live view is on unless the file turns it off.
+func TestParse_PanelLiveView(t *testing.T) {
+	for _, tt := range []struct {
+		name, line string
+		want       bool
+	}{{"left out", "", true}, {"on", "panel_live_view = true", true}, {"off", "panel_live_view = false", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := strings.Replace(good, `listen = "127.0.0.1:8000"`, "listen = \"127.0.0.1:8000\"\n"+tt.line, 1)
+			c, err := config.Parse("c.toml", []byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.HTTP.PanelLiveView == nil || *c.HTTP.PanelLiveView != tt.want {
+				t.Errorf("http.panel_live_view = %v, want %v", c.HTTP.PanelLiveView, tt.want)
+			}
+		})
+	}
+	if d := config.Default(); d.HTTP.PanelLiveView == nil || !*d.HTTP.PanelLiveView {
+		t.Error("the built-in config has no live view on the panel")
 	}
 }
 

@@ -5,10 +5,14 @@
 //
 //   node web/ui/e2e/run.mjs --daemon bin/maskserviced [--ui-dir web/ui/dist] [--only lcd|phone] [--keep]
 //
-// The flow, per viewport: sign in as each of the four roles (live values, user badge,
-// sign-out); the panel's recent users and PIN keypad in both languages; as OPERATOR (at
-// 1280x400 with the PIN, every touch counted: at most 9 from the sign-in screen to the
-// acknowledged alarm) wait for a scripted critical excursion of P1, acknowledge its banner,
+// The flow, per viewport: signed out, the panel's live view (the browser is on loopback, so it
+// is the panel: live values, the sign-in button; the phone's daemon also listens on HTTPS, the
+// hotspot's listener, where the same page shows only the sign-in screen); sign in as each of
+// the four roles (live values, user badge, sign-out back to the live view); the panel's recent
+// users and PIN keypad in both languages; signed out, the critical banner of a scripted
+// excursion of P1, whose acknowledge asks for a sign-in and then opens its dialog (at 1280x400
+// with the PIN, every touch counted: at most 9 from the live view's banner to the acknowledged
+// alarm); as OPERATOR on the phone acknowledge its banner,
 // find the alert acknowledged on the Alerts screen, see the trend chart; stop the daemon and
 // see the connection-lost overlay, start it again and see the page recover by itself. Once,
 // at 1280x400, the time from navigation to the first live values under 4x CPU throttling.
@@ -458,7 +462,11 @@ async function valueChanges(page, timeoutMs = 6000) {
 async function signIn(page, vp, watch, role, { typeOnOsk, first }) {
   const username = USERS[role]
   if (!(await page.locator(sel('signin')).first().isVisible())) {
-    await page.goto(watch.origin + '/', { timeout: 15_000 })
+    if (!(await page.locator(sel('live-signin')).first().isVisible())) await page.goto(watch.origin + '/', { timeout: 15_000 })
+    // Signed out on the panel (loopback), the live view comes first; its button leads on.
+    await until('the sign-in screen or the live view\'s sign-in button', async () =>
+      (await page.locator(sel('signin')).first().isVisible()) || (await page.locator(sel('live-signin')).first().isVisible()), 10_000)
+    if (await page.locator(sel('live-signin')).first().isVisible()) await tap(page, 'live-signin', 5000)
   }
   await visible(page, 'signin', 10_000, 'the sign-in screen')
   // The role tiles: the sign-in screen's first view.
@@ -624,8 +632,85 @@ async function pinScreens(page, vp, watch) {
 
 async function signOut(page) {
   await tap(page, 'signout', 5000)
-  await visible(page, 'signin', 10_000, 'the sign-in screen after signing out')
-  await visible(page, 'role-OPERATOR', 5000)
+  // On loopback the page is the panel: signed out, it shows the live view, not a blank sign-in.
+  await visible(page, 'live-view', 10_000, 'the live view [data-testid=live-view] after signing out (loopback is the panel)')
+  await visible(page, 'live-signin', 5000)
+}
+
+/** setLang switches the page's language as the sign-in screen would remember it, by reload. */
+async function setLang(page, lang) {
+  await page.evaluate((l) => localStorage.setItem('ms.lang', l), lang)
+  await page.reload({ timeout: 15_000 })
+}
+
+/** signedOutLive checks the panel's live view with nobody signed in: the tiles live, no
+ *  user's controls, the large sign-in button; screenshots in both languages. */
+async function signedOutLive(page, vp, name) {
+  await visible(page, 'live-view', 10_000, 'the live view [data-testid=live-view] while nobody is signed in')
+  const tiles = await checkTiles(page)
+  const moved = await valueChanges(page)
+  for (const id of ['user-badge', 'signout', 'nav-alerts']) {
+    if (await page.locator(sel(id)).first().isVisible()) throw new Failure(`[data-testid=${id}] is visible on the signed-out live view`)
+  }
+  const btn = await page.locator(sel('live-signin')).first().boundingBox()
+  if (!btn || btn.height < 67 || btn.width < 67) throw new Failure(`the live view's sign-in button is ${btn?.width}x${btn?.height} px; want at least 67x67 (10 mm)`)
+  await shot(page, vp, name)
+  await setLang(page, 'en')
+  await visible(page, 'live-view', 10_000, 'the live view after switching to English')
+  await checkTiles(page)
+  const word = await text(page.locator(sel('live-signin')).first())
+  if (!/sign in/i.test(word)) throw new Failure(`the sign-in button reads "${word}" in English`)
+  await shot(page, vp, `${name}-en`)
+  await setLang(page, 'pl')
+  await visible(page, 'live-view', 10_000, 'the live view after switching back to Polish')
+  return `${Object.entries(tiles).map(([k, v]) => `${k} ${v.value} ${v.status}`).join(', ')}; ${moved}; sign-in button ${btn.width | 0}x${btn.height | 0} px`
+}
+
+/** idleBackToLiveView signs in on a page whose clock the test moves, jumps past the
+ *  OPERATOR's idle timeout (30 min), and sees the panel go back to its live view, live, not
+ *  to a blank sign-in screen. */
+async function idleBackToLiveView(browser, vp, watch) {
+  const context = await browser.newContext({ ...vp.context, locale: 'pl-PL', timezoneId: 'Europe/Warsaw', serviceWorkers: 'block' })
+  try {
+    await context.clock.install()
+    const page = await context.newPage()
+    watch.attach(page)
+    await page.goto(watch.origin + '/', { timeout: 15_000 })
+    await signIn(page, vp, watch, 'OPERATOR', { typeOnOsk: false, first: false })
+    await checkTiles(page)
+    await page.clock.fastForward('31:00')
+    await visible(page, 'live-view', 10_000, 'the live view after the idle timeout')
+    if (await page.locator(sel('user-badge')).first().isVisible()) throw new Failure('the user badge is still there after the idle timeout')
+    await visible(page, 'live-ended', 2000, 'why the session ended [data-testid=live-ended] on the live view')
+    const why = await text(page.locator(sel('live-ended')).first())
+    await checkTiles(page)
+    const moved = await valueChanges(page)
+    await shot(page, vp, 'live-view-after-idle')
+    return `signed out by the idle timeout, live view again, saying "${why}"; ${moved}`
+  } finally {
+    await context.close().catch(() => {})
+  }
+}
+
+/** remoteSeesNothing opens the daemon's HTTPS listener (the hotspot: never the panel) at the
+ *  phone's size: the sign-in screen, no values, and the live data answers 401. */
+async function remoteSeesNothing(browser, vp, origin) {
+  const context = await browser.newContext({ ...vp.context, ignoreHTTPSErrors: true, locale: 'pl-PL', serviceWorkers: 'block' })
+  try {
+    const page = await context.newPage()
+    await page.goto(origin + '/', { timeout: 15_000 })
+    await visible(page, 'signin', 10_000, `the sign-in screen at ${origin} (beyond the panel)`)
+    await sleep(1500) // time for a live view that should not come
+    for (const id of ['live-view', 'tile-P1', 'critical-banner']) {
+      if (await page.locator(sel(id)).first().isVisible()) throw new Failure(`[data-testid=${id}] is visible at ${origin}, beyond the panel, signed out`)
+    }
+    const status = await page.evaluate(async () => (await fetch('/api/sensors/current', { credentials: 'omit' })).status)
+    if (status !== 401) throw new Failure(`GET /api/sensors/current at ${origin} without a sign-in answered ${status}, want 401`)
+    await shot(page, vp, 'remote-signin')
+    return `sign-in screen only; /api/sensors/current ${status}`
+  } finally {
+    await context.close().catch(() => {})
+  }
 }
 
 /** apiReference opens the API reference (/api/redoc) in a page of its own and waits for ReDoc,
@@ -677,8 +762,19 @@ async function runViewport(browser, args, tmp, name, measure) {
   const dataDir = path.join(tmp, `data-${name}`)
   const port = await freePort()
   const d = new Daemon({ bin: args.daemon, dataDir, port, uiDir: args.uiDir, logFile: path.join(tmp, `daemon-${name}.log`), tag })
-  const normal = path.join(tmp, 'normal.toml')
-  const crit = path.join(tmp, 'critical.toml')
+  let normal = path.join(tmp, 'normal.toml')
+  let crit = path.join(tmp, 'critical.toml')
+  // The phone's daemon listens on HTTPS too, the hotspot's listener: a client there is never
+  // the panel, which the flow shows once (the flow itself stays on loopback, the panel).
+  const tlsOrigin = name === 'phone' ? `https://127.0.0.1:${await freePort()}` : ''
+  if (tlsOrigin) {
+    const head = `[http]\ntls_listen = "${new URL(tlsOrigin).host}"\n`
+    for (const [from, to] of [[normal, 'normal-tls.toml'], [crit, 'critical-tls.toml']]) {
+      await fsp.writeFile(path.join(tmp, to), head + (await fsp.readFile(from, 'utf8')))
+    }
+    normal = path.join(tmp, 'normal-tls.toml')
+    crit = path.join(tmp, 'critical-tls.toml')
+  }
   const watch = new Watch(tag, d.origin)
   let context
   let page
@@ -689,6 +785,13 @@ async function runViewport(browser, args, tmp, name, measure) {
     context.setDefaultNavigationTimeout(15_000)
     page = await context.newPage()
     watch.attach(page)
+
+    // 0. Signed out on the panel: the live view. Beyond it (the phone's HTTPS listener): nothing.
+    await step(tag, 'signed out on the panel: live values, sign-in button', async () => {
+      await page.goto(watch.origin + '/', { timeout: 15_000 })
+      return signedOutLive(page, vp, 'live-view')
+    })
+    if (tlsOrigin) await step(tag, 'beyond the panel (HTTPS listener): sign-in screen only', () => remoteSeesNothing(browser, vp, tlsOrigin))
 
     // 1. Every role signs in, sees live values and its badge, and signs out.
     let first = true
@@ -718,18 +821,47 @@ async function runViewport(browser, args, tmp, name, measure) {
       watch.outage = false
       return `ready in ${ms} ms`
     })
-    // On the LCD the sign-in is the panel's quick one, and every touch from the sign-in
-    // screen to the acknowledged alarm is counted.
+    // On the LCD every touch from the live view's banner to the acknowledged alarm is counted:
+    // acknowledge (which asks for the sign-in), the panel's quick sign-in, confirm.
     const touches = vp.countTouches ? new TouchCounter(page) : null
+    let signedOutAlert = ''
+    await step(tag, 'signed out: critical banner on the live view', async () => {
+      await visible(page, 'live-view', 10_000, 'the live view after the daemon restarted')
+      await checkTiles(page)
+      await valueChanges(page)
+      const left = CRIT_AT_S * 1000 - (Date.now() - d.startedAt)
+      await visible(page, 'critical-banner', Math.max(0, left) + 15_000, 'the critical banner on the signed-out live view')
+      const p1 = page.locator(sel('tile-P1')).first()
+      await until("P1's tile to show data-status=\"critical\" on the signed-out live view",
+        async () => (await p1.getAttribute('data-status', { timeout: 1000 })) === 'critical', 3000)
+      signedOutAlert = (await page.locator(sel('critical-banner')).first().getAttribute('data-alert-id')) || ''
+      await visible(page, 'banner-ack', 2000, "the banner's acknowledge button, which asks for a sign-in")
+      await shot(page, vp, 'live-view-critical')
+      await setLang(page, 'en')
+      await visible(page, 'critical-banner', 10_000, 'the critical banner on the signed-out live view in English')
+      await shot(page, vp, 'live-view-critical-en')
+      await setLang(page, 'pl')
+      await visible(page, 'critical-banner', 10_000, 'the critical banner on the signed-out live view in Polish')
+      return `banner for alert ${signedOutAlert} ${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start, nobody signed in`
+    })
+    await step(tag, 'signed out: acknowledging asks for a sign-in', async () => {
+      if (touches) {
+        await touches.start()
+        await touches.tap(sel('banner-ack'), "acknowledge on the live view's banner")
+      } else {
+        await tap(page, 'banner-ack', 5000)
+      }
+      await visible(page, 'signin', 5000, 'the sign-in screen after touching acknowledge signed out')
+      if (await page.locator(sel('ack-dialog')).first().isVisible()) throw new Failure('the acknowledge dialog opened with nobody signed in')
+      await shot(page, vp, 'live-view-ack-signin')
+    })
     await step(tag, `sign in as operator1 for the excursion${touches ? ' with the PIN, touches counted' : ''}`, async () => {
       if (!touches) {
         await signIn(page, vp, watch, 'OPERATOR', { typeOnOsk: false, first: false })
         await checkTiles(page)
         return
       }
-      if (!(await page.locator(sel('signin')).first().isVisible())) await page.goto(watch.origin + '/', { timeout: 15_000 })
       await visible(page, 'recent-operator1', 10_000, "operator1's tile after the daemon's restart (the recent users are kept)")
-      await touches.start()
       await touches.tap(sel('recent-operator1'), 'pick operator1')
       for (const d of PINS.operator1) await touches.tap(`[data-pin-key="${d}"]`, `digit ${d}`)
       await touches.tap(sel('pin-ok'), 'OK')
@@ -741,7 +873,28 @@ async function runViewport(browser, args, tmp, name, measure) {
       return `${touches.taps.length} touches so far`
     })
     let alertId = ''
-    await step(tag, 'critical banner appears', async () => {
+    let touchNote = ''
+    await step(tag, 'after the sign-in, the acknowledge dialog of that alert opens', async () => {
+      await visible(page, 'ack-dialog', 5000, 'the acknowledge dialog, touched before the sign-in')
+      if (!touches) {
+        await tap(page, 'ack-cancel', 5000) // the flow below acknowledges from the banner
+        await hidden(page, 'ack-dialog', 5000, 'the acknowledge dialog after cancelling')
+        return `alert ${signedOutAlert}`
+      }
+      // The panel: confirm at once, the last touch counted.
+      await shot(page, vp, 'ack-dialog')
+      await touches.tap(sel('ack-confirm'), 'confirm')
+      await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
+      await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
+      const seen = await touches.seen()
+      const n = touches.taps.length
+      if (seen !== n) throw new Failure(`the page saw ${seen} touches, the test made ${n} (${touches.taps.join(', ')})`)
+      if (n > MAX_TOUCHES_TO_ACK) throw new Failure(`${n} touches from the live view's banner to an acknowledged critical alarm, want at most ${MAX_TOUCHES_TO_ACK}: ${touches.taps.join(', ')}`)
+      alertId = signedOutAlert
+      touchNote = `${n} touches from the live view's banner to the acknowledged alarm (at most ${MAX_TOUCHES_TO_ACK}): ${touches.taps.join(', ')}`
+      return `alert ${signedOutAlert}; ${touchNote}`
+    })
+    if (!touches) await step(tag, 'critical banner appears', async () => {
       const bannerVisibleAtSignIn = await page.locator(sel('critical-banner')).first().isVisible()
       const left = CRIT_AT_S * 1000 - (Date.now() - d.startedAt)
       await visible(page, 'critical-banner', Math.max(0, left) + 15_000, 'the critical banner [data-testid=critical-banner]')
@@ -760,21 +913,8 @@ async function runViewport(browser, args, tmp, name, measure) {
       await shot(page, vp, 'critical-banner')
       return `${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start${bannerVisibleAtSignIn ? ' (already there at sign-in)' : ''}; alert count "${count}"`
     })
-    let touchNote = ''
-    await step(tag, 'acknowledge from the banner', async () => {
-      if (touches) {
-        await touches.tap(sel('banner-ack'), 'acknowledge on the banner')
-        await visible(page, 'ack-dialog', 5000)
-        await shot(page, vp, 'ack-dialog')
-        await touches.tap(sel('ack-confirm'), 'confirm')
-        await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
-        await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
-        const seen = await touches.seen()
-        const n = touches.taps.length
-        if (seen !== n) throw new Failure(`the page saw ${seen} touches, the test made ${n} (${touches.taps.join(', ')})`)
-        if (n > MAX_TOUCHES_TO_ACK) throw new Failure(`${n} touches from the sign-in screen to an acknowledged critical alarm, want at most ${MAX_TOUCHES_TO_ACK}: ${touches.taps.join(', ')}`)
-        touchNote = `; ${n} touches from the sign-in screen to the acknowledged alarm (at most ${MAX_TOUCHES_TO_ACK}): ${touches.taps.join(', ')}`
-      } else {
+    await step(tag, touches ? 'acknowledged: the alert count' : 'acknowledge from the banner', async () => {
+      if (!touches) {
         await tap(page, 'banner-ack', 5000)
         await visible(page, 'ack-dialog', 5000)
         const comment = page.locator(sel('ack-comment')).first()
@@ -789,7 +929,7 @@ async function runViewport(browser, args, tmp, name, measure) {
       // data-count is the number; the text must not say '?' (the alerts not loaded).
       await until("the header's alert count to show no unacknowledged alert", async () =>
         (await count.getAttribute('data-count', { timeout: 1000 })) === '0' && !(await text(count, 1000)).includes('?'), 5000)
-      return `alert count now "${await text(count)}"${touchNote}`
+      return `alert count now "${await text(count)}"${touchNote ? '; ' + touchNote : ''}`
     })
     await step(tag, 'alert acknowledged by operator1 on the Alerts screen', async () => {
       await nav(page, 'alerts')
@@ -893,6 +1033,7 @@ async function runViewport(browser, args, tmp, name, measure) {
       })
     }
     await step(tag, 'sign out', () => signOut(page))
+    if (measure) await step(tag, 'idle timeout: back to the live view', () => idleBackToLiveView(browser, vp, watch))
 
     // 5. The API reference renders from the daemon alone.
     await step(tag, 'API reference (/api/redoc) renders offline', () => apiReference(context, vp, watch))
