@@ -597,6 +597,8 @@ async function checkPinSizes(page, what) {
 /** pinScreens walks the panel's quick sign-in without signing in, in both languages, for its
  *  screenshots and sizes: the recent users (most recent first), the keypad, a wrong PIN. */
 async function pinScreens(page, vp, watch) {
+  // Signed out, the panel shows its live view; its sign-in button leads to the quick sign-in.
+  if (await page.locator(sel('live-view')).first().isVisible()) await tap(page, 'live-signin', 5000)
   await visible(page, 'recent-users', 10_000, "the recent users' tiles [data-testid=recent-users] on the panel")
   const names = await page.locator('button.who .who-name').allTextContents()
   const want = Object.values(USERS).reverse()
@@ -627,6 +629,9 @@ async function pinScreens(page, vp, watch) {
   await shot(page, vp, 'signin-pin-wrong-pl')
   await tap(page, 'signin-back', 5000)
   notes.push(`wrong PIN: "${msg}"`)
+  // Back to the live view, as the panel is when nobody is signed in.
+  await tap(page, 'signin-live', 5000)
+  await visible(page, 'live-view', 5000, 'the live view after "back" on the sign-in screen')
   return notes.join('; ')
 }
 
