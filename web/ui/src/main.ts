@@ -6,7 +6,10 @@ import { API, createApi, csrfToken } from './lib/api'
 import { createI18n, I18N } from './lib/i18n'
 import { common } from './i18n/common'
 import { trends } from './i18n/trends'
-import { lastLang } from './lib/prefs'
+import { alarmSound, isPanel, lastLang, rememberAlarmSound } from './lib/prefs'
+import { NARROW } from './lib/media'
+import { createTone } from './lib/alarmTone'
+import { ALARM, createAlarm } from './stores/alarm'
 import { createSession, SESSION } from './stores/session'
 import { createLive, LIVE } from './stores/live'
 import { createAlerts, ALERTS } from './stores/alerts'
@@ -32,6 +35,21 @@ const live = createLive({
     if (r === 'refused') session.lost()
     return r !== 'refused'
   },
+})
+
+// The audible alarm: on by default on the panel, off on a phone; the page makes the tone.
+const tone = createTone({
+  context: () => (typeof AudioContext === 'function' ? new AudioContext() : null),
+  onChange: (on) => {
+    alarm.setSounding(on)
+    document.documentElement.dataset.alarmSounding = String(on)
+  },
+})
+const alarm = createAlarm({
+  open: () => alerts.state.open.values(),
+  tone,
+  enabled: alarmSound(isPanel(location.hostname, matchMedia(NARROW).matches)),
+  remember: rememberAlarmSound,
 })
 
 const router = createRouter({ history: createWebHistory(), routes })
@@ -66,6 +84,11 @@ watch(
 for (const ev of ['pointerdown', 'keydown', 'wheel'] as const) {
   window.addEventListener(ev, () => session.touch(), { passive: true, capture: true })
 }
+// A browser that holds sound back until a gesture (a phone; the kiosk should not) plays the
+// alarm from the first touch on.
+for (const ev of ['pointerdown', 'keydown'] as const) {
+  window.addEventListener(ev, () => tone.resume(), { passive: true, capture: true })
+}
 
 void session.restore(() => csrfToken(document.cookie) !== '').then(() => {
   const app = createApp(App)
@@ -74,6 +97,7 @@ void session.restore(() => csrfToken(document.cookie) !== '').then(() => {
   app.provide(SESSION, session)
   app.provide(LIVE, live)
   app.provide(ALERTS, alerts)
+  app.provide(ALARM, alarm)
   app.use(router)
   app.mount('#app')
 })
