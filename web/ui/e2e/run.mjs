@@ -28,6 +28,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import * as lang from './lang-checks.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const OUT = path.resolve(HERE, '..', 'test-output')
@@ -389,6 +390,8 @@ async function shot(page, vp, name) {
   const dir = path.join(OUT, 'screenshots', vp.size)
   await fsp.mkdir(dir, { recursive: true })
   await page.screenshot({ path: path.join(dir, `${name}.png`), timeout: 10_000 })
+  // Every screen of our UI, in both languages: nothing clipped (lang-checks.mjs).
+  if (!/^(FAILED|api-reference)|\.(pl|en)$/.test(name)) await lang.checkScreen(page, vp, name)
 }
 
 /** nav opens a screen by its navigation entry; on a phone the entry may hide in the menu. */
@@ -599,6 +602,7 @@ async function runViewport(browser, args, tmp, name, measure) {
       return `ready in ${ms} ms`
     })
     await step(tag, 'sign in as operator1 for the excursion', async () => {
+      if (name === 'phone') await lang.soundSetting(page, true) // off by default on a phone
       await signIn(page, vp, watch, 'OPERATOR', { typeOnOsk: false, first: false })
       await checkTiles(page)
     })
@@ -620,7 +624,9 @@ async function runViewport(browser, args, tmp, name, measure) {
         return /[1-9]/.test(c) ? c : null
       }, 3000)
       await shot(page, vp, 'critical-banner')
-      return `${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start${bannerVisibleAtSignIn ? ' (already there at sign-in)' : ''}; alert count "${count}"`
+      const tone = await lang.alarmSounds(page)
+      if (name === 'lcd') await lang.silence(page) // the phone hears it stop on acknowledge
+      return `${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start${bannerVisibleAtSignIn ? ' (already there at sign-in)' : ''}; alert count "${count}"; ${tone}`
     })
     await step(tag, 'acknowledge from the banner', async () => {
       await tap(page, 'banner-ack', 5000)
@@ -632,6 +638,7 @@ async function runViewport(browser, args, tmp, name, measure) {
       await tap(page, 'ack-confirm', 5000)
       await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
       await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
+      await lang.alarmStopped(page)
       const count = page.locator(sel('alert-count')).first()
       // data-count is the number; the text must not say '?' (the alerts not loaded).
       await until("the header's alert count to show no unacknowledged alert", async () =>
@@ -706,6 +713,8 @@ async function runViewport(browser, args, tmp, name, measure) {
       await shot(page, vp, 'reconnected')
       return `daemon ready in ${ready} ms, overlay gone ${ms} ms later; ${moved}; ${watch.allowed} expected connection errors ignored${watch.allowedSample ? ` (such as "${watch.allowedSample.slice(0, 110)}")` : ''}`
     })
+
+    await step(tag, 'daemon hangs (SIGSTOP): readings\' age and connection lost within 3 s, then SIGCONT', () => lang.hungDaemon(page, vp, d, watch))
 
     // 4. Once: navigation to first live values, with 4x CPU throttling, already signed in.
     if (measure) {
@@ -820,10 +829,11 @@ async function main() {
     handleSIGTERM: false,
     handleSIGHUP: false,
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'].filter((a) => !(process.env.E2E_HEADED && a === '--headless=new')),
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', lang.AUTOPLAY].filter((a) => !(process.env.E2E_HEADED && a === '--headless=new')),
   })
   log('', `chromium ${browser.version()}`)
 
+  lang.init({ Failure, shot, until, visible, hidden, sel, sleep, tap })
   const measure = {}
   const names = args.only ? [args.only] : ['lcd', 'phone']
   const watches = []
