@@ -49,6 +49,7 @@ const alarm = createAlarm({
   open: () => alerts.state.open.values(),
   tone,
   enabled: alarmSound(isPanel(location.hostname, matchMedia(NARROW).matches)),
+  available: typeof AudioContext === 'function',
   remember: rememberAlarmSound,
 })
 

@@ -10,6 +10,8 @@ export interface AlarmOptions {
   tone: Pick<Tone, 'play'>
   /** whether the sound is on at start (lib/prefs.ts alarmSound) */
   enabled: boolean
+  /** whether this browser can make a tone at all (Web Audio); the setting says so if not */
+  available?: boolean
   /** remember keeps a change of the setting (lib/prefs.ts rememberAlarmSound) */
   remember?: (on: boolean) => void
 }
@@ -21,6 +23,7 @@ export function createAlarm(opts: AlarmOptions) {
     silenced: new Set<string>(),
     /** whether the tone is playing (the tone's report, set by whoever owns it) */
     sounding: false,
+    available: opts.available ?? true,
   })
   const alarms = computed(() => soundingAlarms(opts.open()))
   const wanted = computed(() => shouldSound(state.enabled, alarms.value, state.silenced))
