@@ -241,6 +241,28 @@ describe('createLive', () => {
     expect(live.state.readings.P1.value).toBe(6)
   })
 
+  it('settings that fail to load are asked for again; the frame that waited for them then shows', async () => {
+    const { api, asApi } = fakeApi()
+    const real = api.get.getMockImplementation()!
+    let fail = true
+    api.get.mockImplementation(async (path: string) => {
+      if (path === '/api/sensors/current' && fail) throw new Error('503')
+      return real(path)
+    })
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const live = createLive({ api: asApi, url: URL_, WebSocket: FakeSocket as unknown as typeof WebSocket, random: () => 0.5 })
+    live.start()
+    FakeSocket.last.open()
+    await vi.advanceTimersByTimeAsync(0)
+    FakeSocket.last.send({ type: 'sensors', P1: reading(7) })
+    expect(live.state.readings.P1).toBeUndefined()
+    fail = false
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(live.state.meta.P1).toBeDefined()
+    expect(live.state.readings.P1.value).toBe(7)
+    warn.mockRestore()
+  })
+
   it('a daemon that hangs: the link is lost within 3 s of its last frame', async () => {
     const { live } = await goLive()
     const sock = FakeSocket.last

@@ -58,6 +58,8 @@ export const STALE_MS = 3000
 export const READING_STALE_MS = 2000
 /** WATCHDOG_MS is how often the stale check runs: a lost link shows within STALE_MS plus this. */
 const WATCHDOG_MS = 250
+/** META_RETRY_MS is the wait before the settings are asked for again after a failure. */
+const META_RETRY_MS = 2000
 const BACKOFF_MIN_MS = 500
 const BACKOFF_MAX_MS = 10_000
 
@@ -153,6 +155,7 @@ export function createLive(opts: LiveOptions) {
   let generation = 0 // counts start(): a callback of an earlier run does nothing
   let retryTimer: ReturnType<typeof setTimeout> | null = null
   let watchdog: ReturnType<typeof setInterval> | null = null
+  let metaTimer: ReturnType<typeof setTimeout> | null = null
 
   /** serverNow is the device's time: sparklines and trends compare it with the readings'
    *  timestamps, and a phone's clock need not agree with the device's. */
@@ -197,6 +200,17 @@ export function createLive(opts: LiveOptions) {
         state.spark[id] = old.concat((state.spark[id] ?? []).filter((p) => p[0] > last))
       }),
     )
+  }
+
+  /** reload loads the settings and the sparklines' minutes; while the settings have never
+   *  come it tries again every META_RETRY_MS, since readings wait for them. */
+  function reload(gen: number) {
+    void loadMeta(gen)
+      .then(() => backfill(gen))
+      .catch((e) => {
+        console.warn('live: reload after connect:', e)
+        if (!metaLoaded && running && gen === generation) metaTimer = setTimeout(() => reload(gen), META_RETRY_MS)
+      })
   }
 
   function applyFrame(data: string) {
@@ -269,9 +283,7 @@ export function createLive(opts: LiveOptions) {
       if (ws !== socket) return
       // Frames may have been missed while away (or before this socket, on the first one):
       // reload what they would have told.
-      void loadMeta(gen)
-        .then(() => backfill(gen))
-        .catch((e) => console.warn('live: reload after connect:', e))
+      reload(gen)
       opts.onOpen?.()
     }
     socket.onmessage = (ev) => {
@@ -322,6 +334,8 @@ export function createLive(opts: LiveOptions) {
     generation++
     if (retryTimer) clearTimeout(retryTimer)
     if (watchdog) clearInterval(watchdog)
+    if (metaTimer) clearTimeout(metaTimer)
+    metaTimer = null
     retryTimer = null
     watchdog = null
     const s = ws
