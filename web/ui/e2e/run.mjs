@@ -34,6 +34,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import * as lang from './lang-checks.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const OUT = path.resolve(HERE, '..', 'test-output')
@@ -405,6 +406,8 @@ async function shot(page, vp, name) {
   const dir = path.join(OUT, 'screenshots', vp.size)
   await fsp.mkdir(dir, { recursive: true })
   await page.screenshot({ path: path.join(dir, `${name}.png`), timeout: 10_000 })
+  // Every screen of our UI, in both languages: nothing clipped (lang-checks.mjs).
+  if (!/^(FAILED|api-reference)|\.(pl|en)$/.test(name)) await lang.checkScreen(page, vp, name)
 }
 
 /** nav opens a screen by its navigation entry; on a phone the entry may hide in the menu. */
@@ -847,7 +850,10 @@ async function runViewport(browser, args, tmp, name, measure) {
       await shot(page, vp, 'live-view-critical-en')
       await setLang(page, 'pl')
       await visible(page, 'critical-banner', 10_000, 'the critical banner on the signed-out live view in Polish')
-      return `banner for alert ${signedOutAlert} ${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start, nobody signed in`
+      // The panel sounds the alarm with nobody signed in; silencing needs no sign-in.
+      let tone = ''
+      if (name === 'lcd') tone = `; ${await lang.alarmSounds(page)}; ${await lang.silence(page)}`
+      return `banner for alert ${signedOutAlert} ${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start, nobody signed in${tone}`
     })
     await step(tag, 'signed out: acknowledging asks for a sign-in', async () => {
       if (touches) {
@@ -862,6 +868,7 @@ async function runViewport(browser, args, tmp, name, measure) {
     })
     await step(tag, `sign in as operator1 for the excursion${touches ? ' with the PIN, touches counted' : ''}`, async () => {
       if (!touches) {
+        if (name === 'phone') await lang.soundSetting(page, true) // off by default on a phone
         await signIn(page, vp, watch, 'OPERATOR', { typeOnOsk: false, first: false })
         await checkTiles(page)
         return
@@ -891,6 +898,7 @@ async function runViewport(browser, args, tmp, name, measure) {
       await touches.tap(sel('ack-confirm'), 'confirm')
       await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
       await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
+      await lang.alarmStopped(page)
       const seen = await touches.seen()
       const n = touches.taps.length
       if (seen !== n) throw new Failure(`the page saw ${seen} touches, the test made ${n} (${touches.taps.join(', ')})`)
@@ -916,7 +924,9 @@ async function runViewport(browser, args, tmp, name, measure) {
         return /[1-9]/.test(c) ? c : null
       }, 3000)
       await shot(page, vp, 'critical-banner')
-      return `${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start${bannerVisibleAtSignIn ? ' (already there at sign-in)' : ''}; alert count "${count}"`
+      const tone = await lang.alarmSounds(page)
+      if (name === 'lcd') await lang.silence(page) // the phone hears it stop on acknowledge
+      return `${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start${bannerVisibleAtSignIn ? ' (already there at sign-in)' : ''}; alert count "${count}"; ${tone}`
     })
     await step(tag, touches ? 'acknowledged: the alert count' : 'acknowledge from the banner', async () => {
       if (!touches) {
@@ -929,6 +939,7 @@ async function runViewport(browser, args, tmp, name, measure) {
         await tap(page, 'ack-confirm', 5000)
         await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
         await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
+        await lang.alarmStopped(page)
       }
       const count = page.locator(sel('alert-count')).first()
       // data-count is the number; the text must not say '?' (the alerts not loaded).
@@ -1004,6 +1015,8 @@ async function runViewport(browser, args, tmp, name, measure) {
       await shot(page, vp, 'reconnected')
       return `daemon ready in ${ready} ms, overlay gone ${ms} ms later; ${moved}; ${watch.allowed} expected connection errors ignored${watch.allowedSample ? ` (such as "${watch.allowedSample.slice(0, 110)}")` : ''}`
     })
+
+    await step(tag, 'daemon hangs (SIGSTOP): readings\' age and connection lost within 3 s, then SIGCONT', () => lang.hungDaemon(page, vp, d, watch))
 
     // 4. Once: navigation to first live values, with 4x CPU throttling, already signed in.
     if (measure) {
@@ -1119,10 +1132,11 @@ async function main() {
     handleSIGTERM: false,
     handleSIGHUP: false,
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'].filter((a) => !(process.env.E2E_HEADED && a === '--headless=new')),
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', lang.AUTOPLAY].filter((a) => !(process.env.E2E_HEADED && a === '--headless=new')),
   })
   log('', `chromium ${browser.version()}`)
 
+  lang.init({ Failure, shot, until, visible, hidden, sel, sleep, tap })
   const measure = {}
   const names = args.only ? [args.only] : ['lcd', 'phone']
   const watches = []

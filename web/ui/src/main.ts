@@ -8,7 +8,10 @@ import { common } from './i18n/common'
 import { trends } from './i18n/trends'
 import { pin } from './i18n/pin'
 import { liveview } from './i18n/liveview'
-import { lastLang } from './lib/prefs'
+import { alarmSound, isPanel, lastLang, rememberAlarmSound } from './lib/prefs'
+import { NARROW } from './lib/media'
+import { createTone } from './lib/alarmTone'
+import { ALARM, createAlarm } from './stores/alarm'
 import { createSession, SESSION } from './stores/session'
 import { createLive, LIVE } from './stores/live'
 import { createAlerts, ALERTS } from './stores/alerts'
@@ -30,6 +33,22 @@ const live = createLive({
   // The socket was refused for its token: a refresh may help (signed out: may clear a stale
   // cookie); see Session.socketRefused.
   onAuthFailed: () => session.socketRefused(),
+})
+
+// The audible alarm: on by default on the panel, off on a phone; the page makes the tone.
+const tone = createTone({
+  context: () => (typeof AudioContext === 'function' ? new AudioContext() : null),
+  onChange: (on) => {
+    alarm.setSounding(on)
+    document.documentElement.dataset.alarmSounding = String(on)
+  },
+})
+const alarm = createAlarm({
+  open: () => alerts.state.open.values(),
+  tone,
+  enabled: alarmSound(isPanel(location.hostname, matchMedia(NARROW).matches)),
+  available: typeof AudioContext === 'function',
+  remember: rememberAlarmSound,
 })
 
 const router = createRouter({ history: createWebHistory(), routes })
@@ -92,6 +111,11 @@ setInterval(() => {
 for (const ev of ['pointerdown', 'keydown', 'wheel'] as const) {
   window.addEventListener(ev, () => session.touch(), { passive: true, capture: true })
 }
+// A browser that holds sound back until a gesture (a phone; the kiosk should not) plays the
+// alarm from the first touch on.
+for (const ev of ['pointerdown', 'keydown'] as const) {
+  window.addEventListener(ev, () => tone.resume(), { passive: true, capture: true })
+}
 
 void session.restore(() => csrfToken(document.cookie) !== '').then(async () => {
   // Signed out: ask about the live view before the first screen is chosen; signed in, ask
@@ -104,6 +128,7 @@ void session.restore(() => csrfToken(document.cookie) !== '').then(async () => {
   app.provide(SESSION, session)
   app.provide(LIVE, live)
   app.provide(ALERTS, alerts)
+  app.provide(ALARM, alarm)
   app.use(router)
   app.mount('#app')
 })
