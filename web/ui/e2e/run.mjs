@@ -8,7 +8,12 @@
 // The flow, per viewport: sign in as each of the four roles (live values, user badge,
 // sign-out); as OPERATOR wait for a scripted critical excursion of P1, acknowledge its banner,
 // find the alert acknowledged on the Alerts screen, see the trend chart; stop the daemon and
-// see the connection-lost overlay, start it again and see the page recover by itself. Once,
+// see the connection-lost overlay, start it again and see the page recover by itself.
+// Every screen shown (each screenshot, and every screen of the navigation for the SUPERUSER)
+// is audited against the HMI rules (e2e/hmi-audit.mjs: target sizes and gaps, contrast, the
+// ink of the values, the state shapes); any violation fails the run, listed in full, and
+// test-output/hmi-audit.json holds every screen's figures. A tap outside the acknowledge
+// dialog must leave it open. Once,
 // at 1280x400, the time from navigation to the first live values under 4x CPU throttling.
 // Last, the API reference (/api/redoc): ReDoc renders the spec from the daemon alone.
 // Throughout: no request to another origin, no console error, no token in localStorage.
@@ -28,6 +33,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
+import { RULES, audit, report } from './hmi-audit.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const OUT = path.resolve(HERE, '..', 'test-output')
@@ -46,11 +52,13 @@ const STATUSES = new Set(['normal', 'warning', 'critical', 'fault', 'nodata'])
 const VIEWPORTS = {
   lcd: {
     size: '1280x400',
+    rules: 'lcd',
     osk: true,
     context: { viewport: { width: 1280, height: 400 }, hasTouch: true, deviceScaleFactor: 1 },
   },
   phone: {
     size: '390x844',
+    rules: 'phone',
     osk: false,
     context: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 },
   },
@@ -385,10 +393,36 @@ async function noTokenStored(page) {
 // ---------------------------------------------------------------------------------------------
 // UI helpers
 
-async function shot(page, vp, name) {
+/** shot saves a screenshot of the page and, unless told not to, audits the screen against
+ *  the HMI rules (e2e/hmi-audit.mjs): every screen the test shows is shot, so every screen,
+ *  a new one included, is audited. */
+async function shot(page, vp, name, { audited = true } = {}) {
   const dir = path.join(OUT, 'screenshots', vp.size)
   await fsp.mkdir(dir, { recursive: true })
   await page.screenshot({ path: path.join(dir, `${name}.png`), timeout: 10_000 })
+  if (audited) await auditScreen(page, vp, name)
+}
+
+// WAIVED: screens whose violations are reported but do not fail the run, each with why. The
+// sign-in is being rebuilt for the PIN sign-in (issue 16); remove the waiver when it lands.
+const WAIVED = [
+  [/^(signin|credentials-)/, 'the sign-in screen is rebuilt for the PIN sign-in (issue 16)'],
+]
+const audits = [] // { size, screen, violations, counts, waived }
+
+/** auditScreen measures the screen as it is now and records what it found; the run fails at
+ *  its end on any violation of a screen not waived, listing all of them. */
+async function auditScreen(page, vp, name) {
+  const res = await audit(page, RULES[vp.rules])
+  const waived = WAIVED.find(([re]) => re.test(name))?.[1] || ''
+  audits.push({ size: vp.size, screen: name, ...res, waived })
+  const c = res.counts
+  const what = `${c.interactive} targets, ${c.text} texts, ${c.indicators} indicators, ${c.values} values, ${c.shapes} shapes`
+  if (res.violations.length) {
+    log(vp.size, `audit ${name}: ${res.violations.length} violations${waived ? ` (waived: ${waived})` : ''} (${what})\n${report(name, res)}`)
+  } else {
+    log(vp.size, `audit ${name}: ok (${what})`)
+  }
 }
 
 /** nav opens a screen by its navigation entry; on a phone the entry may hide in the menu. */
@@ -473,7 +507,9 @@ async function signIn(page, vp, watch, role, { typeOnOsk, first }) {
     await user.tap({ timeout: 5000 })
     for (const c of username) {
       const key = page.locator(`${sel('osk')} [data-key="${c}"]`).first()
-      if ((await key.count()) === 0) throw new Failure(`the on-screen keyboard has no key data-key="${c}"`)
+      // Digits and symbols are on the other layer: switch to it for a key this one lacks.
+      if ((await key.count()) === 0) await page.locator(`${sel('osk')} [data-key="symbols"]`).first().tap({ timeout: 5000 })
+      if ((await key.count()) === 0) throw new Failure(`the on-screen keyboard has no key data-key="${c}" on either layer`)
       await key.tap({ timeout: 5000 })
     }
     const got = await user.inputValue({ timeout: 2000 })
@@ -505,6 +541,21 @@ async function signIn(page, vp, watch, role, { typeOnOsk, first }) {
   return roleName
 }
 
+/** everyScreen opens every screen the navigation offers (the router's screens the role may
+ *  open) and audits each, so a screen added to the router is measured without a new step. */
+async function everyScreen(page, vp) {
+  const names = await page.locator('[data-testid^="nav-"]').evaluateAll((els) =>
+    [...new Set(els.filter((e) => e.offsetParent !== null).map((e) => e.dataset.testid.slice(4)))])
+  if (!names.length) throw new Failure('no navigation entries [data-testid^=nav-] to audit the screens by')
+  for (const n of names) {
+    await nav(page, n)
+    await sleep(400) // the screen's first data and paint
+    await shot(page, vp, `screen-${n}`)
+  }
+  await nav(page, 'home')
+  return `audited ${names.join(', ')}`
+}
+
 async function signOut(page) {
   await tap(page, 'signout', 5000)
   await visible(page, 'signin', 10_000, 'the sign-in screen after signing out')
@@ -531,7 +582,7 @@ async function apiReference(context, vp, watch) {
     await op.waitFor({ state: 'visible', timeout: 5000 }).catch(() => {
       throw new Failure('ReDoc rendered the title but no operation heading "Sign in" (POST /api/auth/login) within 5 s')
     })
-    await shot(page, vp, 'api-reference')
+    await shot(page, vp, 'api-reference', { audited: false })
     let note = ''
     const search = page.locator('input[placeholder="Search..."]').first()
     if (await search.isVisible()) {
@@ -541,7 +592,7 @@ async function apiReference(context, vp, watch) {
       await until('"Acknowledge an alert" among the results of searching "acknowledge" (ReDoc searches in a blob: worker)',
         async () => (await want.count()) > 0, 5000)
       note = `; search "acknowledge": ${await hits.count()} results, "Acknowledge an alert" among them`
-      await shot(page, vp, 'api-reference-search')
+      await shot(page, vp, 'api-reference-search', { audited: false })
     }
     const foreign = requests.filter((u) => !u.startsWith(watch.origin + '/') && !u.startsWith('blob:' + watch.origin + '/'))
     if (foreign.length) throw new Failure(`the API reference asked another host than ${watch.origin}:\n  ${[...new Set(foreign)].join('\n  ')}`)
@@ -587,6 +638,7 @@ async function runViewport(browser, args, tmp, name, measure) {
         await shot(page, vp, `home-${role.toLowerCase()}`)
         return `${Object.entries(tiles).map(([k, v]) => `${k} ${v.value} ${v.status}`).join(', ')}; ${moved}`
       })
+      if (role === 'SUPERUSER') await step(tag, 'every screen of the navigation, audited', () => everyScreen(page, vp))
       await step(tag, `sign out (${role})`, () => signOut(page))
     }
 
@@ -625,10 +677,16 @@ async function runViewport(browser, args, tmp, name, measure) {
     await step(tag, 'acknowledge from the banner', async () => {
       await tap(page, 'banner-ack', 5000)
       await visible(page, 'ack-dialog', 5000)
+      await shot(page, vp, 'ack-dialog')
+      // A tap outside the dialog (a glove brushing the panel) must not close it.
+      await page.touchscreen.tap(3, vp.context.viewport.height - 3)
+      await sleep(200)
+      await visible(page, 'ack-dialog', 1000, 'the acknowledge dialog after a tap outside it (only Cancel or Acknowledge may close it)')
       const comment = page.locator(sel('ack-comment')).first()
       await comment.tap({ timeout: 5000 })
       await comment.fill('e2e: P1 checked', { timeout: 5000 })
-      await shot(page, vp, 'ack-dialog')
+      if (vp.osk) await shot(page, vp, 'ack-dialog-typing')
+      if (vp.osk) await page.locator(`${sel('osk')} [data-key="enter"]`).first().tap({ timeout: 5000 })
       await tap(page, 'ack-confirm', 5000)
       await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
       await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
@@ -752,7 +810,7 @@ async function runViewport(browser, args, tmp, name, measure) {
     e.daemonLog = d.logFile
     e.watch = watch
     if (page) {
-      await shot(page, vp, 'FAILED').then(
+      await shot(page, vp, 'FAILED', { audited: false }).then(
         () => (e.shot = path.join(OUT, 'screenshots', vp.size, 'FAILED.png')),
         () => {},
       )
@@ -809,6 +867,7 @@ async function main() {
   await fsp.writeFile(path.join(tmpDir, 'critical.toml'), sensorsToml(`[[0.0, 5.0], [${at.toFixed(1)}, 5.0], [${(at + 1e-6).toFixed(6)}, 9.6]]`))
   await fsp.rm(path.join(OUT, 'screenshots'), { recursive: true, force: true })
   await fsp.rm(path.join(OUT, 'first-values.json'), { force: true })
+  await fsp.rm(path.join(OUT, 'hmi-audit.json'), { force: true })
   log('', `daemon ${args.daemon}${args.uiDir ? ` (UI from ${args.uiDir})` : ''}; browser ${exe}; work dir ${tmpDir}`)
 
   browser = await chromium.launch({
@@ -835,6 +894,15 @@ async function main() {
     throw Object.assign(new Failure(`console errors or uncaught exceptions in the page:\n  ${errors.join('\n  ')}`), { step: 'console' })
   }
   results.push({ tag: 'all', name: 'no console errors, no foreign requests, no token in storage', ok: true, ms: 0, note: '' })
+  await fsp.writeFile(path.join(OUT, 'hmi-audit.json'), JSON.stringify(audits, null, 1) + '\n')
+  const bad = audits.filter((a) => a.violations.length && !a.waived)
+  const waived = audits.filter((a) => a.violations.length && a.waived)
+  if (waived.length) log('', `audit: ${waived.reduce((n, a) => n + a.violations.length, 0)} violations on waived screens (${[...new Set(waived.map((a) => a.waived))].join('; ')})`)
+  if (bad.length) {
+    results.push({ tag: 'all', name: 'HMI audit (e2e/hmi-audit.mjs)', ok: false, ms: 0, note: `${bad.length} screens` })
+    throw Object.assign(new Failure(`the HMI audit found violations:\n${bad.map((a) => `[${a.size}]\n${report(a.screen, a)}`).join('\n')}`), { step: 'HMI audit' })
+  }
+  results.push({ tag: 'all', name: `HMI audit: ${audits.length} screens, no violation`, ok: true, ms: 0, note: '' })
   return measure
 }
 
