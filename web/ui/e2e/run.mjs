@@ -3,7 +3,7 @@
 // transducers, demo users) and drives Debian's chromium through playwright-core, at the LCD's
 // 1280x400 and at a phone's 390x844.
 //
-//   node web/ui/e2e/run.mjs --daemon bin/maskserviced [--ui-dir web/ui/dist] [--only lcd|phone] [--keep]
+//   node web/ui/e2e/run.mjs --daemon bin/maskserviced [--ui-dir web/ui/dist] [--only lcd|phone] [--lang pl|en] [--keep]
 //
 // The flow, per viewport: sign in as each of the four roles (live values, user badge,
 // sign-out); as OPERATOR wait for a scripted critical excursion of P1, acknowledge its banner,
@@ -68,12 +68,12 @@ const VIEWPORTS = {
 // Arguments
 
 function usage(msg) {
-  console.error(`e2e: ${msg}\nusage: node web/ui/e2e/run.mjs --daemon PATH [--ui-dir DIR] [--only lcd|phone] [--keep]`)
+  console.error(`e2e: ${msg}\nusage: node web/ui/e2e/run.mjs --daemon PATH [--ui-dir DIR] [--only lcd|phone] [--lang pl|en] [--keep]`)
   process.exit(2)
 }
 
 function parseArgs(argv) {
-  const a = { daemon: '', uiDir: '', only: '', keep: false }
+  const a = { daemon: '', uiDir: '', only: '', lang: 'pl', keep: false }
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]
     const val = () => {
@@ -84,6 +84,8 @@ function parseArgs(argv) {
     else if (k.startsWith('--daemon=')) a.daemon = k.slice(9)
     else if (k === '--ui-dir') a.uiDir = val()
     else if (k.startsWith('--ui-dir=')) a.uiDir = k.slice(9)
+    else if (k === '--lang') a.lang = val()
+    else if (k.startsWith('--lang=')) a.lang = k.slice(7)
     else if (k === '--only') a.only = val()
     else if (k.startsWith('--only=')) a.only = k.slice(7)
     else if (k === '--keep') a.keep = true
@@ -91,6 +93,7 @@ function parseArgs(argv) {
     else usage(`unknown argument ${k}`)
   }
   if (!a.daemon) usage('--daemon is required')
+  if (!['pl', 'en'].includes(a.lang)) usage(`--lang: want pl or en, not ${a.lang}`)
   if (a.only && !VIEWPORTS[a.only]) usage(`--only: want lcd or phone, not ${a.only}`)
   a.daemon = path.resolve(a.daemon)
   if (a.uiDir) a.uiDir = path.resolve(a.uiDir)
@@ -393,11 +396,16 @@ async function noTokenStored(page) {
 // ---------------------------------------------------------------------------------------------
 // UI helpers
 
+// LANG: the UI's language for the run (--lang); Polish, the operators', unless told.
+let LANG = 'pl'
+/** shotDir: screenshots/<size> in Polish, screenshots/en/<size> in English. */
+const shotDir = (vp) => (LANG === 'pl' ? path.join(OUT, 'screenshots', vp.size) : path.join(OUT, 'screenshots', LANG, vp.size))
+
 /** shot saves a screenshot of the page and, unless told not to, audits the screen against
  *  the HMI rules (e2e/hmi-audit.mjs): every screen the test shows is shot, so every screen,
  *  a new one included, is audited. */
 async function shot(page, vp, name, { audited = true } = {}) {
-  const dir = path.join(OUT, 'screenshots', vp.size)
+  const dir = shotDir(vp)
   await fsp.mkdir(dir, { recursive: true })
   await page.screenshot({ path: path.join(dir, `${name}.png`), timeout: 10_000 })
   if (audited) await auditScreen(page, vp, name)
@@ -541,6 +549,39 @@ async function signIn(page, vp, watch, role, { typeOnOsk, first }) {
   return roleName
 }
 
+/** auditSelfTest shows the audit a page that breaks each of its rules once, and one that
+ *  keeps them, so that a passing audit means the rules were measured, not skipped. */
+async function auditSelfTest(context, vp) {
+  const page = await context.newPage()
+  try {
+    const good = `<button style="width:120px;height:120px;background:#222;color:#fff;border:0">Go</button>`
+    const bad = `<body style="margin:0;background:#111;font-family:DejaVu Sans">
+      <div style="display:flex;gap:2px"><button style="width:40px;height:40px;background:#222;color:#fff;border:0">a</button>
+      <button data-primary style="width:50px;height:50px;background:#222;color:#fff;border:0">b</button></div>
+      <p style="color:#444">dim words</p>
+      <div style="background:#222;height:20px"><div data-indicator style="background:#2a2a2a;width:50px;height:10px"></div></div>
+      <span data-ink style="font-size:40px;color:#fff">5,00</span>
+      <span data-shape style="display:inline-block;width:30px;height:30px;background:#f00"></span>
+      <button style="position:fixed;right:0;top:0;width:10px;height:10px">hidden under the dialog</button>
+      <div data-overlay role="dialog" style="position:fixed;inset:0 0 0 60%;background:#000"></div></body>`
+    const rules = RULES[vp.rules]
+    await page.setContent(good)
+    const g = await audit(page, rules)
+    if (g.violations.length) throw new Failure(`the audit finds violations on a page that keeps its rules:\n${report('self-test', g)}`)
+    await page.setContent(bad)
+    const b = await audit(page, rules)
+    const found = new Set(b.violations.map((v) => v.rule))
+    const want = ['target size', 'primary target size', 'gap between targets', 'text contrast', 'indicator contrast']
+    if (rules.inkMin) want.push('value ink height', 'state shape size')
+    const missed = want.filter((r) => !found.has(r))
+    if (missed.length) throw new Failure(`the audit missed ${missed.join(', ')} on a page that breaks them; it found:\n${report('self-test', b)}`)
+    if (b.violations.some((v) => v.element.includes('hidden under'))) throw new Failure('the audit measured a button under a dialog')
+    return `caught ${[...found].join(', ')}`
+  } finally {
+    await page.close().catch(() => {})
+  }
+}
+
 /** everyScreen opens every screen the navigation offers (the router's screens the role may
  *  open) and audits each, so a screen added to the router is measured without a new step. */
 async function everyScreen(page, vp) {
@@ -618,9 +659,14 @@ async function runViewport(browser, args, tmp, name, measure) {
   let page
   try {
     await step(tag, 'start the daemon (sim, demo users)', async () => `ready in ${await d.start(normal)} ms at ${d.origin}`)
-    context = await browser.newContext({ ...vp.context, locale: 'pl-PL', timezoneId: 'Europe/Warsaw', serviceWorkers: 'block' })
+    context = await browser.newContext({ ...vp.context, locale: LANG === 'pl' ? 'pl-PL' : 'en-GB', timezoneId: 'Europe/Warsaw', serviceWorkers: 'block' })
+    // The language as the sign-in screen would remember it (lib/prefs.ts), before any page runs.
+    await context.addInitScript((lang) => {
+      if (!localStorage.getItem('ms.lang')) localStorage.setItem('ms.lang', lang)
+    }, LANG)
     context.setDefaultTimeout(10_000)
     context.setDefaultNavigationTimeout(15_000)
+    await step(tag, 'the HMI audit catches a screen that breaks its rules', () => auditSelfTest(context, vp))
     page = await context.newPage()
     watch.attach(page)
 
@@ -811,7 +857,7 @@ async function runViewport(browser, args, tmp, name, measure) {
     e.watch = watch
     if (page) {
       await shot(page, vp, 'FAILED', { audited: false }).then(
-        () => (e.shot = path.join(OUT, 'screenshots', vp.size, 'FAILED.png')),
+        () => (e.shot = path.join(shotDir(vp), 'FAILED.png')),
         () => {},
       )
     }
@@ -865,9 +911,10 @@ async function main() {
   await fsp.writeFile(path.join(tmpDir, 'normal.toml'), sensorsToml(''))
   const at = CRIT_AT_S
   await fsp.writeFile(path.join(tmpDir, 'critical.toml'), sensorsToml(`[[0.0, 5.0], [${at.toFixed(1)}, 5.0], [${(at + 1e-6).toFixed(6)}, 9.6]]`))
-  await fsp.rm(path.join(OUT, 'screenshots'), { recursive: true, force: true })
+  LANG = args.lang
+  for (const vp of Object.values(VIEWPORTS)) await fsp.rm(shotDir(vp), { recursive: true, force: true })
   await fsp.rm(path.join(OUT, 'first-values.json'), { force: true })
-  await fsp.rm(path.join(OUT, 'hmi-audit.json'), { force: true })
+  await fsp.rm(path.join(OUT, `hmi-audit${args.lang === 'pl' ? '' : '-' + args.lang}.json`), { force: true })
   log('', `daemon ${args.daemon}${args.uiDir ? ` (UI from ${args.uiDir})` : ''}; browser ${exe}; work dir ${tmpDir}`)
 
   browser = await chromium.launch({
@@ -894,7 +941,7 @@ async function main() {
     throw Object.assign(new Failure(`console errors or uncaught exceptions in the page:\n  ${errors.join('\n  ')}`), { step: 'console' })
   }
   results.push({ tag: 'all', name: 'no console errors, no foreign requests, no token in storage', ok: true, ms: 0, note: '' })
-  await fsp.writeFile(path.join(OUT, 'hmi-audit.json'), JSON.stringify(audits, null, 1) + '\n')
+  await fsp.writeFile(path.join(OUT, `hmi-audit${LANG === 'pl' ? '' : '-' + LANG}.json`), JSON.stringify(audits, null, 1) + '\n')
   const bad = audits.filter((a) => a.violations.length && !a.waived)
   const waived = audits.filter((a) => a.violations.length && a.waived)
   if (waived.length) log('', `audit: ${waived.reduce((n, a) => n + a.violations.length, 0)} violations on waived screens (${[...new Set(waived.map((a) => a.waived))].join('; ')})`)
