@@ -37,6 +37,9 @@ export const RULES = {
 function measure(rules) {
   const out = []
   const counts = { interactive: 0, text: 0, indicators: 0, values: 0, shapes: 0 }
+  // the smallest of each figure on the screen, for the record (hmi-audit.json)
+  const least = { target: Infinity, primary: Infinity, gap: Infinity, text: Infinity, indicator: Infinity, ink: Infinity, shape: Infinity }
+  const note = (k, v) => (least[k] = Math.min(least[k], v))
   const INTERACTIVE = 'button, a[href], input:not([type=hidden]), select, textarea, [role=button], [tabindex], [data-touch]'
 
   const describe = (el) => {
@@ -146,6 +149,7 @@ function measure(rules) {
     targets.push({ el, r })
     const min = el.hasAttribute('data-primary') ? rules.primaryMin : rules.touchMin
     const rule = el.hasAttribute('data-primary') ? 'primary target size' : 'target size'
+    note(el.hasAttribute('data-primary') ? 'primary' : 'target', Math.min(r.width, r.height))
     if (r.width + 0.5 < min || r.height + 0.5 < min) fail(el, rule, `${round(r.width)}x${round(r.height)} px`, `>= ${min}x${min} px`)
   }
   for (let i = 0; i < targets.length; i++) {
@@ -156,6 +160,7 @@ function measure(rules) {
       const dx = Math.max(0, Math.max(a.r.left, b.r.left) - Math.min(a.r.right, b.r.right))
       const dy = Math.max(0, Math.max(a.r.top, b.r.top) - Math.min(a.r.bottom, b.r.bottom))
       const gap = Math.hypot(dx, dy)
+      note('gap', gap)
       if (gap + 0.5 < rules.gap) {
         fail(a.el, 'gap between targets', `${round(gap)} px to ${describe(b.el)}`, `>= ${rules.gap} px`)
       }
@@ -200,6 +205,7 @@ function measure(rules) {
     }
     const ink = over([fg[0], fg[1], fg[2], fg[3] * opacity], bg)
     const r = ratio(ink, bg)
+    note('text', r)
     if (r + 0.005 < rules.text) {
       fail(el, 'text contrast', `${r.toFixed(2)}:1 (${fmt(ink)} on ${fmt(bg)}) for "${t.replace(/\s+/g, ' ').trim().slice(0, 40)}"`, `>= ${rules.text}:1`)
     }
@@ -219,6 +225,7 @@ function measure(rules) {
     const { bg, opacity } = background(el, true)
     const col = over([c[0], c[1], c[2], (c[3] ?? 1) * opacity], bg)
     const k = ratio(col, bg)
+    note('indicator', k)
     if (k + 0.005 < rules.indicator) fail(el, 'indicator contrast', `${k.toFixed(2)}:1 (${fmt(col)} on ${fmt(bg)})`, `>= ${rules.indicator}:1`)
   }
 
@@ -233,6 +240,7 @@ function measure(rules) {
     ctx.font = `${cs.fontStyle} ${cs.fontWeight} ${cs.fontSize} ${cs.fontFamily}`
     const m = ctx.measureText(t.replace(/[^0-9]/g, '') || t)
     const h = m.actualBoundingBoxAscent + m.actualBoundingBoxDescent
+    note('ink', h)
     if (h + 0.5 < rules.inkMin) fail(el, 'value ink height', `${round(h)} px (${cs.fontSize} ${cs.fontFamily.split(',')[0]})`, `>= ${rules.inkMin} px`)
   }
 
@@ -242,11 +250,13 @@ function measure(rules) {
     const r = shown(el)
     if (!r) continue
     counts.shapes++
+    note('shape', Math.min(r.width, r.height))
     if (r.width + 0.5 < rules.shapeMin || r.height + 0.5 < rules.shapeMin) {
       fail(el, 'state shape size', `${round(r.width)}x${round(r.height)} px`, `>= ${rules.shapeMin}x${rules.shapeMin} px`)
     }
   }
-  return { violations: out, counts }
+  for (const k of Object.keys(least)) least[k] = Number.isFinite(least[k]) ? round(least[k]) : null
+  return { violations: out, counts, least }
 }
 
 /** audit measures the page as it is now against rules and returns { violations, counts }. */

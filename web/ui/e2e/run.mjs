@@ -425,7 +425,9 @@ async function auditScreen(page, vp, name) {
   const waived = WAIVED.find(([re]) => re.test(name))?.[1] || ''
   audits.push({ size: vp.size, screen: name, ...res, waived })
   const c = res.counts
-  const what = `${c.interactive} targets, ${c.text} texts, ${c.indicators} indicators, ${c.values} values, ${c.shapes} shapes`
+  const l = res.least
+  const what = `${c.interactive} targets, ${c.text} texts, ${c.indicators} indicators, ${c.values} values, ${c.shapes} shapes; least: ` +
+    `target ${l.target ?? '-'} px, primary ${l.primary ?? '-'} px, gap ${l.gap ?? '-'} px, text ${l.text ?? '-'}:1, indicator ${l.indicator ?? '-'}:1, ink ${l.ink ?? '-'} px, shape ${l.shape ?? '-'} px`
   if (res.violations.length) {
     log(vp.size, `audit ${name}: ${res.violations.length} violations${waived ? ` (waived: ${waived})` : ''} (${what})\n${report(name, res)}`)
   } else {
