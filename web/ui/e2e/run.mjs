@@ -9,6 +9,8 @@
 // sign-out); as OPERATOR wait for a scripted critical excursion of P1, acknowledge its banner,
 // find the alert acknowledged on the Alerts screen, see the trend chart; stop the daemon and
 // see the connection-lost overlay, start it again and see the page recover by itself.
+// Then an excursion that clears before anyone acknowledges it: the banner says it cleared and
+// when, and acknowledge-all on the Alerts screen takes it away.
 // Every screen shown (each screenshot, and every screen of the navigation for the SUPERUSER)
 // is audited against the HMI rules (e2e/hmi-audit.mjs: target sizes and gaps, contrast, the
 // ink of the values, the state shapes); any violation fails the run, listed in full, and
@@ -45,6 +47,9 @@ const TOTAL_TIMEOUT_MS = 5 * 60_000 // the whole run; the flow itself takes unde
 // microsecond, so no reading lands in the warning band on the way (that would open a WARNING
 // alert that then escalates, a different path).
 const CRIT_AT_S = 8
+// The excursion that clears by itself: critical from CLEAR_FROM_S to CLEAR_TO_S after start.
+const CLEAR_FROM_S = 6
+const CLEAR_TO_S = 9
 const PASSWORD = 'password123'
 const USERS = { OPERATOR: 'operator1', ADMIN: 'admin1', SUPERUSER: 'super1', SERWISANT: 'serwis1' }
 const STATUSES = new Set(['normal', 'warning', 'critical', 'fault', 'nodata'])
@@ -656,6 +661,7 @@ async function runViewport(browser, args, tmp, name, measure) {
   const d = new Daemon({ bin: args.daemon, dataDir, port, uiDir: args.uiDir, logFile: path.join(tmp, `daemon-${name}.log`), tag })
   const normal = path.join(tmp, 'normal.toml')
   const crit = path.join(tmp, 'critical.toml')
+  const cleared = path.join(tmp, 'cleared.toml')
   const watch = new Watch(tag, d.origin)
   let context
   let page
@@ -845,9 +851,41 @@ async function runViewport(browser, args, tmp, name, measure) {
         return `${ms} ms`
       })
     }
+    // 5. A critical excursion that ends before anyone acknowledges it: the banner says it
+    // cleared and when, the tile is normal again, and acknowledge-all on the Alerts screen
+    // takes the banner away.
+    await step(tag, `restart the daemon with P1 critical from ${CLEAR_FROM_S} s to ${CLEAR_TO_S} s`, async () => {
+      watch.outage = true
+      await d.stop()
+      const ms = await d.start(cleared)
+      return `ready in ${ms} ms`
+    })
+    await step(tag, 'a cleared, unacknowledged alarm says it cleared and when', async () => {
+      const banner = page.locator(`${sel('critical-banner')}[data-state="CLEARED_UNACK"]`).first()
+      await banner.waitFor({ state: 'visible', timeout: 30_000 }).catch(() => {
+        throw new Failure('no banner of a cleared, unacknowledged alarm ([data-testid=critical-banner][data-state=CLEARED_UNACK]) within 30 s of the restart')
+      })
+      watch.outage = false
+      const words = await text(page.locator(sel('banner-cleared')).first())
+      if (!/\d\d:\d\d:\d\d/.test(words)) throw new Failure(`the cleared banner should say when it cleared, it says "${words}"`)
+      if (!(await banner.locator('[data-shape][data-cleared]').count())) throw new Failure('the cleared banner\'s shape is not hollow ([data-cleared])')
+      const p1 = page.locator(sel('tile-P1')).first()
+      await until("P1's tile to be normal again", async () => (await p1.getAttribute('data-status', { timeout: 1000 })) === 'normal', 5000)
+      await shot(page, vp, 'banner-cleared')
+      return `"${words}"; P1 normal`
+    })
+    await step(tag, 'acknowledge all on the Alerts screen', async () => {
+      await nav(page, 'alerts')
+      await visible(page, 'ack-all', 5000, 'the acknowledge-all button [data-testid=ack-all]')
+      await shot(page, vp, 'alerts-ack-all')
+      await tap(page, 'ack-all', 5000)
+      await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging all')
+      await hidden(page, 'ack-all', 5000, 'the acknowledge-all button once nothing waits')
+      await nav(page, 'home')
+    })
     await step(tag, 'sign out', () => signOut(page))
 
-    // 5. The API reference renders from the daemon alone.
+    // 6. The API reference renders from the daemon alone.
     await step(tag, 'API reference (/api/redoc) renders offline', () => apiReference(context, vp, watch))
 
     if (watch.foreign.length) {
@@ -912,6 +950,8 @@ async function main() {
   tmpDir = await fsp.mkdtemp(path.join(os.tmpdir(), 'maskservice-e2e-'))
   await fsp.writeFile(path.join(tmpDir, 'normal.toml'), sensorsToml(''))
   const at = CRIT_AT_S
+  await fsp.writeFile(path.join(tmpDir, 'cleared.toml'), sensorsToml(
+    `[[0.0, 5.0], [${CLEAR_FROM_S.toFixed(1)}, 5.0], [${(CLEAR_FROM_S + 1e-6).toFixed(6)}, 9.6], [${CLEAR_TO_S.toFixed(1)}, 9.6], [${(CLEAR_TO_S + 1e-6).toFixed(6)}, 5.0]]`))
   await fsp.writeFile(path.join(tmpDir, 'critical.toml'), sensorsToml(`[[0.0, 5.0], [${at.toFixed(1)}, 5.0], [${(at + 1e-6).toFixed(6)}, 9.6]]`))
   LANG = args.lang
   for (const vp of Object.values(VIEWPORTS)) await fsp.rm(shotDir(vp), { recursive: true, force: true })

@@ -159,4 +159,18 @@ describe('SensorTile', () => {
     expect(w.findAll('line.edge.warn')).toHaveLength(2)
     expect(w.findAll('line.edge.crit')).toHaveLength(2)
   })
+
+  it('a normal tile with a cleared alarm waiting shows its shape hollow; an abnormal one its own', () => {
+    const mk = (r: Reading) =>
+      mount(SensorTile, {
+        props: { id: 'P1', meta: P1, reading: r, spark: [], stale: false, now: NOW, cleared: 'critical' as const },
+        global: { provide: { [I18N as symbol]: createI18n([common]) } },
+      })
+    const normal = mk(reading()).find('[data-shape]')
+    expect(normal.attributes('data-shape')).toBe('critical')
+    expect(normal.classes()).toEqual(expect.arrayContaining(['cleared', 'moving']))
+    const warning = mk(reading({ value: 8.5, status: 'warning' })).find('[data-shape]')
+    expect(warning.attributes('data-shape')).toBe('warning')
+    expect(warning.classes()).not.toContain('cleared')
+  })
 })
