@@ -16,6 +16,8 @@
 //   ink       every [data-ink] (a sensor's value) has digits at least rules.inkMin px tall
 //             (canvas measureText of the computed font: actualBoundingBoxAscent + Descent)
 //   shape     every [data-shape] (the state shapes) at least rules.shapeMin px in both directions
+//   clipped   no target is cut by an ancestor that clips it: sideways by any overflow but
+//             visible, up and down by hidden or clip (a list that scrolls is not cut)
 // Elements under a modal (a dialog or an overlay drawn over them) are not on the screen and
 // are skipped; so are elements of zero size and hidden ones.
 
@@ -138,6 +140,20 @@ function measure(rules) {
   }
   const fmt = (c) => '#' + c.slice(0, 3).map((v) => Math.round(v * 255).toString(16).padStart(2, '0')).join('')
 
+  /** clippedBy is the ancestor that cuts el's box, if any. */
+  function clippedBy(el, r) {
+    for (let a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+      const cs = getComputedStyle(a)
+      if (cs.overflowX === 'visible' && cs.overflowY === 'visible') continue
+      const b = a.getBoundingClientRect()
+      const sideways = cs.overflowX !== 'visible' && (r.left < b.left - 1 || r.right > b.right + 1)
+      const cuts = cs.overflowY === 'hidden' || cs.overflowY === 'clip'
+      const vertical = cuts && (r.top < b.top - 1 || r.bottom > b.bottom + 1)
+      if (sideways || vertical) return a
+    }
+    return null
+  }
+
   // (a) touch targets and their gaps
   const targets = []
   for (const el of document.querySelectorAll(INTERACTIVE)) {
@@ -151,6 +167,8 @@ function measure(rules) {
     const rule = el.hasAttribute('data-primary') ? 'primary target size' : 'target size'
     note(el.hasAttribute('data-primary') ? 'primary' : 'target', Math.min(r.width, r.height))
     if (r.width + 0.5 < min || r.height + 0.5 < min) fail(el, rule, `${round(r.width)}x${round(r.height)} px`, `>= ${min}x${min} px`)
+    const cut = clippedBy(el, r)
+    if (cut) fail(el, 'target clipped', `cut by ${describe(cut)}`, 'wholly visible')
   }
   for (let i = 0; i < targets.length; i++) {
     for (let j = i + 1; j < targets.length; j++) {

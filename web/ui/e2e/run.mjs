@@ -569,6 +569,7 @@ async function auditSelfTest(context, vp) {
       <div style="background:#222;height:20px"><div data-indicator style="background:#2a2a2a;width:50px;height:10px"></div></div>
       <span data-ink style="font-size:40px;color:#fff">5,00</span>
       <span data-shape style="display:inline-block;width:30px;height:30px;background:#f00"></span>
+      <div style="width:100px;overflow:hidden"><button style="width:150px;height:80px;background:#222;color:#fff;border:0;margin-top:20px">cut</button></div>
       <button style="position:fixed;right:0;top:0;width:10px;height:10px">hidden under the dialog</button>
       <div data-overlay role="dialog" style="position:fixed;inset:0 0 0 60%;background:#000"></div></body>`
     const rules = RULES[vp.rules]
@@ -578,7 +579,7 @@ async function auditSelfTest(context, vp) {
     await page.setContent(bad)
     const b = await audit(page, rules)
     const found = new Set(b.violations.map((v) => v.rule))
-    const want = ['target size', 'primary target size', 'gap between targets', 'text contrast', 'indicator contrast']
+    const want = ['target size', 'primary target size', 'gap between targets', 'text contrast', 'indicator contrast', 'target clipped']
     if (rules.inkMin) want.push('value ink height', 'state shape size')
     const missed = want.filter((r) => !found.has(r))
     if (missed.length) throw new Failure(`the audit missed ${missed.join(', ')} on a page that breaks them; it found:\n${report('self-test', b)}`)
