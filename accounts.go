@@ -67,7 +67,10 @@ type AccountsOptions struct {
 	// command, which signs nobody in).
 	Tokens AccessIssuer
 	// Audit receives an entry for every change the service makes; nil records nothing.
-	Audit  AuditLog
+	Audit AuditLog
+	// Panel keeps the users who last signed in on the panel (RecentPanelUsers) across
+	// restarts; nil keeps them in memory only.
+	Panel  PanelStore
 	Now    func() time.Time // nil: time.Now
 	Logger *slog.Logger     // nil: discard
 	// CleanEvery is how often Run deletes ended sessions; 0: SessionCleanupEvery.
@@ -80,10 +83,6 @@ const SessionCleanupEvery = time.Hour
 // EndedSessionKeep is how long an ended session is kept before Run deletes it, so that a
 // reused refresh token still finds its session and is told that it ended.
 const EndedSessionKeep = 24 * time.Hour
-
-// auditTimeout bounds one append to the audit log. The append outlives the caller's
-// context, so a client that hangs up right after a change does not erase its record.
-const auditTimeout = 10 * time.Second
 
 // Accounts is the accounts service: users, their sessions, and the rules of who may change
 // whom, what ends a session, sign-in and lockout. Every change it makes is recorded in the
@@ -114,6 +113,11 @@ type Accounts struct {
 	unknown  map[string][2]Lockout   // failures of names that are no account, by origin
 	cache    map[string]*liveSession // session id -> what CheckSession needs
 	onRevoke []func(sessionID string)
+
+	panel        PanelStore
+	recentMu     sync.Mutex // guards recent and recentLoaded; held across the store's write
+	recent       []string   // the recent panel users, most recent first
+	recentLoaded bool
 }
 
 // signinShards is how many accounts may be signing in at once without waiting for each
@@ -127,7 +131,7 @@ func NewAccounts(o AccountsOptions) (*Accounts, error) {
 	}
 	a := &Accounts{users: o.Users, sessions: o.Sessions, passwords: o.Passwords, tokens: o.Tokens,
 		audit: o.Audit, now: o.Now, log: o.Logger, every: o.CleanEvery, cache: map[string]*liveSession{},
-		unknown: map[string][2]Lockout{}}
+		unknown: map[string][2]Lockout{}, panel: o.Panel}
 	if a.now == nil {
 		a.now = time.Now
 	}
@@ -171,20 +175,10 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// record appends the audit entry of a change by actor. A failure to record is logged at
-// error level and does not undo the change, which has happened already.
+// record appends the audit entry of a change by actor (appendAudit).
 func (a *Accounts) record(ctx context.Context, by Actor, action AuditAction, details string) {
-	if a.audit == nil {
-		return
-	}
-	e := AuditEntry{Time: a.now(), Action: action, Username: AuditClip(by.Username, AuditMaxUsername), Role: by.Role,
-		Source: AuditClip(by.Source, AuditMaxSource), Details: details}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
-	defer cancel()
-	if err := a.audit.AppendAudit(ctx, e); err != nil {
-		a.log.LogAttrs(ctx, slog.LevelError, "append audit entry",
-			slog.String("action", string(e.Action)), slog.String("username", e.Username),
-			slog.String("source", e.Source), slog.Any("err", err))
+	if a.audit != nil {
+		appendAudit(ctx, a.audit, a.log, a.now(), by, action, details)
 	}
 }
 
@@ -265,32 +259,39 @@ func (a *Accounts) createUser(ctx context.Context, nu NewUser, demo bool) (*User
 	return u, nil
 }
 
-// DemoUsers are the accounts of --demo, one per role, with DemoPassword.
+// DemoUsers are the accounts of --demo, one per role, with DemoPassword and a PIN for the
+// panel.
 var demoUsers = [...]struct {
 	name string
 	role Role
+	pin  string
 }{
-	{"operator1", RoleOperator},
-	{"admin1", RoleAdmin},
-	{"super1", RoleSuperuser},
-	{"serwis1", RoleServiceTech},
+	{"operator1", RoleOperator, "2580"},
+	{"admin1", RoleAdmin, "1470"},
+	{"super1", RoleSuperuser, "3690"},
+	{"serwis1", RoleServiceTech, "1590"},
 }
 
 // CreateDemoUsers creates the demo users (operator1, admin1, super1, serwis1, password
-// DemoPassword) that do not exist yet, each recorded in the audit log as created by
-// "maskserviced" from "demo", and returns the names it created. Never on a production device.
+// DemoPassword, PINs 2580, 1470, 3690, 1590) that do not exist yet, each recorded in the
+// audit log as created by "maskserviced" from "demo", and returns the names it created. A
+// demo user of an earlier run without a PIN gets its PIN. Never on a production device.
 func (a *Accounts) CreateDemoUsers(ctx context.Context) ([]string, error) {
 	var created []string
 	for _, d := range demoUsers {
-		if _, err := a.users.User(ctx, d.name); err == nil {
-			continue
-		}
-		u, err := a.createUser(ctx, NewUser{Username: d.name, Password: DemoPassword, Role: d.role}, true)
+		u, err := a.users.User(ctx, d.name)
 		if err != nil {
-			return created, fmt.Errorf("create demo user %s: %w", d.name, err)
+			if u, err = a.createUser(ctx, NewUser{Username: d.name, Password: DemoPassword, Role: d.role}, true); err != nil {
+				return created, fmt.Errorf("create demo user %s: %w", d.name, err)
+			}
+			a.record(ctx, demoActor, AuditUserCreate, fmt.Sprintf("user %s created as %s, demo", u.Username, u.Role))
+			created = append(created, d.name)
 		}
-		a.record(ctx, demoActor, AuditUserCreate, fmt.Sprintf("user %s created as %s, demo", u.Username, u.Role))
-		created = append(created, d.name)
+		if u.Demo && len(u.PINHash) == 0 {
+			if _, err := a.SetPIN(ctx, demoActor, d.name, PINChange{PIN: d.pin}); err != nil {
+				return created, fmt.Errorf("give demo user %s a PIN: %w", d.name, err)
+			}
+		}
 	}
 	return created, nil
 }

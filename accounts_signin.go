@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -24,25 +25,31 @@ var errBadLogin = &Error{Code: EUNAUTHORIZED, Message: "wrong username, password
 // otherwise the same EUNAUTHORIZED answer as any failure: the client learns nothing from it.
 var ErrLockedNow = errors.New("this failure locked the account")
 
-// lockedNowError is errBadLogin with ErrLockedNow in its chain.
-type lockedNowError struct{}
+// errBadPIN is the one answer to every failed sign-in with a PIN.
+var errBadPIN = &Error{Code: EUNAUTHORIZED, Message: "wrong username, PIN or role"}
 
-func (lockedNowError) Error() string   { return errBadLogin.Message }
-func (lockedNowError) Unwrap() []error { return []error{errBadLogin, ErrLockedNow} }
+// lockedNowError is the answer of a failure (errBadLogin or errBadPIN) with ErrLockedNow in
+// its chain.
+type lockedNowError struct{ bad *Error }
+
+func (e lockedNowError) Error() string   { return e.bad.Message }
+func (e lockedNowError) Unwrap() []error { return []error{e.bad, ErrLockedNow} }
 
 // The reasons of a failed sign-in, as the audit log gives them. The first covers every
 // failure that answers alike, so the log tells no more than the answer did.
 const (
 	reasonBadLogin = "wrong password, unknown user, wrong role or disabled account"
 	reasonLocked   = "account locked"
+	reasonPINAway  = "PIN refused: a PIN signs in only on the panel"
 )
 
 func unauthorized(reason string) *Error { return Errorf(EUNAUTHORIZED, "%s", reason) }
 
-// LoginRequest is one sign-in attempt.
+// LoginRequest is one sign-in attempt, with either a Password or a PIN.
 type LoginRequest struct {
 	Username string
 	Password string
+	PIN      string // instead of Password; only from OriginLocal
 	Role     Role
 	Origin   Origin
 	Remote   string // the client's address, for the log and the session
@@ -125,6 +132,12 @@ type liveSession struct {
 // origin are judged one at a time, in the order they came, so guesses sent at once cannot get
 // past the lock: the third failure locks, and every attempt after it is refused, the right
 // password too.
+//
+// A PIN (req.PIN, instead of the password) signs in only from OriginLocal, the panel; from
+// anywhere else it is refused with EFORBIDDEN before any comparison. Its failures are counted
+// with the password's, on the same per-origin lock; a wrong PIN answers "wrong username, PIN
+// or role", and so does a user without a PIN. A sign-in on the panel puts the user first in
+// RecentPanelUsers.
 func (a *Accounts) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	roleLabel := string(req.Role)
 	if !req.Role.Valid() {
@@ -134,6 +147,9 @@ func (a *Accounts) Login(ctx context.Context, req LoginRequest) (*LoginResult, e
 		req.Origin = OriginRemote
 	}
 	log := a.log.With("username", req.Username, "role", roleLabel, "origin", req.Origin.String(), "remote", req.Remote)
+	if err := a.checkSecretKind(ctx, req, log); err != nil {
+		return nil, err
+	}
 	// One attempt at a time per account and origin, from reading the record to the verdict:
 	// parallel guesses are judged one after the other, so none gets past a lock that an
 	// earlier one set.
@@ -146,13 +162,12 @@ func (a *Accounts) Login(ctx context.Context, req LoginRequest) (*LoginResult, e
 	if err != nil && ErrorCode(err) != ENOTFOUND {
 		return nil, fmt.Errorf("sign in %q: %w", req.Username, err)
 	}
-	var hash []byte
-	if u != nil {
-		hash = u.PasswordHash
-	} else {
-		hash = a.dummy() // made once, at Run; an unknown user costs one comparison too
+	hash, secret, bad := loginSecret(u, req)
+	known := len(hash) > 0
+	if !known {
+		hash = a.dummy() // made once, at Run; an unknown user, or one without a PIN, costs one comparison too
 	}
-	passwordOK := a.passwords.Compare(hash, req.Password) == nil && u != nil
+	passwordOK := a.passwords.Compare(hash, secret) == nil && known
 	now := a.now()
 	if u == nil {
 		// A name nobody has locks as an account does, so that the answer to a fourth guess
@@ -182,11 +197,11 @@ func (a *Accounts) Login(ctx context.Context, req LoginRequest) (*LoginResult, e
 			log.Warn("account locked", "for", LockoutDuration.String())
 			a.recordLoginFailure(ctx, req, reasonBadLogin)
 			a.recordLockout(ctx, req)
-			return nil, lockedNowError{}
+			return nil, lockedNowError{bad}
 		}
 		log.Info("login failed")
 		a.recordLoginFailure(ctx, req, reasonBadLogin)
-		return nil, errBadLogin
+		return nil, bad
 	}
 	u, err = a.users.UpdateUser(ctx, u.Username, func(u *User) error {
 		u.RecordSuccess(req.Origin, now)
@@ -206,9 +221,46 @@ func (a *Accounts) Login(ctx context.Context, req LoginRequest) (*LoginResult, e
 	if err != nil {
 		return nil, err
 	}
-	log.Info("login", "session", sess.ID)
-	a.record(ctx, Actor{Username: sess.Username, Role: sess.Role, Source: req.Source}, AuditLogin, "")
+	log.Info("login", "session", sess.ID, "pin", req.PIN != "")
+	details := ""
+	if req.PIN != "" {
+		details = "with PIN"
+	}
+	a.record(ctx, Actor{Username: sess.Username, Role: sess.Role, Source: req.Source}, AuditLogin, details)
+	if req.Origin == OriginLocal {
+		a.notePanelUser(ctx, u.Username)
+	}
 	return &LoginResult{Access: access, AccessExpires: exp, Refresh: refresh, Session: sess, User: u}, nil
+}
+
+// checkSecretKind refuses, before any comparison or count, a request with both a password
+// and a PIN (EINVALID), and a PIN from beyond the panel (EFORBIDDEN, recorded as a failed
+// sign-in): a PIN of four digits would be guessed over the network, lockout or not.
+func (a *Accounts) checkSecretKind(ctx context.Context, req LoginRequest, log *slog.Logger) error {
+	switch {
+	case req.PIN != "" && req.Password != "":
+		return Errorf(EINVALID, "sign in with a password or a PIN, not both")
+	case req.PIN != "" && req.Origin != OriginLocal:
+		log.Info("login refused: PIN beyond the panel")
+		a.recordLoginFailure(ctx, req, reasonPINAway)
+		return Errorf(EFORBIDDEN, "a PIN signs in only on the device's own panel; sign in with the password")
+	}
+	return nil
+}
+
+// loginSecret returns the hash to compare the request's secret with (nil for an unknown
+// user, or a PIN sign-in of a user without a PIN), the secret, and the answer to a failure.
+func loginSecret(u *User, req LoginRequest) (hash []byte, secret string, bad *Error) {
+	if req.PIN != "" {
+		if u != nil {
+			hash = u.PINHash
+		}
+		return hash, req.PIN, errBadPIN
+	}
+	if u != nil {
+		hash = u.PasswordHash
+	}
+	return hash, req.Password, errBadLogin
 }
 
 // rotate gives the session a new refresh generation and returns its token.

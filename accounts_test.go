@@ -85,7 +85,7 @@ func MustAccounts(tb testing.TB) *fixture {
 	c := &clock{t: time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)}
 	h := &countingHasher{}
 	svc, err := maskservice.NewAccounts(maskservice.AccountsOptions{Users: db, Sessions: db, Audit: db, Passwords: h,
-		Tokens: fakeTokens{c.Now}, Now: c.Now})
+		Tokens: fakeTokens{c.Now}, Now: c.Now, Panel: db})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -651,6 +651,9 @@ func TestAccounts_CreateDemoUsers(t *testing.T) {
 	}
 	if _, err := svc.Login(ctx, maskservice.LoginRequest{Username: "super1", Password: maskservice.DemoPassword, Role: maskservice.RoleSuperuser}); err != nil {
 		t.Errorf("demo sign-in: %v", err)
+	}
+	if _, err := svc.Login(ctx, maskservice.LoginRequest{Username: "super1", PIN: "3690", Role: maskservice.RoleSuperuser}); err != nil {
+		t.Errorf("demo sign-in with the PIN on the panel: %v", err)
 	}
 	var creates []string
 	_ = db.ScanAudit(ctx, maskservice.AuditFilter{Action: maskservice.AuditUserCreate}, func(e maskservice.AuditEntry) bool {

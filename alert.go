@@ -125,6 +125,9 @@ type AlarmOptions struct {
 	// Logger gets every alert change at info level and store failures as errors; nil
 	// discards.
 	Logger *slog.Logger
+	// Audit records every acknowledgement, whoever asks for it (the API, the LCD); nil
+	// records none.
+	Audit AuditLog
 }
 
 // alarmQueue is how many rounds the engine's subscription holds: a minute at 1 Hz, time
@@ -283,6 +286,24 @@ func conditionOf(s Sensor, r Reading) condition {
 	return condition{}
 }
 
+// valueCondition returns what reading r asks of sensor s's value alarm, and false when r
+// says nothing about the pressure and the value alarm keeps its state. A good reading is
+// judged by its status. A value over the transducer's range is a pressure at least that high
+// (the transducer saturates or its loop reads over 20 mA): a critical alarm as well as the
+// fault, so that the tile's CRITICAL and the alarm agree. A value under the range (a broken
+// loop reads 0 mA) tells nothing of the pressure: only the fault.
+func valueCondition(s Sensor, r Reading) (condition, bool) {
+	switch {
+	case r.Quality == QualityGood:
+		return conditionOf(s, r), true
+	case r.HasValue() && r.Value > s.Range.High && r.Status == StatusCritical:
+		limit := s.Thresholds.Warning.High
+		return condition{AlertCritical, limit, fmt.Sprintf("%s critical: %.4g %s beyond %.4g %s, over the transducer's range of %.4g %s",
+			s.Name, r.Value, s.Unit, limit, s.Unit, s.Range.High, s.Unit)}, true
+	}
+	return condition{}, false
+}
+
 // Process evaluates the readings of a round, by the sensor settings the round was judged
 // with (the settings in force when it has none), and returns the alerts that changed, each
 // already committed to the store. On a store failure it returns the changes committed so far
@@ -301,7 +322,7 @@ func (e *AlarmEngine) Process(ctx context.Context, r *Round) ([]Alert, error) {
 			continue
 		}
 		// The fault machine follows the quality; the value machine follows the status,
-		// and only while the value can be trusted.
+		// while the value can be trusted and when it is over the range (overpressure).
 		fault := condition{}
 		if rd.Quality != QualityGood {
 			fault = conditionOf(s, rd)
@@ -310,11 +331,11 @@ func (e *AlarmEngine) Process(ctx context.Context, r *Round) ([]Alert, error) {
 			slot alertSlot
 			c    condition
 		}{{alertSlot{s.ID, true}, fault}}
-		if rd.Quality == QualityGood {
+		if c, ok := valueCondition(s, rd); ok {
 			steps = append(steps, struct {
 				slot alertSlot
 				c    condition
-			}{alertSlot{s.ID, false}, conditionOf(s, rd)})
+			}{alertSlot{s.ID, false}, c})
 		}
 		for _, st := range steps {
 			a, err := e.step(ctx, st.slot, st.c, rd)
@@ -387,10 +408,10 @@ func (e *AlarmEngine) changed(a Alert) {
 	}
 }
 
-// Ack acknowledges alert id for user with an optional comment and returns it. Acknowledging
-// an alert that needs none (acknowledged already, or closed) is an ECONFLICT error; an
-// unknown id ENOTFOUND.
-func (e *AlarmEngine) Ack(ctx context.Context, id uint64, user, comment string) (Alert, error) {
+// Ack acknowledges alert id for by with an optional comment, records it in the audit log and
+// returns it. Acknowledging an alert that needs none (acknowledged already, or closed) is an
+// ECONFLICT error; an unknown id ENOTFOUND.
+func (e *AlarmEngine) Ack(ctx context.Context, by Actor, id uint64, comment string) (Alert, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	a, err := e.store.Alert(ctx, id)
@@ -407,7 +428,7 @@ func (e *AlarmEngine) Ack(ctx context.Context, id uint64, user, comment string) 
 		return a, Errorf(ECONFLICT, "alert %d is already acknowledged%s", id, by)
 	}
 	now := e.opts.Now()
-	a.AckedBy, a.AckedAt, a.Comment, a.UpdatedAt = user, now, comment, now
+	a.AckedBy, a.AckedAt, a.Comment, a.UpdatedAt = by.Username, now, comment, now
 	switch {
 	case a.Type == AlertDeviceFault:
 		// Latched: the acknowledgement is its return to normal.
@@ -425,12 +446,19 @@ func (e *AlarmEngine) Ack(ctx context.Context, id uint64, user, comment string) 
 		e.latest[slotOf(stored)] = stored
 	}
 	e.changed(stored)
+	if e.opts.Audit != nil {
+		details := fmt.Sprintf("alert %d (%s %s) acknowledged, now %s", stored.ID, stored.SensorID, stored.Type, stored.State)
+		if stored.Comment != "" {
+			details += ": " + stored.Comment
+		}
+		appendAudit(ctx, e.opts.Audit, e.log, now, by, AuditAlertAck, details)
+	}
 	return stored, nil
 }
 
-// AckAll acknowledges every alert that needs it (active or cleared, unacknowledged) and
-// returns them.
-func (e *AlarmEngine) AckAll(ctx context.Context, user, comment string) ([]Alert, error) {
+// AckAll acknowledges every alert that needs it (active or cleared, unacknowledged) for by,
+// each recorded as Ack records it, and returns them.
+func (e *AlarmEngine) AckAll(ctx context.Context, by Actor, comment string) ([]Alert, error) {
 	var ids []uint64
 	err := e.store.ScanAlerts(ctx, AlertFilter{States: []AlertState{AlertActiveUnack, AlertClearedUnack}}, func(a Alert) bool {
 		ids = append(ids, a.ID)
@@ -441,7 +469,7 @@ func (e *AlarmEngine) AckAll(ctx context.Context, user, comment string) ([]Alert
 	}
 	var out []Alert
 	for _, id := range ids {
-		a, err := e.Ack(ctx, id, user, comment)
+		a, err := e.Ack(ctx, by, id, comment)
 		if ErrorCode(err) == ECONFLICT {
 			continue // acknowledged meanwhile by someone else
 		}

@@ -3,6 +3,8 @@ package maskservice_test
 import (
 	"context"
 	"math"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,10 +85,10 @@ func TestAlarm_LifeCycle(t *testing.T) {
 	if c := alarmAt(t, e, 2, 8.6, maskservice.StatusWarning); len(c) != 0 {
 		t.Fatalf("the same condition changed %+v", c)
 	}
-	if a, _ = e.Ack(ctx, a.ID, "operator1", "checking"); a.State != maskservice.AlertActiveAck || a.AckedBy != "operator1" || a.Comment != "checking" {
+	if a, _ = e.Ack(ctx, maskservice.Actor{Username: "operator1"}, a.ID, "checking"); a.State != maskservice.AlertActiveAck || a.AckedBy != "operator1" || a.Comment != "checking" {
 		t.Fatalf("acked %+v", a)
 	}
-	if _, err := e.Ack(ctx, a.ID, "admin1", ""); maskservice.ErrorCode(err) != maskservice.ECONFLICT {
+	if _, err := e.Ack(ctx, maskservice.Actor{Username: "admin1"}, a.ID, ""); maskservice.ErrorCode(err) != maskservice.ECONFLICT {
 		t.Fatalf("second ack: %v, want ECONFLICT", err)
 	}
 	esc := one(t, alarmAt(t, e, 3, 9.6, maskservice.StatusCritical))
@@ -101,7 +103,7 @@ func TestAlarm_LifeCycle(t *testing.T) {
 	if cl.State != maskservice.AlertClearedUnack || !cl.ClearedAt.Equal(t0.Add(5*time.Second)) {
 		t.Fatalf("cleared %+v", cl)
 	}
-	closed, err := e.Ack(ctx, a.ID, "admin1", "")
+	closed, err := e.Ack(ctx, maskservice.Actor{Username: "admin1"}, a.ID, "")
 	if err != nil || closed.State != maskservice.AlertClosed {
 		t.Fatalf("ack of the cleared alert: %+v %v", closed, err)
 	}
@@ -134,7 +136,7 @@ func TestAlarm_Flapping(t *testing.T) {
 			for k := range ids {
 				id = k
 			}
-			if _, err := e.Ack(ctx, id, "operator1", ""); err != nil {
+			if _, err := e.Ack(ctx, maskservice.Actor{Username: "operator1"}, id, ""); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -154,6 +156,80 @@ func TestAlarm_SensorFault(t *testing.T) {
 	}
 	if c := one(t, alarmAt(t, e, 1, 5, maskservice.StatusNormal)); c.ID != f.ID || c.State != maskservice.AlertClearedUnack {
 		t.Fatalf("after the fault %+v", c)
+	}
+}
+
+// A value outside the transducer's range is a fault; over the range it is also a critical
+// pressure (the tile shows CRITICAL, and the alarm agrees), under it only the fault.
+func TestAlarm_OutOfRange(t *testing.T) {
+	outside := func(v float64, st maskservice.Status) maskservice.Reading {
+		return maskservice.Reading{SensorID: "P1", Time: t0, Value: v, Raw: v, Unit: "bar", Status: st,
+			Quality: maskservice.QualityBad, Fault: "out of range"}
+	}
+	for _, tc := range []struct {
+		name  string
+		r     maskservice.Reading
+		types []maskservice.AlertType
+	}{
+		{"overpressure", outside(11, maskservice.StatusCritical), []maskservice.AlertType{maskservice.AlertSensorFault, maskservice.AlertCritical}},
+		{"under the range (a broken loop)", outside(-2.5, maskservice.StatusCritical), []maskservice.AlertType{maskservice.AlertSensorFault}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t, openStore(t))
+			changed, err := e.Process(context.Background(), &maskservice.Round{Readings: []maskservice.Reading{tc.r}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var types []maskservice.AlertType
+			for _, a := range changed {
+				types = append(types, a.Type)
+				if a.Type == maskservice.AlertCritical && (a.Value != 11 || a.Threshold != 9 || !strings.Contains(a.Message, "over the transducer's range of 10 bar")) {
+					t.Errorf("critical alert %+v: want 11 over 9, and the range in the message", a)
+				}
+			}
+			if !slices.Equal(types, tc.types) {
+				t.Fatalf("alerts %v, want %v", types, tc.types)
+			}
+			// Back in the range and normal: both clear.
+			back, err := e.Process(context.Background(), &maskservice.Round{Readings: []maskservice.Reading{{SensorID: "P1",
+				Time: t0.Add(time.Second), Value: 5, Raw: 5, Unit: "bar", Status: maskservice.StatusNormal}}})
+			if err != nil || len(back) != len(tc.types) {
+				t.Fatalf("back to normal: %v, %d alerts changed, want %d", err, len(back), len(tc.types))
+			}
+			for _, a := range back {
+				if a.State != maskservice.AlertClearedUnack {
+					t.Errorf("after the excursion %s is %s, want CLEARED_UNACK", a.Type, a.State)
+				}
+			}
+		})
+	}
+}
+
+// The engine records every acknowledgement in the audit log itself, whoever asks: one entry
+// per alert, with who, in which role, from where, and the comment.
+func TestAlarm_AckIsAudited(t *testing.T) {
+	ctx := context.Background()
+	db := openStore(t)
+	e, err := maskservice.NewAlarmEngine(ctx, db, live(t, alarmP1),
+		maskservice.AlarmOptions{Now: func() time.Time { return t0 }, Audit: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := one(t, alarmAt(t, e, 0, 9.5, maskservice.StatusCritical))
+	by := maskservice.Actor{Username: "operator1", Role: maskservice.RoleOperator, Source: "127.0.0.1"}
+	if _, err := e.Ack(ctx, by, a.ID, "valve closed"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Ack(ctx, by, a.ID, ""); maskservice.ErrorCode(err) != maskservice.ECONFLICT {
+		t.Fatalf("second ack: %v", err)
+	}
+	var got []maskservice.AuditEntry
+	if err := db.ScanAudit(ctx, maskservice.AuditFilter{}, func(e maskservice.AuditEntry) bool { got = append(got, e); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].Action != maskservice.AuditAlertAck || got[0].Username != "operator1" || got[0].Role != maskservice.RoleOperator ||
+		got[0].Source != "127.0.0.1" || !strings.Contains(got[0].Details, "valve closed") || !strings.Contains(got[0].Details, "P1 CRITICAL") {
+		t.Errorf("audit %+v, want one alert_ack of operator1 from 127.0.0.1 naming the alert and the comment", got)
 	}
 }
 
@@ -195,7 +271,7 @@ func TestAlarm_ConcurrentAck(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make([]error, 2)
 	for i, user := range []string{"operator1", "admin1"} {
-		wg.Go(func() { _, errs[i] = e.Ack(context.Background(), a.ID, user, "") })
+		wg.Go(func() { _, errs[i] = e.Ack(context.Background(), maskservice.Actor{Username: user}, a.ID, "") })
 	}
 	wg.Wait()
 	ok, conflict := 0, 0
@@ -210,7 +286,7 @@ func TestAlarm_ConcurrentAck(t *testing.T) {
 	if ok != 1 || conflict != 1 {
 		t.Fatalf("errors %v: want one success and one conflict", errs)
 	}
-	if _, err := e.Ack(context.Background(), 999, "x", ""); maskservice.ErrorCode(err) != maskservice.ENOTFOUND {
+	if _, err := e.Ack(context.Background(), maskservice.Actor{Username: "x"}, 999, ""); maskservice.ErrorCode(err) != maskservice.ENOTFOUND {
 		t.Errorf("unknown alert: %v", err)
 	}
 }
@@ -283,7 +359,7 @@ func TestAlarm_Events(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := one(t, alarmAt(t, e, 0, 9.5, maskservice.StatusCritical))
-	if _, err := e.Ack(context.Background(), a.ID, "operator1", ""); err != nil {
+	if _, err := e.Ack(context.Background(), maskservice.Actor{Username: "operator1"}, a.ID, ""); err != nil {
 		t.Fatal(err)
 	}
 	alarmAt(t, e, 1, 5, maskservice.StatusNormal)

@@ -2,6 +2,7 @@ package maskservice
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"time"
 	"unicode/utf8"
@@ -80,4 +81,22 @@ type AuditLog interface {
 	AppendAudit(ctx context.Context, e AuditEntry) error
 	// ScanAudit calls fn with the entries that match f, newest first, until fn returns false.
 	ScanAudit(ctx context.Context, f AuditFilter, fn func(AuditEntry) bool) error
+}
+
+// auditTimeout bounds one append to the audit log. The append outlives the caller's
+// context: a change that has happened is recorded even when the request that made it ends.
+const auditTimeout = 10 * time.Second
+
+// appendAudit records the entry of action by actor in l, clipped to the log's bounds. A
+// failure is logged at error level and does not undo the change, which has happened already.
+func appendAudit(ctx context.Context, l AuditLog, log *slog.Logger, at time.Time, by Actor, action AuditAction, details string) {
+	e := AuditEntry{Time: at, Action: action, Username: AuditClip(by.Username, AuditMaxUsername), Role: by.Role,
+		Source: AuditClip(by.Source, AuditMaxSource), Details: AuditClip(details, AuditMaxDetails)}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), auditTimeout)
+	defer cancel()
+	if err := l.AppendAudit(ctx, e); err != nil {
+		log.LogAttrs(ctx, slog.LevelError, "append audit entry",
+			slog.String("action", string(e.Action)), slog.String("username", e.Username),
+			slog.String("source", e.Source), slog.Any("err", err))
+	}
 }

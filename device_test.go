@@ -76,7 +76,7 @@ func TestAlarm_DeviceFaultLatched(t *testing.T) {
 	if a, _ := db.Alert(ctx, fault.ID); a.State != maskservice.AlertActiveUnack {
 		t.Fatalf("before the acknowledgement %+v", a)
 	}
-	acked, err := e.AckAll(ctx, "operator1", "seen")
+	acked, err := e.AckAll(ctx, maskservice.Actor{Username: "operator1"}, "seen")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestAlarm_DeviceFaultLatched(t *testing.T) {
 	if got.State != maskservice.AlertClosed || got.AckedBy != "operator1" || !got.ClearedAt.Equal(t0.Add(time.Minute)) {
 		t.Errorf("acknowledged %+v, want closed by operator1", got)
 	}
-	if _, err := e.Ack(ctx, fault.ID, "operator1", ""); maskservice.ErrorCode(err) != maskservice.ECONFLICT {
+	if _, err := e.Ack(ctx, maskservice.Actor{Username: "operator1"}, fault.ID, ""); maskservice.ErrorCode(err) != maskservice.ECONFLICT {
 		t.Errorf("second acknowledgement: %v, want ECONFLICT", err)
 	}
 }

@@ -142,3 +142,16 @@ func RoleList() string {
 	}
 	return b.String()
 }
+
+// panelViewerPermissions are what the LCD's panel may do while nobody is signed in on it.
+var panelViewerPermissions = [...]Permission{PermViewSensors, PermViewAlerts}
+
+// PanelViewerPermissions returns what the anonymous panel viewer may do: the LCD, while
+// nobody is signed in on it, shows the live values and the open alerts and nothing more; to
+// acknowledge or do anything else someone signs in. The viewer is no role: no user holds it,
+// no token carries it, and only the panel (never a client beyond loopback) is served as it,
+// on the routes of its live view, when the configuration allows the live view at all.
+func PanelViewerPermissions() []Permission { return slices.Clone(panelViewerPermissions[:]) }
+
+// PanelViewerCan reports whether the anonymous panel viewer has permission p.
+func PanelViewerCan(p Permission) bool { return slices.Contains(panelViewerPermissions[:], p) }

@@ -86,3 +86,21 @@ func TestRoleList(t *testing.T) {
 		t.Errorf("ValidateRole(ROOT) = %v", err)
 	}
 }
+
+// TestPanelViewer sees that the anonymous panel may view the sensors and the alerts and
+// nothing else, acknowledging included, and that no role is the viewer by accident.
+func TestPanelViewer(t *testing.T) {
+	want := []maskservice.Permission{maskservice.PermViewSensors, maskservice.PermViewAlerts}
+	if got := maskservice.PanelViewerPermissions(); !slices.Equal(got, want) {
+		t.Fatalf("PanelViewerPermissions() = %v, want %v", got, want)
+	}
+	for _, p := range maskservice.AllPermissions() {
+		if got := maskservice.PanelViewerCan(p); got != slices.Contains(want, p) {
+			t.Errorf("PanelViewerCan(%s) = %v", p, got)
+		}
+	}
+	maskservice.PanelViewerPermissions()[0] = maskservice.PermAckAlerts
+	if maskservice.PanelViewerCan(maskservice.PermAckAlerts) {
+		t.Error("changing the returned slice changed the viewer's permissions")
+	}
+}

@@ -1,8 +1,12 @@
 package maskservice
 
 import (
+	"fmt"
 	"regexp"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Sensor is the configuration of one pressure transducer as the domain sees it: what it
@@ -10,15 +14,41 @@ import (
 // the hardware layer and lives in hal's register map.
 type Sensor struct {
 	ID   string // short stable identifier, e.g. "P1"; used as a JSON key in WebSocket frames
-	Name string // human-readable name
-	Unit string // engineering unit of Value, e.g. "bar"
-	Bus  string // the bus the sensor is read on (informational in the domain)
+	Name string // human-readable name, in the server's messages and logs
+	// Names are the name in each language of the UI, for the people at the station.
+	Names SensorNames
+	Unit  string // engineering unit of Value, e.g. "bar"
+	Bus   string // the bus the sensor is read on (informational in the domain)
 
 	Range      Band          // the transducer's measuring range; outside it a reading's quality is bad
 	Thresholds Thresholds    // the normal and warning bands, hysteresis and on-delay
 	Interval   time.Duration // how often the monitor reads the sensor
 	// Calibration corrects the decoded value before it is judged; the zero value is none.
 	Calibration Calibration
+}
+
+// SensorNames is a sensor's name in each language of the UI.
+type SensorNames struct {
+	PL string // Polish
+	EN string // English
+}
+
+// maxNameBytes bounds a sensor's name in any language: a tile on the LCD has room for about
+// 20 characters, and 64 bytes hold that many in any script.
+const maxNameBytes = 64
+
+// checkName says what is wrong with a sensor's name v, "" when nothing: it is shown on every
+// screen, so it must be text that fits one line.
+func checkName(v string) string {
+	switch {
+	case len(v) > maxNameBytes:
+		return fmt.Sprintf("at most %d bytes", maxNameBytes)
+	case !utf8.ValidString(v):
+		return "not valid UTF-8"
+	case strings.ContainsFunc(v, unicode.IsControl):
+		return "holds a control character"
+	}
+	return ""
 }
 
 // validID is an immutable pattern for sensor identifiers.
@@ -37,6 +67,13 @@ func (s Sensor) Validate() error {
 		return FieldErrorf("id", "sensor id %q: reserved word", s.ID)
 	case s.Unit == "":
 		return FieldErrorf("unit", "sensor %s: unit is empty", s.ID)
+	}
+	for _, n := range []struct{ field, v string }{{"name", s.Name}, {"name_pl", s.Names.PL}, {"name_en", s.Names.EN}} {
+		if err := checkName(n.v); err != "" {
+			return FieldErrorf(n.field, "sensor %s: %s %q: %s", s.ID, n.field, n.v, err)
+		}
+	}
+	switch {
 	case !s.Range.valid():
 		return FieldErrorf("range", "sensor %s: range [%g, %g] must be finite with low < high and a finite width", s.ID, s.Range.Low, s.Range.High)
 	case s.Interval < 10*time.Millisecond || s.Interval > time.Hour:
@@ -86,7 +123,7 @@ func ValidateSensors(sensors []Sensor) error {
 func DefaultSensors() []Sensor {
 	return []Sensor{
 		{
-			ID: "P1", Name: "Pressure 1", Unit: "bar", Bus: "sim",
+			ID: "P1", Name: "Pressure 1", Names: SensorNames{PL: "Ciśnienie 1", EN: "Pressure 1"}, Unit: "bar", Bus: "sim",
 			Range: Band{0, 10},
 			Thresholds: Thresholds{
 				Normal: Band{2, 8}, Warning: Band{1.5, 9}, Hysteresis: 0.05,
@@ -94,7 +131,7 @@ func DefaultSensors() []Sensor {
 			Interval: time.Second,
 		},
 		{
-			ID: "P2", Name: "Pressure 2", Unit: "bar", Bus: "sim",
+			ID: "P2", Name: "Pressure 2", Names: SensorNames{PL: "Ciśnienie 2", EN: "Pressure 2"}, Unit: "bar", Bus: "sim",
 			Range: Band{0, 5},
 			Thresholds: Thresholds{
 				Normal: Band{1, 4}, Warning: Band{0.5, 4.5}, Hysteresis: 0.025,
@@ -102,7 +139,7 @@ func DefaultSensors() []Sensor {
 			Interval: time.Second,
 		},
 		{
-			ID: "P3", Name: "Pressure 3", Unit: "mbar", Bus: "sim",
+			ID: "P3", Name: "Pressure 3", Names: SensorNames{PL: "Ciśnienie 3", EN: "Pressure 3"}, Unit: "mbar", Bus: "sim",
 			Range: Band{0, 1000},
 			Thresholds: Thresholds{
 				Normal: Band{200, 800}, Warning: Band{100, 900}, Hysteresis: 5,

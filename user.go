@@ -3,6 +3,7 @@ package maskservice
 import (
 	"context"
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -14,6 +15,8 @@ const (
 	MinPasswordLength = 10              // characters
 	MaxPasswordBytes  = 72              // bcrypt ignores what follows
 	DemoPassword      = "password123"   // allowed only for the demo users of --demo
+	MinPINLength      = 4               // digits
+	MaxPINLength      = 8               // digits
 )
 
 // Origin says where a sign-in comes from. Failures are counted and accounts locked per origin,
@@ -45,6 +48,7 @@ type Lockout struct {
 type User struct {
 	Username           string
 	PasswordHash       []byte // bcrypt
+	PINHash            []byte // bcrypt, as the password; nil without a PIN (see ValidatePIN)
 	Role               Role
 	Active             bool // an inactive user cannot sign in
 	Demo               bool // created by --demo: may use DemoPassword
@@ -113,6 +117,39 @@ func ValidatePassword(password string, demo bool) error {
 		return FieldErrorf("password", "password: not valid UTF-8")
 	}
 	return nil
+}
+
+// ValidatePIN checks a new PIN: MinPINLength to MaxPINLength ASCII digits, neither one digit
+// repeated (0000) nor a straight run up or down (1234, 4321, 8901). A PIN signs in only on the
+// panel (OriginLocal), where a guesser stands at the device and meets the lockout after
+// MaxFailedLogins; the rules keep out the first PINs such a guesser would try.
+func ValidatePIN(pin string) error {
+	if len(pin) < MinPINLength || len(pin) > MaxPINLength {
+		return FieldErrorf("pin", "PIN: %d to %d digits", MinPINLength, MaxPINLength)
+	}
+	for _, c := range []byte(pin) {
+		if c < '0' || c > '9' {
+			return FieldErrorf("pin", "PIN: digits 0-9 only")
+		}
+	}
+	switch {
+	case strings.Count(pin, pin[:1]) == len(pin):
+		return FieldErrorf("pin", "PIN: one digit repeated is too easy to guess; mix the digits")
+	case straightRun(pin, 1), straightRun(pin, 9):
+		return FieldErrorf("pin", "PIN: a straight run of digits (like 1234 or 4321) is too easy to guess")
+	}
+	return nil
+}
+
+// straightRun reports whether each digit of pin is the one before plus step, modulo 10
+// (step 1: 1234, 7890; step 9: 4321, 1098).
+func straightRun(pin string, step byte) bool {
+	for i := 1; i < len(pin); i++ {
+		if (pin[i-1]-'0'+step)%10 != pin[i]-'0' {
+			return false
+		}
+	}
+	return true
 }
 
 // Validate checks a user record before it is stored.

@@ -55,6 +55,32 @@ func TestValidatePassword(t *testing.T) {
 	}
 }
 
+func TestValidatePIN(t *testing.T) {
+	tests := []struct {
+		pin  string
+		want string // a part of the error; "" for a PIN that passes
+	}{
+		{"2580", ""}, {"1470", ""}, {"13579024", ""}, {"1123", ""},
+		{"123", "4 to 8 digits"}, {"123456780", "4 to 8 digits"}, {"", "4 to 8 digits"},
+		{"12a4", "digits 0-9 only"}, {"１２３４", "4 to 8 digits"}, // full-width digits: 12 bytes
+		{"0000", "one digit repeated"}, {"99999999", "one digit repeated"},
+		{"1234", "straight run"}, {"4321", "straight run"}, {"7890", "straight run"}, {"1098", "straight run"},
+		{"23456789", "straight run"},
+	}
+	for _, tt := range tests {
+		err := maskservice.ValidatePIN(tt.pin)
+		if tt.want == "" {
+			if err != nil {
+				t.Errorf("ValidatePIN(%q) = %v, want ok", tt.pin, err)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) || maskservice.ErrorField(err) != "pin" {
+			t.Errorf("ValidatePIN(%q) = %v (field %q), want %q on field pin", tt.pin, err, maskservice.ErrorField(err), tt.want)
+		}
+	}
+}
+
 // TestUser_Lockout checks the sign-in rule: 3 failures in a row lock for 5 minutes, per
 // origin, so that failures from the hotspot never lock the LCD out.
 func TestUser_Lockout(t *testing.T) {

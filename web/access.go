@@ -32,8 +32,9 @@ const (
 	headerCSRF    = "X-CSRF-Token"
 )
 
-// checkRoutes refuses a route table with a route whose Access is missing or unknown, or with
-// a route registered twice.
+// checkRoutes refuses a route table with a route whose Access is missing or unknown, with a
+// route registered twice, or with a route of the panel's live view (PanelView) that the panel
+// viewer's permissions do not cover, or that changes something.
 func checkRoutes(routes []Route) error {
 	seen := make(map[string]bool, len(routes))
 	for _, rt := range routes {
@@ -52,6 +53,10 @@ func checkRoutes(routes []Route) error {
 		case !slices.Contains(maskservice.AllPermissions(), maskservice.Permission(rt.Access)):
 			return fmt.Errorf("route %s: access %q is neither %q, %q nor a permission", key, rt.Access, AccessPublic, AccessSignedIn)
 		}
+		if rt.PanelView && (!safeMethod(rt.Method) || !maskservice.PanelViewerCan(maskservice.Permission(rt.Access))) {
+			return fmt.Errorf("route %s: in the panel's live view, but it needs %s, which the panel viewer (%v) does not have, or it changes something",
+				key, rt.Access, maskservice.PanelViewerPermissions())
+		}
 	}
 	return nil
 }
@@ -66,10 +71,24 @@ type Principal struct {
 	// Panel is set on the WebSocket route when the client is the LCD's panel (see
 	// originOf).
 	Panel bool
+	// Viewer marks the panel viewer: the LCD's panel while nobody is signed in on it, with
+	// no user, no role, no session and only maskservice.PanelViewerPermissions.
+	Viewer bool
+}
+
+// panelViewer returns the principal of an anonymous request from the panel.
+func panelViewer() *Principal {
+	return &Principal{Username: "panel viewer", Viewer: true, Panel: true,
+		Permissions: maskservice.PanelViewerPermissions()}
 }
 
 // Can reports whether the principal has permission p.
-func (p *Principal) Can(perm maskservice.Permission) bool { return p.Role.Can(perm) }
+func (p *Principal) Can(perm maskservice.Permission) bool {
+	if p.Viewer {
+		return maskservice.PanelViewerCan(perm)
+	}
+	return p.Role.Can(perm)
+}
 
 // actor is the principal as the accounts service takes it, acting from r's client address.
 func (p *Principal) actor(r *http.Request) maskservice.Actor {
@@ -104,14 +123,28 @@ func (s *Server) authenticate(ctx context.Context, token string) (*Principal, er
 // AuthorizeWebSocket is what hub.Options.Authorize should be: the server has checked the
 // client before the hub runs, and this hands the hub the client's session and user, which
 // its limits count and Hub.CloseSession goes by, and whether the client is the LCD's panel,
-// which may take the slots kept for it. A request that did not come through the server's
-// guard is refused with 4001.
+// which may take the slots kept for it. The panel viewer has neither session nor user, so
+// only the total and the panel's slots bound its clients. A request that did not come
+// through the server's guard is refused with 4001.
 func AuthorizeWebSocket(r *http.Request) hub.Admission {
 	p := PrincipalFrom(r.Context())
 	if p == nil {
 		return hub.Admission{Code: hub.StatusUnauthorized, Reason: "sign in first"}
 	}
+	if p.Viewer {
+		return hub.Admission{Panel: true}
+	}
 	return hub.Admission{Session: p.SessionID, User: p.Username, Panel: p.Panel}
+}
+
+// viewerFor returns the panel viewer for a request without a token on route rt, or nil
+// when rt is not of the panel's live view, the live view is off, or the request is not the
+// panel's: then the request needs a sign-in as any other.
+func (s *Server) viewerFor(rt Route, r *http.Request) *Principal {
+	if !rt.PanelView || !s.opts.PanelLiveView || s.originOf(r) != maskservice.OriginLocal {
+		return nil
+	}
+	return panelViewer()
 }
 
 // guard wraps a route's handler with the check its Access asks for.
@@ -124,6 +157,9 @@ func (s *Server) guard(rt Route) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, byCookie := requestToken(r, false)
+		if token == "" && s.serveViewer(rt, w, r) {
+			return
+		}
 		if token == "" {
 			s.unauthorized(w, r, maskservice.Errorf(maskservice.EUNAUTHORIZED,
 				"sign in first: send the access token as \"Authorization: Bearer <token>\" or in the %s cookie", cookieAccess))
@@ -155,6 +191,23 @@ func (s *Server) guard(rt Route) http.Handler {
 	})
 }
 
+// serveViewer serves a request without a token as the panel viewer if it may be (see
+// viewerFor), checking the viewer's permissions against the route's Access, and reports
+// whether it answered. The token wins: a request with one never gets here.
+func (s *Server) serveViewer(rt Route, w http.ResponseWriter, r *http.Request) bool {
+	p := s.viewerFor(rt, r)
+	if p == nil {
+		return false
+	}
+	// checkRoutes refuses a PanelView route the viewer may not read; this is the second lock.
+	if !p.Can(maskservice.Permission(rt.Access)) {
+		s.unauthorized(w, r, maskservice.Errorf(maskservice.EUNAUTHORIZED, "sign in first: the panel's live view does not include this"))
+		return true
+	}
+	rt.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+	return true
+}
+
 // guardUpgrade is the guard of the WebSocket route. A browser's WebSocket cannot read the
 // status of a refused handshake, so a refused client is upgraded and closed with 4001 (no
 // valid token) or 4003 (no permission) instead. The token may also come in ?token=, since a
@@ -164,6 +217,10 @@ func (s *Server) guardUpgrade(rt Route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, _ := requestToken(r, true)
 		if token == "" {
+			if p := s.viewerFor(rt, r); p != nil && p.Can(need) {
+				rt.Handler.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
+				return
+			}
 			s.refuseUpgrade(w, r, hub.StatusUnauthorized, "sign in first")
 			return
 		}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -169,13 +168,11 @@ func (s *Server) handleAck(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	p := PrincipalFrom(r.Context())
-	a, err := s.opts.Alarms.Ack(r.Context(), id, p.Username, comment)
+	a, err := s.opts.Alarms.Ack(r.Context(), PrincipalFrom(r.Context()).actor(r), id, comment)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.alertAcked(r, a)
 	s.writeJSON(w, r, http.StatusOK, newAlertJSON(a))
 }
 
@@ -189,11 +186,7 @@ func (s *Server) handleAckAll(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	p := PrincipalFrom(r.Context())
-	acked, err := s.opts.Alarms.AckAll(r.Context(), p.Username, comment)
-	for _, a := range acked {
-		s.alertAcked(r, a)
-	}
+	acked, err := s.opts.Alarms.AckAll(r.Context(), PrincipalFrom(r.Context()).actor(r), comment)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -205,16 +198,4 @@ func (s *Server) handleAckAll(w http.ResponseWriter, r *http.Request) {
 	s.writeJSON(w, r, http.StatusOK, struct {
 		Acknowledged []alertJSON `json:"acknowledged"`
 	}{out})
-}
-
-// alertAcked records an acknowledgement in the audit trail. (The engine tells the WebSocket
-// clients, in commit order, through its OnChange.)
-func (s *Server) alertAcked(r *http.Request, a maskservice.Alert) {
-	p := PrincipalFrom(r.Context())
-	details := fmt.Sprintf("alert %d (%s %s) acknowledged, now %s", a.ID, a.SensorID, a.Type, a.State)
-	if a.Comment != "" {
-		details += ": " + a.Comment
-	}
-	s.audit(r, maskservice.AuditEntry{Action: maskservice.AuditAlertAck, Username: p.Username, Role: p.Role,
-		Details: maskservice.AuditClip(details, maskservice.AuditMaxDetails)})
 }

@@ -218,7 +218,7 @@ func newFixture(tb testing.TB, cfg fixtureConfig) *fixture {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { alertDB.Close() })
-	if f.alarms, err = maskservice.NewAlarmEngine(context.Background(), alertDB, live, maskservice.AlarmOptions{}); err != nil {
+	if f.alarms, err = maskservice.NewAlarmEngine(context.Background(), alertDB, live, maskservice.AlarmOptions{Audit: f.audit}); err != nil {
 		tb.Fatal(err)
 	}
 	opts.Alarms, opts.Alerts = f.alarms, alertDB

@@ -81,12 +81,15 @@ func TestServer_RoutesMatchSpec(t *testing.T) {
 }
 
 // checkSecurity checks that the spec tells of a route what the route table says it needs:
-// x-permission names its Access, a public route asks for no credentials, and a protected
+// x-permission names its Access, x-panel-view marks the panel's live view, a public route asks for no credentials, and a protected
 // one documents its 401 and (where it can happen) its 403.
 func checkSecurity(t *testing.T, key string, rt web.Route, op *openapi3.Operation) {
 	t.Helper()
 	if got, _ := op.Extensions["x-permission"].(string); got != rt.Access {
 		t.Errorf("%s: x-permission %q in the spec, access %q in the table", key, got, rt.Access)
+	}
+	if got, _ := op.Extensions["x-panel-view"].(bool); got != rt.PanelView {
+		t.Errorf("%s: x-panel-view %v in the spec, PanelView %v in the table", key, got, rt.PanelView)
 	}
 	public := rt.Access == web.AccessPublic
 	if empty := op.Security != nil && len(*op.Security) == 0; empty != public {

@@ -107,12 +107,19 @@ const totalCountHeader = "X-Total-Count"
 type currentSensor struct {
 	readingJSON
 	Name    string    `json:"name"`
+	Names   namesJSON `json:"names"` // the name in each language of the UI
 	Range   [2]number `json:"range"`
 	Normal  [2]number `json:"normal"`
 	Warning [2]number `json:"warning"`
 	// Interval is how often the sensor is read, in seconds: the UI counts its data as
 	// stopped after a few intervals without a frame.
 	Interval number `json:"interval"`
+}
+
+// namesJSON is a sensor's name in each language of the UI, keyed by language code.
+type namesJSON struct {
+	PL string `json:"pl"`
+	EN string `json:"en"`
 }
 
 // currentBody is the encoded answer of /api/sensors/current for one round.
@@ -161,6 +168,7 @@ func (s *Server) encodeCurrent(round *maskservice.Round) ([]byte, error) {
 		v.Sensors[rd.SensorID] = currentSensor{
 			readingJSON: s.readingJSON(rd),
 			Name:        sn.Name,
+			Names:       namesJSON{PL: sn.Names.PL, EN: sn.Names.EN},
 			Range:       band(sn.Range),
 			Normal:      band(sn.Thresholds.Normal),
 			Warning:     band(sn.Thresholds.Warning),

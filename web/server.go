@@ -106,6 +106,12 @@ type Options struct {
 	// panel's accounts or use its rate limit. Nil: every loopback client of the panel
 	// listener is the panel (a developer's machine).
 	PanelUID *uint32
+	// PanelLiveView lets the panel (see PanelConnContext and PanelUID) read the routes of its
+	// live view (Route.PanelView) without a sign-in, as the panel viewer with
+	// maskservice.PanelViewerPermissions, so that the LCD shows the values and the alarms
+	// while nobody is signed in. Off: every route but the public ones needs a sign-in, on the
+	// panel as beyond it. A client beyond the panel needs one either way.
+	PanelLiveView bool
 	// AllowedHosts are the names, besides "localhost" and any IP address, that a request's
 	// Host may carry: the device's own names. A page of another name that resolves to the
 	// device (DNS rebinding) is refused. Empty: only addresses and localhost.
@@ -136,6 +142,10 @@ type Route struct {
 	// Access is AccessPublic, AccessSignedIn or the name of the one maskservice.Permission the
 	// route needs. New refuses a route without a valid one, so no route is open by mistake.
 	Access string
+	// PanelView marks a route of the panel's live view: with Options.PanelLiveView the
+	// panel may read it without a token, as the panel viewer, whose permissions the guard
+	// still checks against Access.
+	PanelView bool
 
 	// upgrade marks the WebSocket route: a refused client is upgraded and closed with 4001
 	// or 4003 instead of getting a 401 or 403, which a browser's WebSocket cannot read.
@@ -265,21 +275,25 @@ func (s *Server) routeTable() []Route {
 		{Method: "POST", Pattern: "/api/auth/refresh", Handler: h(s.handleRefresh), Summary: "Trade a refresh token for new tokens", Access: public},
 		{Method: "POST", Pattern: "/api/auth/logout", Handler: h(s.handleLogout), Summary: "Sign out: end the session", Access: signedIn},
 		{Method: "GET", Pattern: "/api/auth/me", Handler: h(s.handleMe), Summary: "Who is signed in", Access: signedIn},
+		// The panel's PIN sign-in: recent answers only the panel; a user sets their own PIN.
+		{Method: "GET", Pattern: "/api/auth/recent", Handler: h(s.handleRecentUsers), Summary: "The users who last signed in on the panel", Access: public},
+		{Method: "PUT", Pattern: "/api/users/{username}/pin", Handler: h(s.handleSetPIN), Summary: "Set a user's PIN for the panel", Access: signedIn},
+		{Method: "DELETE", Pattern: "/api/users/{username}/pin", Handler: h(s.handleClearPIN), Summary: "Clear a user's PIN", Access: signedIn},
 		{Method: "GET", Pattern: "/api/users", Handler: h(s.handleUsers), Summary: "The users", Access: users},
 		{Method: "POST", Pattern: "/api/users", Handler: h(s.handleCreateUser), Summary: "Create a user", Access: users},
 		{Method: "PATCH", Pattern: "/api/users/{username}", Handler: h(s.handleUpdateUser), Summary: "Change a user's role, state or password, or unlock it", Access: users},
 		{Method: "GET", Pattern: "/api/audit", Handler: h(s.handleAudit), Summary: "The audit trail, newest first", Access: users},
 		{Method: "GET", Pattern: "/api/sensors", Handler: h(s.handleSensors), Summary: "Recent readings, newest first", Access: view},
-		{Method: "GET", Pattern: "/api/sensors/current", Handler: h(s.handleCurrent), Summary: "The newest reading of every sensor", Access: view},
-		{Method: "GET", Pattern: "/api/sensors/{id}/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range", Access: view},
+		{Method: "GET", Pattern: "/api/sensors/current", Handler: h(s.handleCurrent), Summary: "The newest reading of every sensor", Access: view, PanelView: true},
+		{Method: "GET", Pattern: "/api/sensors/{id}/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor over a time range", Access: view, PanelView: true},
 		{Method: "GET", Pattern: "/api/sensors/history", Handler: h(s.handleHistory), Summary: "Readings of one sensor, or of every sensor, over a time range", Access: view},
-		{Method: "GET", Pattern: "/api/device/status", Handler: h(s.handleDeviceStatus), Summary: "State and health of the device", Access: view},
-		{Method: "GET", Pattern: "/api/alerts", Handler: h(s.handleAlerts), Summary: "Alerts, newest first", Access: viewAlerts},
+		{Method: "GET", Pattern: "/api/device/status", Handler: h(s.handleDeviceStatus), Summary: "State and health of the device", Access: view, PanelView: true},
+		{Method: "GET", Pattern: "/api/alerts", Handler: h(s.handleAlerts), Summary: "Alerts, newest first", Access: viewAlerts, PanelView: true},
 		{Method: "GET", Pattern: "/api/alerts/{id}", Handler: h(s.handleAlert), Summary: "One alert", Access: viewAlerts},
 		{Method: "POST", Pattern: "/api/alerts/{id}/ack", Handler: h(s.handleAck), Summary: "Acknowledge an alert", Access: ackAlerts},
 		{Method: "POST", Pattern: "/api/alerts/ack-all", Handler: h(s.handleAckAll), Summary: "Acknowledge every alert that needs it", Access: ackAlerts},
 		{Method: "GET", Pattern: "/api/backup", Handler: h(s.handleBackup), Summary: "Download a consistent copy of the database", Access: full},
-		{Method: "GET", Pattern: "/api/ws/sensors", Handler: ws, Summary: "Live sensor frames over a WebSocket", Access: view, upgrade: true},
+		{Method: "GET", Pattern: "/api/ws/sensors", Handler: ws, Summary: "Live sensor frames over a WebSocket", Access: view, PanelView: true, upgrade: true},
 		{Method: "GET", Pattern: "/api/openapi.json", Handler: h(s.handleSpec), Summary: "This OpenAPI document", Access: public},
 		{Method: "GET", Pattern: "/api/docs", Handler: h(s.handleDocs), Summary: "Interactive API documentation", Access: public},
 		{Method: "GET", Pattern: "/api/docs.js", Handler: h(s.handleDocsJS), Summary: "The script of the documentation page", Access: public},

@@ -107,11 +107,12 @@ func TestServer_Current(t *testing.T) {
 		}
 		type sensor struct {
 			reading
-			Name     string     `json:"name"`
-			Range    [2]float64 `json:"range"`
-			Normal   [2]float64 `json:"normal"`
-			Warning  [2]float64 `json:"warning"`
-			Interval float64    `json:"interval"`
+			Name     string            `json:"name"`
+			Names    map[string]string `json:"names"`
+			Range    [2]float64        `json:"range"`
+			Normal   [2]float64        `json:"normal"`
+			Warning  [2]float64        `json:"warning"`
+			Interval float64           `json:"interval"`
 		}
 		got := decode[struct {
 			Seq     uint64            `json:"seq"`
@@ -125,6 +126,9 @@ func TestServer_Current(t *testing.T) {
 			t.Errorf("order %v", got.Order)
 		}
 		p1 := got.Sensors["P1"]
+		if p1.Names["pl"] != "Ciśnienie 1" || p1.Names["en"] != "Pressure 1" || len(p1.Names) != 2 {
+			t.Errorf("P1 names %v, want the Polish and English defaults", p1.Names)
+		}
 		if p1.Name != "Pressure 1" || p1.Unit != "bar" || p1.Range != [2]float64{0, 10} ||
 			p1.Normal != [2]float64{2, 8} || p1.Warning != [2]float64{1.5, 9} || p1.Interval != 0.01 { // the fixture polls every 10 ms
 			t.Errorf("P1 configuration %+v", p1)

@@ -25,10 +25,11 @@ import (
 // maxBody bounds a JSON request body; a sign-in needs a few dozen bytes.
 const maxBody = 4 << 10
 
-// loginRequest is the body of POST /api/auth/login.
+// loginRequest is the body of POST /api/auth/login: a password, or on the panel a PIN.
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	PIN      string `json:"pin"`
 	Role     string `json:"role"`
 }
 
@@ -95,8 +96,11 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	case req.Username == "":
 		s.writeError(w, r, maskservice.FieldErrorf("username", "request body: username is required"))
 		return
-	case req.Password == "":
-		s.writeError(w, r, maskservice.FieldErrorf("password", "request body: password is required"))
+	case req.Password == "" && req.PIN == "":
+		s.writeError(w, r, maskservice.FieldErrorf("password", "request body: password is required (or, on the panel, pin)"))
+		return
+	case req.Password != "" && req.PIN != "":
+		s.writeError(w, r, maskservice.FieldErrorf("pin", "request body: give password or pin, not both"))
 		return
 	case req.Role == "":
 		s.writeError(w, r, maskservice.FieldErrorf("role", "request body: role is required"))
@@ -118,7 +122,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	// The service records the attempt in the audit log: the login, the failure, the lockout.
 	res, err := s.opts.Accounts.Login(r.Context(), maskservice.LoginRequest{
-		Username: req.Username, Password: req.Password, Role: role, Origin: origin, Remote: r.RemoteAddr,
+		Username: req.Username, Password: req.Password, PIN: req.PIN, Role: role, Origin: origin, Remote: r.RemoteAddr,
 		Source: clientIP(r.RemoteAddr),
 	})
 	s.countLogin(role, err)

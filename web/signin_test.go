@@ -184,6 +184,9 @@ func TestServer_AccessMatrix(t *testing.T) {
 				if strings.HasPrefix(rt.Pattern, "/api/alerts/{id}") {
 					target = strings.ReplaceAll(rt.Pattern, "{id}", strconv.FormatUint(f.rearm(t), 10))
 				}
+				if strings.HasSuffix(rt.Pattern, "/pin") && role != "" {
+					target = strings.ReplaceAll(target, "{username}", userOf[role]) // each their own, with proof
+				}
 				target = strings.ReplaceAll(target, "{username}", userOf[maskservice.RoleOperator])
 				if rt.Pattern == "/api/sensors/history" {
 					target += "?sensor_id=P1"
@@ -218,6 +221,13 @@ func sampleRequest(tb testing.TB, f *fixture, rt web.Route) []func(*http.Request
 		}
 	case "/api/users/{username}":
 		return []func(*http.Request){jsonBody(`{"unlock":true}`)}
+	case "/api/users/{username}/pin":
+		if rt.Method == http.MethodPut {
+			return []func(*http.Request){jsonBody(`{"pin":"2580","current_password":"` + testPassword + `"}`)}
+		}
+		return []func(*http.Request){jsonBody(`{"current_password":"` + testPassword + `"}`)}
+	case "/api/auth/recent":
+		return []func(*http.Request){fromPanel("127.0.0.1:40000")} // answered only to the panel
 	}
 	return nil
 }
@@ -301,6 +311,15 @@ func TestCheckRoutes(t *testing.T) {
 				t.Errorf("error %v, want one naming %q", err, tc.want)
 			}
 		})
+	}
+	for _, rt := range []web.Route{
+		{Method: "GET", Pattern: "/api/x", Handler: h, Access: string(maskservice.PermAckAlerts), PanelView: true},
+		{Method: "GET", Pattern: "/api/x", Handler: h, Access: web.AccessSignedIn, PanelView: true},
+		{Method: "POST", Pattern: "/api/x", Handler: h, Access: string(maskservice.PermViewAlerts), PanelView: true},
+	} {
+		if err := web.CheckRoutes([]web.Route{rt}); err == nil || !strings.Contains(err.Error(), "panel viewer") {
+			t.Errorf("%s with access %s in the panel's live view: %v", rt.Method, rt.Access, err)
+		}
 	}
 	dup := web.Route{Method: "GET", Pattern: "/api/x", Handler: h, Access: web.AccessPublic}
 	if err := web.CheckRoutes([]web.Route{dup, dup}); err == nil || !strings.Contains(err.Error(), "twice") {

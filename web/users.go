@@ -14,6 +14,7 @@ type userBody struct {
 	Active             bool       `json:"active"`
 	Demo               bool       `json:"demo"`
 	MustChangePassword bool       `json:"must_change_password"`
+	HasPIN             bool       `json:"has_pin"` // a PIN signs in on the panel
 	Created            time.Time  `json:"created"`
 	LastLogin          *time.Time `json:"last_login"`
 	LockedLocal        *time.Time `json:"locked_until_local"`  // the LCD's lock, if any
@@ -31,7 +32,7 @@ type userBody struct {
 func (s *Server) userBody(u *maskservice.User) userBody {
 	now := s.now()
 	b := userBody{Username: u.Username, Role: string(u.Role), Active: u.Active, Demo: u.Demo,
-		MustChangePassword: u.MustChangePassword, Created: u.Created.UTC()}
+		MustChangePassword: u.MustChangePassword, HasPIN: len(u.PINHash) > 0, Created: u.Created.UTC()}
 	if !u.LastLogin.IsZero() {
 		t := u.LastLogin.UTC()
 		b.LastLogin = &t

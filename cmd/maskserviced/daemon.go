@@ -327,7 +327,7 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 	// it: an alert frame never overtakes its sensors frame, nor an acknowledgement the change
 	// before it.
 	m.alarms, err = maskservice.NewAlarmEngine(ctx, m.db, m.sensors, maskservice.AlarmOptions{
-		RepeatInterval: time.Duration(cfg.Alarms.RepeatInterval), Events: m.events, Logger: log})
+		RepeatInterval: time.Duration(cfg.Alarms.RepeatInterval), Events: m.events, Logger: log, Audit: m.db})
 	if err != nil {
 		return nil, fmt.Errorf("start alarm engine: %w", err)
 	}
@@ -375,6 +375,7 @@ func (m *Main) build(ctx context.Context) (http.Handler, error) {
 		TLSFingerprint: m.TLSFingerprint,
 		CORSOrigins:    cfg.HTTP.CORSOrigins,
 		PanelUID:       m.panelUID,
+		PanelLiveView:  *cfg.HTTP.PanelLiveView,
 		AllowedHosts:   deviceHosts(cfg),
 		Host:           hal.Host{},
 		WebSocket:      m.hub,
@@ -693,7 +694,7 @@ func (m *Main) startAuth(ctx context.Context) error {
 	}
 	m.tokens = auth.NewTokens(keys, "maskserviced", m.Config.DeviceID, nil)
 	m.accounts, err = maskservice.NewAccounts(maskservice.AccountsOptions{Users: m.db, Sessions: m.db, Audit: m.db,
-		Passwords: auth.Bcrypt{Cost: m.BcryptCost}, Tokens: m.tokens, Logger: m.Logger})
+		Passwords: auth.Bcrypt{Cost: m.BcryptCost}, Tokens: m.tokens, Logger: m.Logger, Panel: m.db})
 	if err != nil {
 		return fmt.Errorf("start sign-in: %w", err)
 	}

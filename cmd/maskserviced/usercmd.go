@@ -20,12 +20,16 @@ import (
 const userUsage = `Usage (with the daemon stopped, on its data directory):
   maskserviced user add NAME --role ROLE [--data DIR] [--must-change]   password read from stdin
   maskserviced user passwd NAME [--data DIR]                            password read from stdin
+  maskserviced user pin NAME [--data DIR]                               PIN read from stdin
+  maskserviced user pin NAME --clear [--data DIR]
   maskserviced user list [--data DIR]
   maskserviced user unlock NAME [--data DIR]
   maskserviced user disable NAME [--data DIR]
   maskserviced user enable NAME [--data DIR]
 Roles: OPERATOR, ADMIN, SUPERUSER, SERWISANT. Passwords: at least 10 characters; give one per
 line on stdin, e.g.  printf '%s\n' "$PW" | maskserviced user add anna --role SUPERUSER
+PINs sign in on the LCD only: 4 to 8 digits, neither one digit repeated nor a straight run
+(1234, 4321); the password still works.
 `
 
 // userCmd runs "user ...": the first setup of a new device, and a way back in when nobody can
@@ -41,6 +45,7 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 	dataDir := fs.String("data", defaultDataDir(), "data directory")
 	role := fs.String("role", "", "role of the new user")
 	mustChange := fs.Bool("must-change", false, "the user must change the password at first sign-in")
+	clearPIN := fs.Bool("clear", false, "pin: clear the PIN instead of setting one")
 	// Flags may come before or after the name.
 	var name string
 	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
@@ -112,6 +117,8 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 			return fmt.Errorf("passwd: %w", err)
 		}
 		fmt.Fprintf(stdout, "password of %s set; its sign-in locks are cleared and %d sessions ended\n", name, n)
+	case "pin":
+		return setPIN(ctx, accounts, audit, by, name, *clearPIN, stdin, stdout)
 	case "unlock", "disable", "enable":
 		ch := map[string]maskservice.UserChange{
 			"unlock": {Unlock: true}, "disable": {Active: ptr(false)}, "enable": {Active: ptr(true)},
@@ -132,7 +139,7 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 		}
 		now := time.Now()
 		tw := tabwriter.NewWriter(stdout, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "USERNAME\tROLE\tACTIVE\tLOCKED\tLAST LOGIN")
+		fmt.Fprintln(tw, "USERNAME\tROLE\tACTIVE\tLOCKED\tLAST LOGIN\tPIN")
 		for _, u := range users {
 			locked := []string{}
 			for _, o := range []maskservice.Origin{maskservice.OriginLocal, maskservice.OriginRemote} {
@@ -144,11 +151,41 @@ func userCmd(args []string, stdin io.Reader, stdout io.Writer) error {
 			if !u.LastLogin.IsZero() {
 				last = u.LastLogin.Local().Format(time.DateTime)
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\n", u.Username, u.Role, u.Active, orDash(strings.Join(locked, ",")), last)
+			pin := map[bool]string{true: "yes", false: "no"}[len(u.PINHash) > 0]
+			fmt.Fprintf(tw, "%s\t%s\t%t\t%s\t%s\t%s\n", u.Username, u.Role, u.Active, orDash(strings.Join(locked, ",")), last, pin)
 		}
 		return tw.Flush()
 	default:
 		return usageErrorf("user: unknown subcommand %q\n\n%s", sub, userUsage)
+	}
+	return nil
+}
+
+// setPIN sets the PIN of name, read from stdin, or clears it.
+func setPIN(ctx context.Context, accounts *maskservice.Accounts, audit *auditWatch, by maskservice.Actor, name string,
+	clear bool, stdin io.Reader, stdout io.Writer) error {
+	var pin string
+	if !clear {
+		line, err := readPassword(stdin)
+		if err != nil {
+			return usageErrorf("pin: read the PIN from stdin: give it on one line, or --clear")
+		}
+		if err := maskservice.ValidatePIN(line); err != nil {
+			return configError(err)
+		}
+		pin = line
+	}
+	_, err := accounts.SetPIN(ctx, by, name, maskservice.PINChange{PIN: pin})
+	if err == nil {
+		err = audit.check()
+	}
+	if err != nil {
+		return fmt.Errorf("pin: %w", err)
+	}
+	if clear {
+		fmt.Fprintf(stdout, "PIN of %s cleared; the password still signs in\n", name)
+	} else {
+		fmt.Fprintf(stdout, "PIN of %s set; it signs in on the LCD only\n", name)
 	}
 	return nil
 }

@@ -81,7 +81,11 @@ func TestUserCmd(t *testing.T) {
 	runSteps(t, []userStep{
 		{"passwd", []string{"user", "passwd", "jan.k", "--data", dir}, "a new long password\n", exitOK, "password of jan.k set; its sign-in locks are cleared and 1 sessions ended"},
 		{"unknown user", []string{"user", "unlock", "nobody", "--data", dir}, "", exitError, `user "nobody": no such user`},
-		{"list", []string{"user", "list", "--data", dir}, "", exitOK, "jan.k     OPERATOR   true    -       never"},
+		{"pin", []string{"user", "pin", "jan.k", "--data", dir}, "2580\n", exitOK, "PIN of jan.k set; it signs in on the LCD only"},
+		{"trivial pin", []string{"user", "pin", "anna", "--data", dir}, "1234\n", exitUsage, "straight run"},
+		{"no pin", []string{"user", "pin", "anna", "--data", dir}, "", exitUsage, "read the PIN from stdin"},
+		{"list", []string{"user", "list", "--data", dir}, "", exitOK, "jan.k     OPERATOR   true    -       never       yes"},
+		{"clear pin", []string{"user", "pin", "anna", "--clear", "--data", dir}, "", exitOK, "PIN of anna cleared"},
 		{"no name", []string{"user", "unlock", "--data", dir}, "", exitUsage, "name the user"},
 		{"unknown subcommand", []string{"user", "frob", "x", "--data", dir}, "", exitUsage, `unknown subcommand "frob"`},
 	})
@@ -100,6 +104,12 @@ func TestUserCmd(t *testing.T) {
 	}
 	if cost, _ := bcrypt.Cost(u.PasswordHash); cost != 12 {
 		t.Errorf("bcrypt cost %d, want 12", cost)
+	}
+	if bcrypt.CompareHashAndPassword(u.PINHash, []byte("2580")) != nil {
+		t.Error("pin did not store the PIN")
+	}
+	if cost, _ := bcrypt.Cost(u.PINHash); cost != 12 {
+		t.Errorf("PIN bcrypt cost %d, want 12, as the password's", cost)
 	}
 	for id, reason := range map[string]string{"s1": "user disabled", "s2": "password changed"} {
 		if s, err := db.Session(context.Background(), id); err != nil || s.RevokeReason != reason {

@@ -12,7 +12,9 @@
 // Built now:
 //
 //	meta      schema_version: uint32 big-endian; created: RFC 3339 UTC, when the file was made;
-//	          history_segment: how far the history segment is moved into the file (segment.go)
+//	          history_segment: how far the history segment is moved into the file (segment.go);
+//	          panel_recent_users: JSON {"v":1,"users":[names]}, who last signed in on the
+//	          panel, most recent first (users.go; a key of meta, so no migration)
 //	users     username -> user record (JSON with "v"), so a scan is ordered by name
 //	sessions  session id -> session record (JSON with "v")
 //	history   (schema 2) one nested bucket per sensor id; key: the chunk's first reading's

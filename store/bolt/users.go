@@ -12,7 +12,8 @@ import (
 )
 
 // userRecordVersion is the version of userRecord; a change of fields gets a new version and
-// a migration.
+// a migration. A new optional field does not: pin_hash came without one, since a record
+// without it reads as a user without a PIN.
 const userRecordVersion = 1
 
 // userRecord is a user as stored: the domain type stays free of storage tags.
@@ -20,6 +21,7 @@ type userRecord struct {
 	V                  int       `json:"v"`
 	Username           string    `json:"username"`
 	PasswordHash       []byte    `json:"password_hash"`
+	PINHash            []byte    `json:"pin_hash,omitempty"` // absent in records before PINs: no PIN
 	Role               string    `json:"role"`
 	Active             bool      `json:"active"`
 	Demo               bool      `json:"demo,omitempty"`
@@ -33,7 +35,7 @@ type userRecord struct {
 }
 
 func encodeUser(u *maskservice.User) ([]byte, error) {
-	r := userRecord{V: userRecordVersion, Username: u.Username, PasswordHash: u.PasswordHash,
+	r := userRecord{V: userRecordVersion, Username: u.Username, PasswordHash: u.PasswordHash, PINHash: u.PINHash,
 		Role: string(u.Role), Active: u.Active, Demo: u.Demo, MustChangePassword: u.MustChangePassword,
 		Created: u.Created, LastLogin: u.LastLogin}
 	for i, l := range u.Lockouts {
@@ -50,7 +52,7 @@ func decodeUser(b []byte) (*maskservice.User, error) {
 	if r.V != userRecordVersion {
 		return nil, fmt.Errorf("decode user record %q: version %d, want %d", r.Username, r.V, userRecordVersion)
 	}
-	u := &maskservice.User{Username: r.Username, PasswordHash: r.PasswordHash, Role: maskservice.Role(r.Role),
+	u := &maskservice.User{Username: r.Username, PasswordHash: r.PasswordHash, PINHash: r.PINHash, Role: maskservice.Role(r.Role),
 		Active: r.Active, Demo: r.Demo, MustChangePassword: r.MustChangePassword, Created: r.Created, LastLogin: r.LastLogin}
 	for i, l := range r.Lockouts {
 		u.Lockouts[i] = maskservice.Lockout{FailedAttempts: l.FailedAttempts, LockedUntil: l.LockedUntil}
@@ -196,4 +198,50 @@ func countActiveSuperusers(b *bbolt.Bucket) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+// keyPanelUsers is the meta key of the recent panel users: JSON {"v":1,"users":[...]}.
+var keyPanelUsers = []byte("panel_recent_users")
+
+// panelUsersRecord is the stored list of recent panel users, most recent first.
+type panelUsersRecord struct {
+	V     int      `json:"v"`
+	Users []string `json:"users"`
+}
+
+// RecentPanelUsers implements maskservice.PanelStore: the names stored by
+// SetRecentPanelUsers, most recent first; none before the first.
+func (db *DB) RecentPanelUsers(ctx context.Context) ([]string, error) {
+	names := []string{}
+	err := db.view(ctx, func(tx *bbolt.Tx) error {
+		b := tx.Bucket(bucketMeta).Get(keyPanelUsers)
+		if b == nil {
+			return nil
+		}
+		var r panelUsersRecord
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("decode recent panel users: %w", err)
+		}
+		if r.V != 1 {
+			return fmt.Errorf("decode recent panel users: version %d, want 1", r.V)
+		}
+		names = append(names, r.Users...)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return names, nil
+}
+
+// SetRecentPanelUsers implements maskservice.PanelStore: it replaces the stored names. They
+// are on disk when it returns; a power cut before that keeps the previous list.
+func (db *DB) SetRecentPanelUsers(ctx context.Context, names []string) error {
+	val, err := json.Marshal(panelUsersRecord{V: 1, Users: names})
+	if err != nil {
+		return fmt.Errorf("encode recent panel users: %w", err)
+	}
+	return db.update(ctx, func(tx *bbolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keyPanelUsers, val)
+	})
 }

@@ -1097,10 +1097,19 @@ func TestHub_Limits(t *testing.T) {
 	if dial("session=y&user=bob") {
 		t.Fatal("a client beyond the panel's slots admitted")
 	}
-	for i := range 4 {
+	// The panel viewer (signed out on the LCD: no session, no user) takes them like a user's.
+	for i := range 2 {
+		if !dial("panel=1") {
+			t.Fatalf("the panel viewer's client %d refused in the panel's slots", i+1)
+		}
+	}
+	for i := range 2 {
 		if !dial(fmt.Sprintf("session=lcd%d&user=op&panel=1", i)) {
 			t.Fatalf("panel client %d refused in its own slots", i+1)
 		}
+	}
+	if dial("panel=0") {
+		t.Fatal("a client without session, user or panel admitted beyond the panel's slots")
 	}
 	if dial("session=lcd9&user=op&panel=1") {
 		t.Fatal("a client beyond MaxClients admitted")

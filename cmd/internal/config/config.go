@@ -75,6 +75,10 @@ type HTTP struct {
 	// Listen counts as the panel's only from that user's processes. "" takes every loopback
 	// client of Listen as the panel (a developer's machine); the device's image sets "kiosk".
 	PanelUser string `toml:"panel_user"`
+	// PanelLiveView lets the panel show the live values, states and alarms while nobody is
+	// signed in (default true); acknowledging still needs a sign-in, and clients beyond the
+	// panel see nothing without one either way. After Load it is never nil.
+	PanelLiveView *bool `toml:"panel_live_view"`
 	// AllowedHosts are the device's names besides its addresses and localhost, the ones a
 	// request's Host may carry (against DNS rebinding); the device id's name, its .local
 	// name and the machine's host name are always allowed.
@@ -137,6 +141,8 @@ type Bus struct {
 type Sensor struct {
 	ID         string      `toml:"id"`
 	Name       string      `toml:"name"`
+	NamePL     string      `toml:"name_pl"` // the name on the UI in Polish; default name, or the specification sensor's
+	NameEN     string      `toml:"name_en"` // the name on the UI in English; default name, or the specification sensor's
 	Bus        string      `toml:"bus"`
 	Slave      int         `toml:"slave"`
 	Register   string      `toml:"register"` // holding | input
@@ -419,6 +425,10 @@ func (c *Config) finishHTTP() error {
 	case h.MaxConnsPerClient < 1 || h.MaxConnsPerClient > 100000:
 		return c.fieldError("http.max_conns_per_client", "%d must be between 1 and 100000, or -1 for no limit", h.MaxConnsPerClient)
 	}
+	if h.PanelLiveView == nil {
+		on := true
+		h.PanelLiveView = &on
+	}
 	if h.PanelUser != "" && !validUserName(h.PanelUser) {
 		return c.fieldError("http.panel_user", "%q is not a user name", h.PanelUser)
 	}
@@ -699,9 +709,21 @@ func (c *Config) finishSensor(i int) error {
 	if s.ID == "" {
 		return c.fieldError(key("id"), "missing")
 	}
+	// A name given in the file is the name in every language it does not name otherwise.
+	for _, n := range []*string{&s.NamePL, &s.NameEN} {
+		if *n == "" {
+			*n = s.Name
+		}
+	}
 	if spec, ok := specSensor(s.ID); ok {
 		if s.Name == "" {
 			s.Name = spec.Name
+		}
+		if s.NamePL == "" {
+			s.NamePL = spec.Names.PL
+		}
+		if s.NameEN == "" {
+			s.NameEN = spec.Names.EN
 		}
 		if s.Unit == "" {
 			s.Unit = spec.Unit
@@ -719,8 +741,10 @@ func (c *Config) finishSensor(i int) error {
 			s.Hysteresis = &spec.Thresholds.Hysteresis
 		}
 	}
-	if s.Name == "" {
-		s.Name = s.ID
+	for _, n := range []*string{&s.Name, &s.NamePL, &s.NameEN} {
+		if *n == "" {
+			*n = s.ID
+		}
 	}
 	if s.Hysteresis == nil {
 		s.Hysteresis = new(float64)
@@ -934,7 +958,7 @@ func (c *Config) DomainSensor(i int) maskservice.Sensor {
 		h = *s.Hysteresis
 	}
 	return maskservice.Sensor{
-		ID: s.ID, Name: s.Name, Unit: s.Unit, Bus: s.Bus,
+		ID: s.ID, Name: s.Name, Names: maskservice.SensorNames{PL: s.NamePL, EN: s.NameEN}, Unit: s.Unit, Bus: s.Bus,
 		Range: band(s.Range),
 		Thresholds: maskservice.Thresholds{
 			Normal: band(s.Normal), Warning: band(s.Warning),

@@ -175,6 +175,7 @@ func TestParse_Errors(t *testing.T) {
 		{"type", `type = "int16"`, `type = "int8"`, "", 0, `sensor[0].type: "int8" is not a data type (want one of [int16 uint16 int32 uint32 float32])`},
 		{"word order on int16", `type = "int16"`, "type = \"int16\"\nword_order = \"CDAB\"", "word_order", 0, `sensor[0].word_order: applies only to 32-bit types`},
 		{"listen", `listen = "127.0.0.1:8000"`, `listen = "localhost"`, "", 0, `http.listen: "localhost" is not host:port`},
+		{"panel live view not a bool", `listen = "127.0.0.1:8000"`, "listen = \"127.0.0.1:8000\"\npanel_live_view = \"no\"", "panel_live_view", 0, `http.panel_live_view`},
 		{"script on modbus is checked too", `bus = "rs485"`, "bus = \"rs485\"\nsim_script = [[1.0, 1.0], [0.5, 2.0]]", "sim_script", 0, `sensor[0].sim_script: sim script of P1: point 1: time 500ms is not after the previous point's 1s`},
 		{"serial key on a sim bus", "name = \"sim\"\ndriver = \"sim\"", "name = \"sim\"\ndriver = \"sim\"\nbaud = 9600", "baud = 9600", 0, `bus[1].baud: applies only to driver modbus-rtu, not "sim"`},
 		{"sim key on a modbus bus", `retries = 2`, "retries = 2\nsim_seed = 4", "sim_seed", 0, `bus[0].sim_seed: applies only to driver sim, not "modbus-rtu"`},
@@ -390,6 +391,28 @@ func TestParse_AuthAndCORS(t *testing.T) {
 	}
 }
 
+// TestParse_PanelLiveView: the panel's live view is on unless the file turns it off.
+func TestParse_PanelLiveView(t *testing.T) {
+	for _, tt := range []struct {
+		name, line string
+		want       bool
+	}{{"left out", "", true}, {"on", "panel_live_view = true", true}, {"off", "panel_live_view = false", false}} {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := strings.Replace(good, `listen = "127.0.0.1:8000"`, "listen = \"127.0.0.1:8000\"\n"+tt.line, 1)
+			c, err := config.Parse("c.toml", []byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.HTTP.PanelLiveView == nil || *c.HTTP.PanelLiveView != tt.want {
+				t.Errorf("http.panel_live_view = %v, want %v", c.HTTP.PanelLiveView, tt.want)
+			}
+		})
+	}
+	if d := config.Default(); d.HTTP.PanelLiveView == nil || !*d.HTTP.PanelLiveView {
+		t.Error("the built-in config has no live view on the panel")
+	}
+}
+
 // Two modbus-rtu buses must not share a port: the same path, or USB addresses that may name
 // one adapter.
 func TestParse_OnePortOneBus(t *testing.T) {
@@ -434,5 +457,41 @@ func TestDefaults_AgreeWithHub(t *testing.T) {
 		config.DefaultMaxWSPerUser != hub.DefaultMaxPerUser {
 		t.Errorf("config %d/%d/%d, hub %d/%d/%d", config.DefaultMaxWSClients, config.DefaultMaxWSPerSession, config.DefaultMaxWSPerUser,
 			hub.DefaultMaxClients, hub.DefaultMaxPerSession, hub.DefaultMaxPerUser)
+	}
+}
+
+// TestParse_SensorNames checks the names per language: the specification's sensors take
+// "Ciśnienie N" and "Pressure N", a name given in the file is every language's the file does
+// not name otherwise, and a bad name is refused with its key and line.
+func TestParse_SensorNames(t *testing.T) {
+	const head = "bus = [{name = \"sim\", driver = \"sim\"}]\n"
+	for _, tc := range []struct {
+		name, sensor         string
+		wantName, wantPL, en string
+		err                  string
+	}{
+		{"the specification's", `{id = "P1", bus = "sim"}`, "Pressure 1", "Ciśnienie 1", "Pressure 1", ""},
+		{"one name for every language", `{id = "P2", bus = "sim", name = "Reduktor"}`, "Reduktor", "Reduktor", "Reduktor", ""},
+		{"one language named", `{id = "P3", bus = "sim", name_pl = "Głowica"}`, "Pressure 3", "Głowica", "Pressure 3", ""},
+		{"both named", `{id = "T1", bus = "sim", unit = "bar", range = [0, 1], normal = [0, 1], warning = [0, 1], name_pl = "Głowica", name_en = "Test head"}`, "T1", "Głowica", "Test head", ""},
+		{"neither, not the specification's", `{id = "T1", bus = "sim", unit = "bar", range = [0, 1], normal = [0, 1], warning = [0, 1]}`, "T1", "T1", "T1", ""},
+		{"too long", `{id = "P1", bus = "sim", name_en = "` + strings.Repeat("x", 65) + `"}`, "", "", "", "names.toml:3: sensor[0].name_en: sensor P1: name_en"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := config.Parse("names.toml", []byte(head+"sensor = [\n"+tc.sensor+"]\n"))
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("error %v, want %s", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := c.DomainSensors()[0]
+			if s.Name != tc.wantName || s.Names.PL != tc.wantPL || s.Names.EN != tc.en {
+				t.Errorf("name %q, pl %q, en %q; want %q, %q, %q", s.Name, s.Names.PL, s.Names.EN, tc.wantName, tc.wantPL, tc.en)
+			}
+		})
 	}
 }

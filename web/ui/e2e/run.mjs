@@ -5,8 +5,14 @@
 //
 //   node web/ui/e2e/run.mjs --daemon bin/maskserviced [--ui-dir web/ui/dist] [--only lcd|phone] [--lang pl|en] [--keep]
 //
-// The flow, per viewport: sign in as each of the four roles (live values, user badge,
-// sign-out); as OPERATOR wait for a scripted critical excursion of P1, acknowledge its banner,
+// The flow, per viewport: signed out, the panel's live view (the browser is on loopback, so it
+// is the panel: live values, the sign-in button; the phone's daemon also listens on HTTPS, the
+// hotspot's listener, where the same page shows only the sign-in screen); sign in as each of
+// the four roles (live values, user badge, sign-out back to the live view); the panel's recent
+// users and PIN keypad in both languages; signed out, the critical banner of a scripted
+// excursion of P1, whose acknowledge asks for a sign-in and then opens its dialog (at 1280x400
+// with the PIN, every touch counted: at most 9 from the live view's banner to the acknowledged
+// alarm); as OPERATOR on the phone acknowledge its banner,
 // find the alert acknowledged on the Alerts screen, see the trend chart; stop the daemon and
 // see the connection-lost overlay, start it again and see the page recover by itself.
 // Then an excursion that clears before anyone acknowledges it: the banner says it cleared and
@@ -36,6 +42,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from 'playwright-core'
 import { RULES, audit, report } from './hmi-audit.mjs'
+import * as lang from './lang-checks.mjs'
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const OUT = path.resolve(HERE, '..', 'test-output')
@@ -52,6 +59,10 @@ const CLEAR_FROM_S = 6
 const CLEAR_TO_S = 9
 const PASSWORD = 'password123'
 const USERS = { OPERATOR: 'operator1', ADMIN: 'admin1', SUPERUSER: 'super1', SERWISANT: 'serwis1' }
+const PINS = { operator1: '2580', admin1: '1470', super1: '3690', serwis1: '1590' } // --demo's
+// The issue's budget: from the sign-in screen to an acknowledged critical alarm, at most this
+// many touches (pick the user, four digits, OK, acknowledge, confirm: 8).
+const MAX_TOUCHES_TO_ACK = 9
 const STATUSES = new Set(['normal', 'warning', 'critical', 'fault', 'nodata'])
 
 const VIEWPORTS = {
@@ -59,6 +70,7 @@ const VIEWPORTS = {
     size: '1280x400',
     rules: 'lcd',
     osk: true,
+    countTouches: true, // the PIN sign-in and the acknowledgement, touch by touch
     context: { viewport: { width: 1280, height: 400 }, hasTouch: true, deviceScaleFactor: 1 },
   },
   phone: {
@@ -338,6 +350,7 @@ class Watch {
     this.origin = origin
     this.wsOrigin = origin.replace(/^http/, 'ws')
     this.outage = false
+    this.refusing = false // a sign-in meant to fail: its 401 is expected
     this.foreign = []
     this.errors = []
     this.allowed = 0
@@ -372,6 +385,10 @@ class Watch {
       if (this.outage && this.expected.some((re) => re.test(t)) && (where === '' || where.startsWith(this.origin))) {
         this.allowed++
         this.allowedSample ||= t
+        return
+      }
+      if (this.refusing && /^Failed to load resource: the server responded with a status of 401\b/.test(t) && where === `${this.origin}/api/auth/login`) {
+        this.allowed++
         return
       }
       this.errors.push(`console.error at ${secs().trim()}s: ${t}${where ? ` (${where})` : ''}`)
@@ -414,12 +431,15 @@ async function shot(page, vp, name, { audited = true } = {}) {
   await fsp.mkdir(dir, { recursive: true })
   await page.screenshot({ path: path.join(dir, `${name}.png`), timeout: 10_000 })
   if (audited) await auditScreen(page, vp, name)
+  // Every screen of our UI, in both languages: nothing clipped (lang-checks.mjs).
+  if (!/^(FAILED|api-reference)|\.(pl|en)$/.test(name)) await lang.checkScreen(page, vp, name)
 }
 
 // WAIVED: screens whose violations are reported but do not fail the run, each with why. The
-// sign-in is being rebuilt for the PIN sign-in (issue 16); remove the waiver when it lands.
+// sign-in screens (issue 16's PIN sign-in) do not pass yet: their role tiles, the language
+// buttons' gap, the fields beside the keyboard. Remove the waiver once they do.
 const WAIVED = [
-  [/^(signin|credentials-)/, 'the sign-in screen is rebuilt for the PIN sign-in (issue 16)'],
+  [/(^|-)signin|^credentials-/, 'the sign-in screens do not pass the audit yet (role tiles, language buttons, fields)'],
 ]
 const audits = [] // { size, screen, violations, counts, waived }
 
@@ -495,7 +515,11 @@ async function valueChanges(page, timeoutMs = 6000) {
 async function signIn(page, vp, watch, role, { typeOnOsk, first }) {
   const username = USERS[role]
   if (!(await page.locator(sel('signin')).first().isVisible())) {
-    await page.goto(watch.origin + '/', { timeout: 15_000 })
+    if (!(await page.locator(sel('live-signin')).first().isVisible())) await page.goto(watch.origin + '/', { timeout: 15_000 })
+    // Signed out on the panel (loopback), the live view comes first; its button leads on.
+    await until('the sign-in screen or the live view\'s sign-in button', async () =>
+      (await page.locator(sel('signin')).first().isVisible()) || (await page.locator(sel('live-signin')).first().isVisible()), 10_000)
+    if (await page.locator(sel('live-signin')).first().isVisible()) await tap(page, 'live-signin', 5000)
   }
   await visible(page, 'signin', 10_000, 'the sign-in screen')
   // The role tiles: the sign-in screen's first view.
@@ -605,10 +629,197 @@ async function everyScreen(page, vp) {
   return `audited ${names.join(', ')}`
 }
 
+/** TouchCounter taps for a step and counts its taps twice: each tap it makes, and each
+ *  pointerdown the page sees (so a tap made some other way is counted too). */
+class TouchCounter {
+  constructor(page) {
+    this.page = page
+    this.taps = []
+  }
+
+  async start() {
+    await this.page.evaluate(() => {
+      window.__e2eTouches = 0
+      if (!window.__e2eTouchListener) {
+        window.__e2eTouchListener = () => window.__e2eTouches++
+        document.addEventListener('pointerdown', window.__e2eTouchListener, true)
+      }
+    })
+  }
+
+  /** tap touches the first element of selector and counts it under what. */
+  async tap(selector, what) {
+    const loc = this.page.locator(selector).first()
+    await loc.waitFor({ state: 'visible', timeout: 10_000 }).catch(() => {
+      throw new Failure(`${what} (${selector}) did not become visible within 10 s`)
+    })
+    await loc.tap({ timeout: 5000 })
+    this.taps.push(what)
+  }
+
+  /** seen is how many pointerdowns the page counted since start. */
+  async seen() {
+    return this.page.evaluate(() => window.__e2eTouches)
+  }
+}
+
+/** box returns the rounded bounding box of the first element of selector. */
+async function box(page, selector) {
+  const b = await page.locator(selector).first().boundingBox({ timeout: 2000 })
+  if (!b) throw new Failure(`${selector} has no box`)
+  return { x: Math.round(b.x), y: Math.round(b.y), w: Math.round(b.width), h: Math.round(b.height) }
+}
+
+/** checkPinSizes measures the recent users' tiles and the keypad against the glove rules:
+ *  every key at least 67x67 px, OK and the tiles at least 100 px tall, 13 px between keys. */
+async function checkPinSizes(page, what) {
+  const out = []
+  if (what === 'tiles') {
+    const tiles = await page.locator('button.who').all()
+    for (const t of tiles) {
+      const b = await t.boundingBox()
+      if (!b || b.height < 100 || b.width < 100) throw new Failure(`a recent user's tile is ${b?.width}x${b?.height} px, want at least 100x100`)
+    }
+    const first = await box(page, 'button.who')
+    return `${tiles.length} tiles, ${first.w}x${first.h} px`
+  }
+  const keys = {}
+  for (const k of ['1', '2', '4', '0', 'del']) keys[k] = await box(page, `[data-pin-key="${k}"]`)
+  keys.ok = await box(page, sel('pin-ok'))
+  for (const [k, b] of Object.entries(keys)) {
+    if (b.w < 67 || b.h < 67) throw new Failure(`PIN key ${k} is ${b.w}x${b.h} px, want at least 67x67`)
+  }
+  if (keys.ok.w < 100 || keys.ok.h < 100) throw new Failure(`the PIN's OK is ${keys.ok.w}x${keys.ok.h} px, want at least 100x100`)
+  const gapX = keys['2'].x - (keys['1'].x + keys['1'].w)
+  const gapY = keys['4'].y - (keys['1'].y + keys['1'].h)
+  if (gapX < 13 || gapY < 13) throw new Failure(`the PIN keys are ${gapX} px apart across and ${gapY} px down, want at least 13`)
+  out.push(`digits ${keys['1'].w}x${keys['1'].h}`, `0 ${keys['0'].w}x${keys['0'].h}`, `delete ${keys.del.w}x${keys.del.h}`,
+    `OK ${keys.ok.w}x${keys.ok.h}`, `gaps ${gapX}/${gapY} px`)
+  return out.join(', ')
+}
+
+/** pinScreens walks the panel's quick sign-in without signing in, in both languages, for its
+ *  screenshots and sizes: the recent users (most recent first), the keypad, a wrong PIN. */
+async function pinScreens(page, vp, watch) {
+  // Signed out, the panel shows its live view; its sign-in button leads to the quick sign-in.
+  if (await page.locator(sel('live-view')).first().isVisible()) await tap(page, 'live-signin', 5000)
+  await visible(page, 'recent-users', 10_000, "the recent users' tiles [data-testid=recent-users] on the panel")
+  const names = await page.locator('button.who .who-name').allTextContents()
+  const want = Object.values(USERS).reverse()
+  if (names.join(',') !== want.join(',')) throw new Failure(`recent users ${names.join(', ')}, want ${want.join(', ')} (most recent first)`)
+  const notes = vp.countTouches ? [await checkPinSizes(page, 'tiles')] : []
+  for (const lang of ['en', 'pl']) {
+    await tap(page, `lang-${lang}`, 5000)
+    await shot(page, vp, `signin-recent-${lang}`)
+    await tap(page, 'recent-operator1', 5000)
+    await visible(page, 'pin-step', 5000, 'the PIN keypad [data-testid=pin-step]')
+    for (const d of PINS.operator1.slice(0, 2)) await page.locator(`[data-pin-key="${d}"]`).first().tap({ timeout: 5000 })
+    const count = await page.locator(sel('pin-dots')).first().getAttribute('data-count')
+    if (count !== '2') throw new Failure(`the PIN dots count ${count} after two digits`)
+    await shot(page, vp, `signin-pin-${lang}`)
+    // The glove rules are the LCD's; the phone keeps its own sizes.
+    if (lang === 'en' && vp.countTouches) notes.push(await checkPinSizes(page, 'keys'))
+    await tap(page, 'signin-back', 5000)
+  }
+  // A wrong PIN (one failure of three on the panel's count; the right one clears it).
+  await tap(page, 'recent-operator1', 5000)
+  for (const d of '1111') await page.locator(`[data-pin-key="${d}"]`).first().tap({ timeout: 5000 })
+  watch.refusing = true
+  await tap(page, 'pin-ok', 5000)
+  await visible(page, 'signin-error', 5000, 'the message of a wrong PIN')
+  watch.refusing = false
+  const msg = await text(page.locator(sel('signin-error')).first())
+  if (!msg.includes('PIN')) throw new Failure(`a wrong PIN says "${msg}", want it to speak of the PIN`)
+  await shot(page, vp, 'signin-pin-wrong-pl')
+  await tap(page, 'signin-back', 5000)
+  notes.push(`wrong PIN: "${msg}"`)
+  // Back to the live view, as the panel is when nobody is signed in.
+  await tap(page, 'signin-live', 5000)
+  await visible(page, 'live-view', 5000, 'the live view after "back" on the sign-in screen')
+  return notes.join('; ')
+}
+
 async function signOut(page) {
   await tap(page, 'signout', 5000)
-  await visible(page, 'signin', 10_000, 'the sign-in screen after signing out')
-  await visible(page, 'role-OPERATOR', 5000)
+  // On loopback the page is the panel: signed out, it shows the live view, not a blank sign-in.
+  await visible(page, 'live-view', 10_000, 'the live view [data-testid=live-view] after signing out (loopback is the panel)')
+  await visible(page, 'live-signin', 5000)
+}
+
+/** setLang switches the page's language as the sign-in screen would remember it, by reload. */
+async function setLang(page, lang) {
+  await page.evaluate((l) => localStorage.setItem('ms.lang', l), lang)
+  await page.reload({ timeout: 15_000 })
+}
+
+/** signedOutLive checks the panel's live view with nobody signed in: the tiles live, no
+ *  user's controls, the large sign-in button; screenshots in both languages. */
+async function signedOutLive(page, vp, name) {
+  await visible(page, 'live-view', 10_000, 'the live view [data-testid=live-view] while nobody is signed in')
+  const tiles = await checkTiles(page)
+  const moved = await valueChanges(page)
+  for (const id of ['user-badge', 'signout', 'nav-alerts']) {
+    if (await page.locator(sel(id)).first().isVisible()) throw new Failure(`[data-testid=${id}] is visible on the signed-out live view`)
+  }
+  const btn = await page.locator(sel('live-signin')).first().boundingBox()
+  if (!btn || btn.height < 67 || btn.width < 67) throw new Failure(`the live view's sign-in button is ${btn?.width}x${btn?.height} px; want at least 67x67 (10 mm)`)
+  await shot(page, vp, name)
+  await setLang(page, 'en')
+  await visible(page, 'live-view', 10_000, 'the live view after switching to English')
+  await checkTiles(page)
+  const word = await text(page.locator(sel('live-signin')).first())
+  if (!/sign in/i.test(word)) throw new Failure(`the sign-in button reads "${word}" in English`)
+  await shot(page, vp, `${name}-en`)
+  await setLang(page, 'pl')
+  await visible(page, 'live-view', 10_000, 'the live view after switching back to Polish')
+  return `${Object.entries(tiles).map(([k, v]) => `${k} ${v.value} ${v.status}`).join(', ')}; ${moved}; sign-in button ${btn.width | 0}x${btn.height | 0} px`
+}
+
+/** idleBackToLiveView signs in on a page whose clock the test moves, jumps past the
+ *  OPERATOR's idle timeout (30 min), and sees the panel go back to its live view, live, not
+ *  to a blank sign-in screen. */
+async function idleBackToLiveView(browser, vp, watch) {
+  const context = await browser.newContext({ ...vp.context, locale: 'pl-PL', timezoneId: 'Europe/Warsaw', serviceWorkers: 'block' })
+  try {
+    await context.clock.install()
+    const page = await context.newPage()
+    watch.attach(page)
+    await page.goto(watch.origin + '/', { timeout: 15_000 })
+    await signIn(page, vp, watch, 'OPERATOR', { typeOnOsk: false, first: false })
+    await checkTiles(page)
+    await page.clock.fastForward('31:00')
+    await visible(page, 'live-view', 10_000, 'the live view after the idle timeout')
+    if (await page.locator(sel('user-badge')).first().isVisible()) throw new Failure('the user badge is still there after the idle timeout')
+    await visible(page, 'live-ended', 2000, 'why the session ended [data-testid=live-ended] on the live view')
+    const why = await text(page.locator(sel('live-ended')).first())
+    await checkTiles(page)
+    const moved = await valueChanges(page)
+    await shot(page, vp, 'live-view-after-idle')
+    return `signed out by the idle timeout, live view again, saying "${why}"; ${moved}`
+  } finally {
+    await context.close().catch(() => {})
+  }
+}
+
+/** remoteSeesNothing opens the daemon's HTTPS listener (the hotspot: never the panel) at the
+ *  phone's size: the sign-in screen, no values, and the live data answers 401. */
+async function remoteSeesNothing(browser, vp, origin) {
+  const context = await browser.newContext({ ...vp.context, ignoreHTTPSErrors: true, locale: 'pl-PL', serviceWorkers: 'block' })
+  try {
+    const page = await context.newPage()
+    await page.goto(origin + '/', { timeout: 15_000 })
+    await visible(page, 'signin', 10_000, `the sign-in screen at ${origin} (beyond the panel)`)
+    await sleep(1500) // time for a live view that should not come
+    for (const id of ['live-view', 'tile-P1', 'critical-banner']) {
+      if (await page.locator(sel(id)).first().isVisible()) throw new Failure(`[data-testid=${id}] is visible at ${origin}, beyond the panel, signed out`)
+    }
+    const status = await page.evaluate(async () => (await fetch('/api/sensors/current', { credentials: 'omit' })).status)
+    if (status !== 401) throw new Failure(`GET /api/sensors/current at ${origin} without a sign-in answered ${status}, want 401`)
+    await shot(page, vp, 'remote-signin')
+    return `sign-in screen only; /api/sensors/current ${status}`
+  } finally {
+    await context.close().catch(() => {})
+  }
 }
 
 /** apiReference opens the API reference (/api/redoc) in a page of its own and waits for ReDoc,
@@ -660,9 +871,21 @@ async function runViewport(browser, args, tmp, name, measure) {
   const dataDir = path.join(tmp, `data-${name}`)
   const port = await freePort()
   const d = new Daemon({ bin: args.daemon, dataDir, port, uiDir: args.uiDir, logFile: path.join(tmp, `daemon-${name}.log`), tag })
-  const normal = path.join(tmp, 'normal.toml')
-  const crit = path.join(tmp, 'critical.toml')
-  const cleared = path.join(tmp, 'cleared.toml')
+  let normal = path.join(tmp, 'normal.toml')
+  let crit = path.join(tmp, 'critical.toml')
+  let cleared = path.join(tmp, 'cleared.toml')
+  // The phone's daemon listens on HTTPS too, the hotspot's listener: a client there is never
+  // the panel, which the flow shows once (the flow itself stays on loopback, the panel).
+  const tlsOrigin = name === 'phone' ? `https://127.0.0.1:${await freePort()}` : ''
+  if (tlsOrigin) {
+    const head = `[http]\ntls_listen = "${new URL(tlsOrigin).host}"\n`
+    for (const [from, to] of [[normal, 'normal-tls.toml'], [crit, 'critical-tls.toml'], [cleared, 'cleared-tls.toml']]) {
+      await fsp.writeFile(path.join(tmp, to), head + (await fsp.readFile(from, 'utf8')))
+    }
+    normal = path.join(tmp, 'normal-tls.toml')
+    crit = path.join(tmp, 'critical-tls.toml')
+    cleared = path.join(tmp, 'cleared-tls.toml')
+  }
   const watch = new Watch(tag, d.origin)
   let context
   let page
@@ -678,6 +901,13 @@ async function runViewport(browser, args, tmp, name, measure) {
     await step(tag, 'the HMI audit catches a screen that breaks its rules', () => auditSelfTest(context, vp))
     page = await context.newPage()
     watch.attach(page)
+
+    // 0. Signed out on the panel: the live view. Beyond it (the phone's HTTPS listener): nothing.
+    await step(tag, 'signed out on the panel: live values, sign-in button', async () => {
+      await page.goto(watch.origin + '/', { timeout: 15_000 })
+      return signedOutLive(page, vp, 'live-view')
+    })
+    if (tlsOrigin) await step(tag, 'beyond the panel (HTTPS listener): sign-in screen only', () => remoteSeesNothing(browser, vp, tlsOrigin))
 
     // 1. Every role signs in, sees live values and its badge, and signs out.
     let first = true
@@ -697,6 +927,9 @@ async function runViewport(browser, args, tmp, name, measure) {
       await step(tag, `sign out (${role})`, () => signOut(page))
     }
 
+    // The panel's quick sign-in: recent users (every role just signed in here) and the keypad.
+    await step(tag, 'recent users and PIN keypad (pl, en)', () => pinScreens(page, vp, watch))
+
     // 2. The critical excursion: banner, acknowledge, alert list, trends.
     await step(tag, `restart the daemon with P1 going critical ${CRIT_AT_S} s after start`, async () => {
       watch.outage = true
@@ -705,12 +938,85 @@ async function runViewport(browser, args, tmp, name, measure) {
       watch.outage = false
       return `ready in ${ms} ms`
     })
-    await step(tag, 'sign in as operator1 for the excursion', async () => {
-      await signIn(page, vp, watch, 'OPERATOR', { typeOnOsk: false, first: false })
+    // On the LCD every touch from the live view's banner to the acknowledged alarm is counted:
+    // acknowledge (which asks for the sign-in), the panel's quick sign-in, confirm.
+    const touches = vp.countTouches ? new TouchCounter(page) : null
+    let signedOutAlert = ''
+    await step(tag, 'signed out: critical banner on the live view', async () => {
+      await visible(page, 'live-view', 10_000, 'the live view after the daemon restarted')
       await checkTiles(page)
+      await valueChanges(page)
+      const left = CRIT_AT_S * 1000 - (Date.now() - d.startedAt)
+      await visible(page, 'critical-banner', Math.max(0, left) + 15_000, 'the critical banner on the signed-out live view')
+      const p1 = page.locator(sel('tile-P1')).first()
+      await until("P1's tile to show data-status=\"critical\" on the signed-out live view",
+        async () => (await p1.getAttribute('data-status', { timeout: 1000 })) === 'critical', 3000)
+      signedOutAlert = (await page.locator(sel('critical-banner')).first().getAttribute('data-alert-id')) || ''
+      await visible(page, 'banner-ack', 2000, "the banner's acknowledge button, which asks for a sign-in")
+      await shot(page, vp, 'live-view-critical')
+      await setLang(page, 'en')
+      await visible(page, 'critical-banner', 10_000, 'the critical banner on the signed-out live view in English')
+      await shot(page, vp, 'live-view-critical-en')
+      await setLang(page, 'pl')
+      await visible(page, 'critical-banner', 10_000, 'the critical banner on the signed-out live view in Polish')
+      // The panel sounds the alarm with nobody signed in; silencing needs no sign-in.
+      let tone = ''
+      if (name === 'lcd') tone = `; ${await lang.alarmSounds(page)}; ${await lang.silence(page)}`
+      return `banner for alert ${signedOutAlert} ${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start, nobody signed in${tone}`
+    })
+    await step(tag, 'signed out: acknowledging asks for a sign-in', async () => {
+      if (touches) {
+        await touches.start()
+        await touches.tap(sel('banner-ack'), "acknowledge on the live view's banner")
+      } else {
+        await tap(page, 'banner-ack', 5000)
+      }
+      await visible(page, 'signin', 5000, 'the sign-in screen after touching acknowledge signed out')
+      if (await page.locator(sel('ack-dialog')).first().isVisible()) throw new Failure('the acknowledge dialog opened with nobody signed in')
+      await shot(page, vp, 'live-view-ack-signin')
+    })
+    await step(tag, `sign in as operator1 for the excursion${touches ? ' with the PIN, touches counted' : ''}`, async () => {
+      if (!touches) {
+        if (name === 'phone') await lang.soundSetting(page, true) // off by default on a phone
+        await signIn(page, vp, watch, 'OPERATOR', { typeOnOsk: false, first: false })
+        await checkTiles(page)
+        return
+      }
+      await visible(page, 'recent-operator1', 10_000, "operator1's tile after the daemon's restart (the recent users are kept)")
+      await touches.tap(sel('recent-operator1'), 'pick operator1')
+      for (const d of PINS.operator1) await touches.tap(`[data-pin-key="${d}"]`, `digit ${d}`)
+      await touches.tap(sel('pin-ok'), 'OK')
+      await visible(page, 'home', 10_000, 'the home screen after the PIN sign-in')
+      await noTokenStored(page)
+      const badge = (await text(page.locator(sel('user-badge')).first())).toLowerCase()
+      if (!badge.includes('operator1')) throw new Failure(`user badge "${badge}" after the PIN sign-in should name operator1`)
+      await checkTiles(page)
+      return `${touches.taps.length} touches so far`
     })
     let alertId = ''
-    await step(tag, 'critical banner appears', async () => {
+    let touchNote = ''
+    await step(tag, 'after the sign-in, the acknowledge dialog of that alert opens', async () => {
+      await visible(page, 'ack-dialog', 5000, 'the acknowledge dialog, touched before the sign-in')
+      if (!touches) {
+        await tap(page, 'ack-cancel', 5000) // the flow below acknowledges from the banner
+        await hidden(page, 'ack-dialog', 5000, 'the acknowledge dialog after cancelling')
+        return `alert ${signedOutAlert}`
+      }
+      // The panel: confirm at once, the last touch counted.
+      await shot(page, vp, 'ack-dialog')
+      await touches.tap(sel('ack-confirm'), 'confirm')
+      await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
+      await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
+      await lang.alarmStopped(page)
+      const seen = await touches.seen()
+      const n = touches.taps.length
+      if (seen !== n) throw new Failure(`the page saw ${seen} touches, the test made ${n} (${touches.taps.join(', ')})`)
+      if (n > MAX_TOUCHES_TO_ACK) throw new Failure(`${n} touches from the live view's banner to an acknowledged critical alarm, want at most ${MAX_TOUCHES_TO_ACK}: ${touches.taps.join(', ')}`)
+      alertId = signedOutAlert
+      touchNote = `${n} touches from the live view's banner to the acknowledged alarm (at most ${MAX_TOUCHES_TO_ACK}): ${touches.taps.join(', ')}`
+      return `alert ${signedOutAlert}; ${touchNote}`
+    })
+    if (!touches) await step(tag, 'critical banner appears', async () => {
       const bannerVisibleAtSignIn = await page.locator(sel('critical-banner')).first().isVisible()
       const left = CRIT_AT_S * 1000 - (Date.now() - d.startedAt)
       await visible(page, 'critical-banner', Math.max(0, left) + 15_000, 'the critical banner [data-testid=critical-banner]')
@@ -727,29 +1033,28 @@ async function runViewport(browser, args, tmp, name, measure) {
         return /[1-9]/.test(c) ? c : null
       }, 3000)
       await shot(page, vp, 'critical-banner')
-      return `${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start${bannerVisibleAtSignIn ? ' (already there at sign-in)' : ''}; alert count "${count}"`
+      const tone = await lang.alarmSounds(page)
+      if (name === 'lcd') await lang.silence(page) // the phone hears it stop on acknowledge
+      return `${(Date.now() - d.startedAt) / 1000 | 0} s after daemon start${bannerVisibleAtSignIn ? ' (already there at sign-in)' : ''}; alert count "${count}"; ${tone}`
     })
-    await step(tag, 'acknowledge from the banner', async () => {
-      await tap(page, 'banner-ack', 5000)
-      await visible(page, 'ack-dialog', 5000)
-      await shot(page, vp, 'ack-dialog')
-      // A tap outside the dialog (a glove brushing the panel) must not close it.
-      await page.touchscreen.tap(3, vp.context.viewport.height - 3)
-      await sleep(200)
-      await visible(page, 'ack-dialog', 1000, 'the acknowledge dialog after a tap outside it (only Cancel or Acknowledge may close it)')
-      const comment = page.locator(sel('ack-comment')).first()
-      await comment.tap({ timeout: 5000 })
-      await comment.fill('e2e: P1 checked', { timeout: 5000 })
-      if (vp.osk) await shot(page, vp, 'ack-dialog-typing')
-      if (vp.osk) await page.locator(`${sel('osk')} [data-key="enter"]`).first().tap({ timeout: 5000 })
-      await tap(page, 'ack-confirm', 5000)
-      await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
-      await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
+    await step(tag, touches ? 'acknowledged: the alert count' : 'acknowledge from the banner', async () => {
+      if (!touches) {
+        await tap(page, 'banner-ack', 5000)
+        await visible(page, 'ack-dialog', 5000)
+        const comment = page.locator(sel('ack-comment')).first()
+        await comment.tap({ timeout: 5000 })
+        await comment.fill('e2e: P1 checked', { timeout: 5000 })
+        await shot(page, vp, 'ack-dialog')
+        await tap(page, 'ack-confirm', 5000)
+        await hidden(page, 'ack-dialog', 10_000, 'the acknowledge dialog after confirming')
+        await hidden(page, 'critical-banner', 10_000, 'the critical banner after acknowledging')
+        await lang.alarmStopped(page)
+      }
       const count = page.locator(sel('alert-count')).first()
       // data-count is the number; the text must not say '?' (the alerts not loaded).
       await until("the header's alert count to show no unacknowledged alert", async () =>
         (await count.getAttribute('data-count', { timeout: 1000 })) === '0' && !(await text(count, 1000)).includes('?'), 5000)
-      return `alert count now "${await text(count)}"`
+      return `alert count now "${await text(count)}"${touchNote ? '; ' + touchNote : ''}`
     })
     await step(tag, 'alert acknowledged by operator1 on the Alerts screen', async () => {
       await nav(page, 'alerts')
@@ -820,6 +1125,8 @@ async function runViewport(browser, args, tmp, name, measure) {
       return `daemon ready in ${ready} ms, overlay gone ${ms} ms later; ${moved}; ${watch.allowed} expected connection errors ignored${watch.allowedSample ? ` (such as "${watch.allowedSample.slice(0, 110)}")` : ''}`
     })
 
+    await step(tag, 'daemon hangs (SIGSTOP): readings\' age and connection lost within 3 s, then SIGCONT', () => lang.hungDaemon(page, vp, d, watch))
+
     // 4. Once: navigation to first live values, with 4x CPU throttling, already signed in.
     if (measure) {
       await step(tag, 'first live values with 4x CPU throttling', async () => {
@@ -875,6 +1182,22 @@ async function runViewport(browser, args, tmp, name, measure) {
       await shot(page, vp, 'banner-cleared')
       return `"${words}"; P1 normal`
     })
+    await step(tag, 'the acknowledge dialog: a tap outside leaves it open; the keyboard; Cancel', async () => {
+      await tap(page, 'banner-ack', 5000)
+      await visible(page, 'ack-dialog', 5000)
+      // A tap outside the dialog (a glove brushing the panel) must not close it.
+      await page.touchscreen.tap(3, vp.context.viewport.height - 3)
+      await sleep(200)
+      await visible(page, 'ack-dialog', 1000, 'the acknowledge dialog after a tap outside it (only Cancel or Acknowledge may close it)')
+      if (vp.osk) {
+        await page.locator(sel('ack-comment')).first().tap({ timeout: 5000 })
+        await visible(page, 'osk', 5000, 'the on-screen keyboard of the comment')
+        await shot(page, vp, 'ack-dialog-typing')
+        await page.locator(`${sel('osk')} [data-key="enter"]`).first().tap({ timeout: 5000 })
+      }
+      await tap(page, 'ack-cancel', 5000)
+      await hidden(page, 'ack-dialog', 5000, 'the acknowledge dialog after Cancel')
+    })
     await step(tag, 'acknowledge all on the Alerts screen', async () => {
       await nav(page, 'alerts')
       await visible(page, 'ack-all', 5000, 'the acknowledge-all button [data-testid=ack-all]')
@@ -885,6 +1208,7 @@ async function runViewport(browser, args, tmp, name, measure) {
       await nav(page, 'home')
     })
     await step(tag, 'sign out', () => signOut(page))
+    if (measure) await step(tag, 'idle timeout: back to the live view', () => idleBackToLiveView(browser, vp, watch))
 
     // 6. The API reference renders from the daemon alone.
     await step(tag, 'API reference (/api/redoc) renders offline', () => apiReference(context, vp, watch))
@@ -969,10 +1293,11 @@ async function main() {
     handleSIGTERM: false,
     handleSIGHUP: false,
     args: ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'].filter((a) => !(process.env.E2E_HEADED && a === '--headless=new')),
+      '--disable-background-networking', '--disable-component-update', '--disable-sync', lang.AUTOPLAY].filter((a) => !(process.env.E2E_HEADED && a === '--headless=new')),
   })
   log('', `chromium ${browser.version()}`)
 
+  lang.init({ Failure, shot, until, visible, hidden, sel, sleep, tap })
   const measure = {}
   const names = args.only ? [args.only] : ['lcd', 'phone']
   const watches = []

@@ -40,13 +40,14 @@ export function visibleScreens(session: Pick<Session, 'can'>): Screen[] {
   return SCREENS.filter((s) => session.can(s.permission))
 }
 
-/** guard sends a visitor without a session to the sign-in, and a user away from a screen
- *  their role may not open. */
+/** guard sends a visitor without a session to the sign-in (or, on the panel's live view, to
+ *  home, the one screen it shows signed out), and a user away from a screen their role may
+ *  not open. */
 export function guard(session: Pick<Session, 'can' | 'state'>) {
   return (to: RouteLocationNormalized) => {
     const signedIn = !!session.state.user
     if (to.meta.public) return signedIn ? { name: 'home' } : true
-    if (!signedIn) return { name: 'signin' }
+    if (!signedIn) return to.name === 'home' && session.state.liveView ? true : { name: 'signin' }
     const p = to.meta.permission as string | undefined
     if (p && !session.can(p)) return { name: 'home' }
     return true

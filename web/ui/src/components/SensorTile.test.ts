@@ -174,3 +174,26 @@ describe('SensorTile', () => {
     expect(warning.classes()).not.toContain('cleared')
   })
 })
+
+describe('SensorTile: the reading’s age and the name per language', () => {
+  it.each([
+    ['a fresh reading: no age', 1000, false, 'pl', null],
+    ['a reading 12 s old: stale, with its age', 12_000, false, 'pl', '12 s temu'],
+    ['in English', 12_000, false, 'en', '12 s ago'],
+    ['a lost link: the age even of a recent reading', 1000, true, 'pl', '1 s temu'],
+  ] as const)('%s', (_, ageMs, stale, lang, want) => {
+    const w = tile({ reading: reading({ timestamp: new Date(NOW - ageMs).toISOString() }), stale }, lang)
+    const age = w.find('[data-testid="age"]')
+    expect(age.exists() ? age.text() : null).toBe(want)
+    expect(w.find('[data-testid="tile-P1"]').classes().includes('stale')).toBe(want !== null)
+  })
+
+  it.each([
+    ['pl', 'Ciśnienie 1'],
+    ['en', 'Pressure 1'],
+  ] as const)('names the sensor in %s', (lang, want) => {
+    const w = tile({ meta: { ...P1, names: { pl: 'Ciśnienie 1', en: 'Pressure 1' } }, reading: reading() }, lang)
+    expect(w.find('.name small').text()).toBe(`· ${want}`)
+    expect(w.find('[data-testid="tile-P1"]').attributes('aria-label')).toMatch(new RegExp(`^${want}: `))
+  })
+})

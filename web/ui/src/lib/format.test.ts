@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { Reading } from '../stores/live'
-import { ago, alertDetail, alertText, decimals, errorText, faultText, formatValue, position, segments, shownStatus } from './format'
+import { ago, alertDetail, alertFault, alertText, decimals, errorText, faultText, formatValue, position, segments, sensorName, shownStatus } from './format'
 import { createI18n } from './i18n'
 import { ApiError } from './api'
 import { common } from '../i18n/common'
@@ -209,7 +209,21 @@ describe('alertText', () => {
       { ...base, type: 'CRITICAL' as const, escalated_at: '2026-11-27T05:00:00Z', escalated_value: 9.6, escalated_threshold: 9 },
       'Pressure 1: 9,60 bar, poza granicą 9,00 bar',
     ],
-    ['a fault keeps the server message', { ...base, type: 'SENSOR_FAULT' as const, message: 'timeout' }, 'Pressure 1: awaria czujnika (timeout)'],
+    [
+      "a fault in the UI's words, not the server's English",
+      { ...base, type: 'SENSOR_FAULT' as const, value: null, threshold: null, message: 'Pressure 1: sensor fault: read timeout' },
+      'Pressure 1: awaria czujnika (Brak odpowiedzi przetwornika)',
+    ],
+    [
+      'a fault with the value read',
+      { ...base, type: 'SENSOR_FAULT' as const, value: 12.5, threshold: null, message: 'Pressure 1: sensor fault: out of range (12.5 bar)' },
+      'Pressure 1: awaria czujnika (Poza zakresem przetwornika: 12,50 bar)',
+    ],
+    [
+      'a fault the UI does not know keeps its words, without the sensor name again',
+      { ...base, type: 'SENSOR_FAULT' as const, value: null, threshold: null, message: 'Pressure 1: sensor fault: gremlins (slave 2)' },
+      'Pressure 1: awaria czujnika (gremlins (slave 2))',
+    ],
     ['without meta: the sensor id and no unit', { ...base, sensor_id: 'P9' }, 'P9: 8,34, poza granicą 8,00'],
     [
       "a device fault of the storage: the UI's own words, not the daemon's English",
@@ -225,10 +239,43 @@ describe('alertText', () => {
     expect(alertText(a, a.sensor_id === 'P1' ? meta : undefined, t, 'pl-PL')).toBe(want)
   })
 
+  it.each([
+    ['pl-PL', 'Ciśnienie 1: 8,34 bar, poza granicą 8,00 bar'],
+    ['en-GB', 'Pressure 1: 8.34 bar, beyond the limit of 8.00 bar'],
+  ])('names the sensor in the language of %s', (locale, want) => {
+    const i = createI18n([common], locale === 'pl-PL' ? 'pl' : 'en')
+    const named = { ...meta, name: 'P-one', names: { pl: 'Ciśnienie 1', en: 'Pressure 1' } }
+    expect(alertText(base, named, i.t, locale)).toBe(want)
+  })
+
   it('says the same in English', () => {
     const en = createI18n([common], 'en')
     const a = { ...base, type: 'DEVICE_FAULT' as const, sensor_id: 'storage', value: null, threshold: null }
     expect(alertText(a, undefined, en.t, 'en-GB')).toMatch(/^The database was damaged and has been set aside; the device runs on a backup/)
+  })
+})
+
+describe('sensorName', () => {
+  const names = { pl: 'Ciśnienie 1', en: 'Pressure 1' }
+  it.each([
+    ['Polish', { name: 'P-one', names }, 'pl-PL', 'Ciśnienie 1'],
+    ['English', { name: 'P-one', names }, 'en-GB', 'Pressure 1'],
+    ['no names from an older daemon: its one name', { name: 'P-one' }, 'pl-PL', 'P-one'],
+    ['no name in this language: the one name', { name: 'P-one', names: { en: 'Pressure 1' } }, 'pl-PL', 'P-one'],
+    ['no meta', undefined, 'pl-PL', ''],
+  ])('%s', (_, meta, locale, want) => {
+    expect(sensorName(meta, locale)).toBe(want)
+  })
+})
+
+describe('alertFault', () => {
+  it.each([
+    ['Pressure 3: sensor fault: out of range (1200 mbar)', 'out of range'],
+    ['Pressure 3: sensor fault: out of range (1.2e+03 mbar)', 'out of range'],
+    ['Pressure 3: sensor fault: read timeout', 'read timeout'],
+    ['read P1 (slave 2)', 'read P1 (slave 2)'],
+  ])('%j → %j', (msg, want) => {
+    expect(alertFault(msg)).toBe(want)
   })
 })
 

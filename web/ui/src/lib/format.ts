@@ -2,6 +2,7 @@
 import type { Reading, SensorMeta } from '../stores/live'
 import type { Alert } from '../stores/alerts'
 import { ApiError } from './api'
+import type { Lang } from './i18n'
 
 export type Shown = 'normal' | 'warning' | 'critical' | 'fault' | 'nodata'
 
@@ -110,8 +111,13 @@ export function alertText(
     const words = t(key)
     return words !== key ? words : t('alert.device', { part: a.sensor_id })
   }
-  const sensor = meta?.name || a.sensor_id
-  if (a.type === 'SENSOR_FAULT') return t('alert.fault', { sensor, message: a.message })
+  const sensor = sensorName(meta, locale) || a.sensor_id
+  if (a.type === 'SENSOR_FAULT') {
+    const message = faultText(alertFault(a.message), t)
+    if (a.value === null || a.value === undefined || !Number.isFinite(a.value)) return t('alert.fault', { sensor, message })
+    return t('alert.fault_value', { sensor, message, value: formatValue(a.value, meta, locale), unit: meta?.unit ?? '' })
+      .replace(/ +\)/g, ')')
+  }
   // An alert that escalated from warning to critical says the critical crossing.
   const up = !!a.escalated_at
   return t('alert.beyond', {
@@ -121,6 +127,21 @@ export function alertText(
     unit: meta?.unit ?? '',
   })
     .replace(/ +(,|$)/g, '$1') // no gap where a sensor without a unit has none
+}
+
+/** sensorName is the sensor's name in the language of locale ("pl-PL": names.pl), its one
+ *  name where the daemon gives no names per language, '' without meta. */
+export function sensorName(meta: Pick<SensorMeta, 'name' | 'names'> | undefined, locale: string): string {
+  if (!meta) return ''
+  const lang = locale.slice(0, 2) as Lang
+  return meta.names?.[lang] || meta.name
+}
+
+/** alertFault is the fault in a sensor fault's message ("Pressure 3: sensor fault: out of
+ *  range (1200 mbar)" says "out of range"), or the whole message when it has another shape. */
+export function alertFault(message: string): string {
+  const m = /sensor fault: (.*?)(?: \([-+\d.eE]+(?: [^()]*)?\))?$/.exec(message)
+  return m ? m[1] : message
 }
 
 /** alertDetail is what an alert says beyond alertText, '' for most: a device fault's own

@@ -11,6 +11,48 @@ const areaB: Messages = {
   en: { both: 'en-b', b: 'bee' },
 }
 
+describe('plurals', () => {
+  const i = createI18n([common])
+  it.each([
+    ['pl', 1, '+1 kolejny'],
+    ['pl', 2, '+2 kolejne'],
+    ['pl', 4, '+4 kolejne'],
+    ['pl', 5, '+5 kolejnych'],
+    ['pl', 12, '+12 kolejnych'],
+    ['pl', 22, '+22 kolejne'],
+    ['pl', 25, '+25 kolejnych'],
+    ['en', 1, '+1 more'],
+    ['en', 5, '+5 more'],
+  ] as const)('%s %i: %s', (lang, n, want) => {
+    i.lang.value = lang
+    expect(i.t('banner.more', { n })).toBe(want)
+  })
+
+  it.each([
+    [1, '1 do potwierdzenia'],
+    [5, '5 do potwierdzenia'],
+  ])('the header count, %i: words that need no plural form', (n, want) => {
+    i.lang.value = 'pl'
+    expect(i.t('alerts.count', { n })).toBe(want)
+  })
+
+  it('a key without plural forms takes n as any param', () => {
+    i.lang.value = 'pl'
+    expect(i.t('tile.age', { ago: '3 s', n: 3 })).toBe('3 s temu')
+  })
+
+  it('every plural key has an other form in both languages, and no bare form beside it', () => {
+    for (const lang of LANGS) {
+      const keys = Object.keys(common[lang])
+      const plural = new Set(keys.filter((k) => /\.(one|few|many|other)$/.test(k)).map((k) => k.replace(/\.\w+$/, '')))
+      for (const k of plural) {
+        expect(keys, `${lang} ${k}.other`).toContain(k + '.other')
+        expect(keys, `${lang} ${k} alone`).not.toContain(k)
+      }
+    }
+  })
+})
+
 describe('createI18n', () => {
   it('starts in Polish by default, with the Polish locale', () => {
     const i = createI18n([areaA])
@@ -91,8 +133,11 @@ describe('createI18n', () => {
 })
 
 describe('common words', () => {
-  const pl = Object.keys(common.pl)
-  const en = Object.keys(common.en)
+  // A language's plural forms are its own (Polish has few and many, English has not): the
+  // forms other than "other" are left out of the comparisons of keys.
+  const own = (k: string) => !/\.(zero|one|two|few|many)$/.test(k)
+  const pl = Object.keys(common.pl).filter(own)
+  const en = Object.keys(common.en).filter(own)
   const placeholders = (s: string) => [...s.matchAll(/\{(\w+)\}/g)].map((m) => m[1]).sort()
 
   it('has words', () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import type { Api } from '../lib/api'
 import type { Alert } from './alerts'
-import { SPARK_SECONDS, STALE_MS, backoff, createLive, type LiveOptions } from './live'
+import { SPARK_SECONDS, STALE_MS, backoff, createLive, readingAge, readingStale, type LiveOptions } from './live'
 
 /** FakeSocket is a WebSocket the test drives: it never opens or closes on its own. */
 class FakeSocket {
@@ -43,7 +43,7 @@ const meta = {
   'P 2': { name: 'Outlet', range: [0, 1000], normal: [200, 800], warning: [100, 900] },
 }
 
-function fakeApi(history: Record<string, { value: number | null; timestamp: string }[]> = {}) {
+function fakeApi(history: Record<string, { value: number | null; quality?: 'good' | 'bad'; timestamp: string }[]> = {}) {
   const api = {
     get: vi.fn(async (path: string): Promise<unknown> => {
       if (path === '/api/sensors/current') {
@@ -134,6 +134,29 @@ describe('backoff', () => {
   })
 })
 
+describe('readingStale', () => {
+  const now = Date.parse('2025-03-01T08:00:10Z')
+  const at = (s: number) => ({ timestamp: new Date(now - s * 1000).toISOString() })
+  it.each([
+    ['fresh', at(1), { interval: 1 }, false],
+    ['2 s old at a 1 s interval: not yet', at(2), { interval: 1 }, false],
+    ['2.1 s old at a 1 s interval', at(2.1), { interval: 1 }, true],
+    ['5 s old at a 5 s interval: not yet', at(5), { interval: 5 }, false],
+    ['10.5 s old at a 5 s interval', at(10.5), { interval: 5 }, true],
+    ['no interval: 2 s', at(2.5), undefined, true],
+    ['no reading', undefined, { interval: 1 }, false],
+  ])('%s', (_, r, meta, want) => {
+    expect(readingStale(r, meta, now)).toBe(want)
+  })
+
+  it('readingAge is ms since the reading, null without one', () => {
+    expect(readingAge(at(12), now)).toBe(12_000)
+    expect(readingAge(undefined, now)).toBeNull()
+    expect(readingAge({ timestamp: 'garbage' }, now)).toBeNull()
+    expect(readingAge({ timestamp: '0001-01-01T00:00:00Z' }, now)).toBeNull() // not read yet
+  })
+})
+
 describe('createLive', () => {
   it('connects to the url and starts as connecting', () => {
     const { live } = setup()
@@ -171,6 +194,85 @@ describe('createLive', () => {
       [Date.now() - 2000, 4],
       [Date.now() - 1000, null],
     ])
+  })
+
+  it('a bad reading or bucket of the history is a gap in the sparkline, not its number', async () => {
+    const at = (ms: number) => new Date(Date.now() - ms).toISOString()
+    const { asApi } = fakeApi({
+      P1: [
+        { value: 4, quality: 'good', timestamp: at(3000) },
+        { value: 1000, quality: 'bad', timestamp: at(2000) }, // out of range, clamped by the daemon
+        { value: 4.5, timestamp: at(1000) }, // an older daemon without quality
+      ],
+    })
+    const live = createLive({ api: asApi, url: URL_, WebSocket: FakeSocket as unknown as typeof WebSocket, random: () => 0.5 })
+    live.start()
+    FakeSocket.last.open()
+    await vi.advanceTimersByTimeAsync(0)
+    expect(live.state.spark.P1).toEqual([
+      [Date.now() - 3000, 4],
+      [Date.now() - 2000, null],
+      [Date.now() - 1000, 4.5],
+    ])
+  })
+
+  it("a frame before the sensors' settings waits for them: no reading is judged without its limits", async () => {
+    let answer: (v: unknown) => void = () => {}
+    const { api, asApi } = fakeApi()
+    const real = api.get.getMockImplementation()!
+    api.get.mockImplementation((path: string) =>
+      path === '/api/sensors/current' ? new Promise((r) => (answer = () => r(real(path)))) : real(path),
+    )
+    const live = createLive({ api: asApi, url: URL_, WebSocket: FakeSocket as unknown as typeof WebSocket, random: () => 0.5 })
+    live.start()
+    FakeSocket.last.open()
+    FakeSocket.last.send({ type: 'sensors', P1: reading(12, { status: 'critical', quality: 'bad', fault: 'out of range' }) })
+    expect(live.state.link).toBe('live') // the round is news: the link is live
+    expect(live.state.readings.P1).toBeUndefined() // but its reading waits
+    expect(live.state.meta.P1).toBeUndefined()
+    answer(undefined)
+    await vi.advanceTimersByTimeAsync(0)
+    expect(live.state.meta.P1.range).toEqual([0, 10])
+    expect(live.state.readings.P1.value).toBe(12) // the frame's, newer than the answer's 5
+    expect(live.state.spark.P1.at(-1)?.[1]).toBeNull()
+    // after the settings, frames apply at once
+    vi.advanceTimersByTime(1000)
+    FakeSocket.last.send({ type: 'sensors', P1: reading(6) })
+    expect(live.state.readings.P1.value).toBe(6)
+  })
+
+  it('settings that fail to load are asked for again; the frame that waited for them then shows', async () => {
+    const { api, asApi } = fakeApi()
+    const real = api.get.getMockImplementation()!
+    let fail = true
+    api.get.mockImplementation(async (path: string) => {
+      if (path === '/api/sensors/current' && fail) throw new Error('503')
+      return real(path)
+    })
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    const live = createLive({ api: asApi, url: URL_, WebSocket: FakeSocket as unknown as typeof WebSocket, random: () => 0.5 })
+    live.start()
+    FakeSocket.last.open()
+    await vi.advanceTimersByTimeAsync(0)
+    FakeSocket.last.send({ type: 'sensors', P1: reading(7) })
+    expect(live.state.readings.P1).toBeUndefined()
+    fail = false
+    await vi.advanceTimersByTimeAsync(2000)
+    expect(live.state.meta.P1).toBeDefined()
+    expect(live.state.readings.P1.value).toBe(7)
+    warn.mockRestore()
+  })
+
+  it('a daemon that hangs: the link is lost within 3 s of its last frame', async () => {
+    const { live } = await goLive()
+    const sock = FakeSocket.last
+    vi.advanceTimersByTime(1000)
+    sock.send({ type: 'sensors', P1: reading(5) })
+    vi.advanceTimersByTime(2750)
+    expect(live.state.link).toBe('live')
+    vi.advanceTimersByTime(500)
+    expect(live.state.link).toBe('lost')
+    expect(sock.closed).toHaveLength(1)
   })
 
   it('the first sensors frame makes the link live and sets readings and sparks', async () => {

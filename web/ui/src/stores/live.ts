@@ -2,13 +2,16 @@
 //
 // The store connects to /api/ws/sensors (the access cookie authenticates it), keeps the
 // newest reading of each sensor and a few minutes of values for the sparklines, and hands
-// alert frames to whoever listens. When no new poll round arrives for a few intervals the
-// connection counts as lost even if the socket looks open: the screen says so rather than
-// freeze silently.
+// alert frames to whoever listens. A reading is judged only with its sensor's settings: the
+// frames that come before GET /api/sensors/current has answered wait for it. When no new poll
+// round arrives for three intervals (3 s at the default 1 s) the connection counts as lost
+// even if the socket looks open (a daemon that hangs): the screen says so rather than freeze
+// silently; a reading older than two of its intervals (2 s at least) is stale on its tile.
 // Reconnects back off from 0.5 s to 10 s with jitter.
 import { reactive, readonly, type InjectionKey } from 'vue'
 import type { Api } from '../lib/api'
 import type { Alert } from './alerts'
+import type { Lang } from '../lib/i18n'
 
 /** STATUSES are a reading's judgement against its sensor's thresholds, as the server spells
  *  them (web/openapi.json, Status): "unknown" when there is no value to judge (a failed read). */
@@ -31,6 +34,8 @@ export interface Reading {
 export interface SensorMeta {
   id: string
   name: string
+  /** the name per language (GET /api/sensors/current, names); absent from older daemons */
+  names?: Partial<Record<Lang, string>>
   unit: string
   range: [number, number]
   normal: [number, number]
@@ -47,7 +52,14 @@ export const DEFAULT_SENSORS: readonly string[] = ['P1', 'P2', 'P3']
 export const SPARK_SECONDS = 300
 /** STALE_MS without a new round counts as a lost connection, at least (frames come once
  *  per poll round; with slower sensors the wait is three of their intervals). */
-export const STALE_MS = 5000
+export const STALE_MS = 3000
+/** READING_STALE_MS is the least age at which a reading is stale (two of its sensor's
+ *  intervals when they are longer). */
+export const READING_STALE_MS = 2000
+/** WATCHDOG_MS is how often the stale check runs: a lost link shows within STALE_MS plus this. */
+const WATCHDOG_MS = 250
+/** META_RETRY_MS is the wait before the settings are asked for again after a failure. */
+const META_RETRY_MS = 2000
 const BACKOFF_MIN_MS = 500
 const BACKOFF_MAX_MS = 10_000
 
@@ -90,7 +102,27 @@ interface CurrentAnswer {
 }
 
 interface HistoryAnswer {
-  points: { value: number | null; timestamp: string }[]
+  /** a reading, or a bucket of them whose quality is bad if any of its readings was */
+  points: { value: number | null; quality?: Quality; timestamp: string }[]
+}
+
+/** readingAge is how old a reading is at now (the device's time, ms); null without one, or for
+ *  the placeholder of a sensor not read yet (its time is Go's zero time, year 1). */
+export function readingAge(r: Pick<Reading, 'timestamp'> | undefined, now: number): number | null {
+  const t = r ? Date.parse(r.timestamp) : NaN
+  return Number.isFinite(t) && t > 0 ? Math.max(0, now - t) : null
+}
+
+/** readingStale tells a reading older than two of its sensor's intervals, READING_STALE_MS at
+ *  least: no newer one came (a daemon that hangs, a sensor no longer polled). */
+export function readingStale(r: Pick<Reading, 'timestamp'> | undefined, meta: Pick<SensorMeta, 'interval'> | undefined, now: number): boolean {
+  const age = readingAge(r, now)
+  return age !== null && age > Math.max(READING_STALE_MS, 2 * (meta?.interval ?? 0) * 1000)
+}
+
+/** sparkPoint is a reading's point on a sparkline: a bad one is a gap, never its number. */
+function sparkPoint(p: { value: number | null; quality?: Quality; timestamp: string }): [number, number | null] {
+  return [Date.parse(p.timestamp), p.quality === 'bad' ? null : p.value]
 }
 
 /** backoff is the wait before reconnect attempt n (1-based), with +-20 % jitter, never over
@@ -117,10 +149,13 @@ export function createLive(opts: LiveOptions) {
   let sinceFresh = 0 // when the socket was made or the last new round came, ms
   let lastSeq = -1 // the newest round seen; a round seen before proves nothing is polled
   let offset = 0 // the device's clock minus this browser's, ms, from the frames' ts
+  let metaLoaded = false // the sensors' settings have come: readings can be judged
+  let held: [string, Reading][] | null = null // the newest frame's readings that came before them
   let running = false
   let generation = 0 // counts start(): a callback of an earlier run does nothing
   let retryTimer: ReturnType<typeof setTimeout> | null = null
   let watchdog: ReturnType<typeof setInterval> | null = null
+  let metaTimer: ReturnType<typeof setTimeout> | null = null
 
   /** serverNow is the device's time: sparklines and trends compare it with the readings'
    *  timestamps, and a phone's clock need not agree with the device's. */
@@ -141,10 +176,13 @@ export function createLive(opts: LiveOptions) {
     for (const id of cur.order) {
       const s = cur.sensors[id]
       state.meta[id] = {
-        id, name: s.name, unit: s.unit, range: s.range, normal: s.normal, warning: s.warning, interval: s.interval,
+        id, name: s.name, names: s.names, unit: s.unit, range: s.range, normal: s.normal, warning: s.warning, interval: s.interval,
       }
       if (!state.readings[id]) state.readings[id] = s
     }
+    metaLoaded = true
+    if (held) applyReadings(held)
+    held = null
   }
 
   /** backfill loads the sparklines' minutes from the history, which also fills a gap the
@@ -157,11 +195,22 @@ export function createLive(opts: LiveOptions) {
           `/api/sensors/${encodeURIComponent(id)}/history?start_time=${start}&max_points=${SPARK_SECONDS}`,
         )
         if (gen !== generation) return
-        const old: [number, number | null][] = h.points.map((p) => [Date.parse(p.timestamp), p.value])
+        const old = h.points.map(sparkPoint)
         const last = old.length ? old[old.length - 1][0] : -Infinity
         state.spark[id] = old.concat((state.spark[id] ?? []).filter((p) => p[0] > last))
       }),
     )
+  }
+
+  /** reload loads the settings and the sparklines' minutes; while the settings have never
+   *  come it tries again every META_RETRY_MS, since readings wait for them. */
+  function reload(gen: number) {
+    void loadMeta(gen)
+      .then(() => backfill(gen))
+      .catch((e) => {
+        console.warn('live: reload after connect:', e)
+        if (!metaLoaded && running && gen === generation) metaTimer = setTimeout(() => reload(gen), META_RETRY_MS)
+      })
   }
 
   function applyFrame(data: string) {
@@ -198,12 +247,19 @@ export function createLive(opts: LiveOptions) {
       state.attempts = 0
       state.retryAt = 0
     }
+    // Before the settings have come a reading would be judged without its limits and range
+    // (a fault, then critical a moment later): the newest waits for them.
+    if (metaLoaded) applyReadings(entries)
+    else held = entries
+  }
+
+  function applyReadings(entries: [string, Reading][]) {
     const cut = serverNow() - SPARK_SECONDS * 1000
     for (const [id, r] of entries) {
       state.readings[id] = r
       if (!state.order.includes(id)) state.order.push(id)
       const s = (state.spark[id] ??= [])
-      s.push([Date.parse(r.timestamp), r.quality === 'bad' ? null : r.value])
+      s.push(sparkPoint(r))
       while (s.length && s[0][0] < cut) s.shift()
     }
   }
@@ -227,9 +283,7 @@ export function createLive(opts: LiveOptions) {
       if (ws !== socket) return
       // Frames may have been missed while away (or before this socket, on the first one):
       // reload what they would have told.
-      void loadMeta(gen)
-        .then(() => backfill(gen))
-        .catch((e) => console.warn('live: reload after connect:', e))
+      reload(gen)
       opts.onOpen?.()
     }
     socket.onmessage = (ev) => {
@@ -280,6 +334,8 @@ export function createLive(opts: LiveOptions) {
     generation++
     if (retryTimer) clearTimeout(retryTimer)
     if (watchdog) clearInterval(watchdog)
+    if (metaTimer) clearTimeout(metaTimer)
+    metaTimer = null
     retryTimer = null
     watchdog = null
     const s = ws
@@ -290,6 +346,8 @@ export function createLive(opts: LiveOptions) {
       lastFrame: 0, attempts: 0, retryAt: 0, closeCode: 0,
     })
     lastSeq = -1
+    metaLoaded = false
+    held = null
   }
 
   return {
@@ -299,7 +357,7 @@ export function createLive(opts: LiveOptions) {
       if (running) return
       running = true
       generation++
-      watchdog = setInterval(checkStale, 1000)
+      watchdog = setInterval(checkStale, WATCHDOG_MS)
       connect()
     },
     stop,

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { ApiError, type Api, type RefreshResult } from '../lib/api'
-import { WARN_SECONDS, createSession, type SessionClock } from './session'
+import { SIGNIN_IDLE_MS, WARN_SECONDS, createSession, type LiveViewProbe, type SessionClock } from './session'
 
 const T0 = Date.parse('2025-03-01T08:00:00Z')
 
@@ -453,5 +453,84 @@ describe('restore', () => {
     expect(s.state.user).toBeNull()
     expect(s.state.restoring).toBe(false)
     expect(warn).toHaveBeenCalled()
+  })
+})
+
+describe('the live view signed out', () => {
+  const probeOf = (...answers: (boolean | null)[]) => vi.fn<LiveViewProbe>(async () => answers.shift() ?? null)
+
+  it.each([
+    ['the panel (200)', [true], true],
+    ['beyond the panel, or the live view off (401)', [false], false],
+    ['no answer keeps the last one', [true, null], true],
+    ['a refusal after a yes turns it off', [true, false], false],
+  ])('%s', async (_name, answers, want) => {
+    const c = fakeClock()
+    const s = createSession(fakeApi().asApi, c.clock, () => {}, probeOf(...answers))
+    expect(s.state.liveView).toBe(false) // until asked, the sign-in screen
+    for (const _ of answers) await s.probeLiveView()
+    expect(s.state.liveView).toBe(want)
+  })
+
+  it('offers an action to a signed-out panel, and to a user only with its permission', async () => {
+    const c = fakeClock()
+    const a = fakeApi()
+    a.api.post.mockImplementation(async (path: string) => (path === '/api/auth/login' ? answer({ permissions: ['view_sensors'] }) : undefined))
+    const s = createSession(a.asApi, c.clock, () => {}, probeOf(true))
+    expect(s.offers('ack_alerts')).toBe(false) // not known to be the panel yet
+    await s.probeLiveView()
+    expect(s.offers('ack_alerts')).toBe(true) // touching it asks for a sign-in
+    expect(s.can('ack_alerts')).toBe(false) // but nobody may do it
+    await s.login('jan', 'pw', 'OPERATOR')
+    expect(s.offers('ack_alerts')).toBe(false)
+    expect(s.offers('view_sensors')).toBe(true)
+  })
+
+  it('whenSignedOut waits for the logout request, so the signed-out socket does not carry its cookie', async () => {
+    const { s, api } = await signedIn()
+    let release = () => {}
+    api.post.mockImplementation(() => new Promise<undefined>((r) => (release = () => r(undefined))))
+    let settled = false
+    void s.logout('idle')
+    void s.whenSignedOut().then(() => (settled = true))
+    await flush()
+    expect(s.state.user).toBeNull()
+    expect(settled).toBe(false)
+    release()
+    await flush()
+    expect(settled).toBe(true)
+  })
+
+  it('backToLiveView after SIGNIN_IDLE_MS untouched, signed out, on the live view only', async () => {
+    const c = fakeClock()
+    const s = createSession(fakeApi().asApi, c.clock, () => {}, probeOf(true))
+    c.advance(SIGNIN_IDLE_MS / 1000)
+    expect(s.backToLiveView()).toBe(false) // no live view known
+    await s.probeLiveView()
+    expect(s.backToLiveView()).toBe(true)
+    s.touch()
+    c.advance(SIGNIN_IDLE_MS / 1000 - 1)
+    expect(s.backToLiveView()).toBe(false) // a touch a moment ago: someone is signing in
+    c.advance(1)
+    expect(s.backToLiveView()).toBe(true)
+  })
+
+  it.each([
+    ['signed in, refresh ok: connect again', true, 'ok', [true], true, false],
+    ['signed in, refresh refused: the session is over', true, 'refused', [true], false, true],
+    ['signed out, still served: connect again (the refused refresh cleared the stale cookie)', false, 'refused', [true], true, false],
+    ['signed out, no longer served: stop', false, 'refused', [false], false, false],
+    ['signed out, no answer: keep trying', false, 'failed', [null], true, false],
+  ] as const)('socket refused (4001): %s', async (_n, signIn, refresh, probes, again, ended) => {
+    const c = fakeClock()
+    const a = fakeApi()
+    a.api.post.mockImplementation(async (path: string) => (path === '/api/auth/login' ? answer() : undefined))
+    a.api.refresh.mockResolvedValue(refresh)
+    const s = createSession(a.asApi, c.clock, () => {}, probeOf(true, ...probes))
+    await s.probeLiveView()
+    if (signIn) await s.login('jan', 'pw', 'OPERATOR')
+    expect(await s.socketRefused()).toBe(again)
+    expect(a.api.refresh).toHaveBeenCalledOnce()
+    expect(s.state.ended === 'expired').toBe(ended)
   })
 })

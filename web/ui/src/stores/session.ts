@@ -1,4 +1,5 @@
-// The signed-in user, the silent refresh of the access token, and the idle timeout.
+// The signed-in user, the silent refresh of the access token, the idle timeout, and whether
+// the panel shows its live view while nobody is signed in.
 //
 // The tokens themselves never reach this code: the server keeps them in HttpOnly cookies.
 // The store knows who is signed in, refreshes the access cookie a minute before it expires,
@@ -36,6 +37,26 @@ export const WARN_SECONDS = 60
 export const ACCESS_TTL_MS = 15 * 60_000
 /** REFRESH_RETRY_MS is the wait after a refresh that got no answer. */
 export const REFRESH_RETRY_MS = 5000
+/** SIGNIN_IDLE_MS is how long the sign-in screen waits untouched, while nobody is signed in,
+ *  before the panel goes back to its live view. */
+export const SIGNIN_IDLE_MS = 60_000
+
+/** LiveViewProbe asks the server, without credentials, whether it serves the live data to
+ *  this page signed out (the LCD's panel, with http.panel_live_view on): true on 200, false
+ *  on a refusal, null when the device did not answer. */
+export type LiveViewProbe = () => Promise<boolean | null>
+
+/** probeCurrent is the LiveViewProbe of the page: GET /api/sensors/current with no cookie,
+ *  so a stale session cannot answer for the panel. */
+export const probeCurrent: LiveViewProbe = async () => {
+  try {
+    const r = await fetch('/api/sensors/current', { credentials: 'omit', cache: 'no-store', headers: { Accept: 'application/json' } })
+    void r.arrayBuffer().catch(() => {})
+    return r.ok
+  } catch {
+    return null
+  }
+}
 
 export interface SessionClock {
   now(): number // ms
@@ -66,14 +87,23 @@ export interface SessionState {
   ended: EndReason
   /** true until restore() has asked the server whether a session exists */
   restoring: boolean
+  /** the server shows this page the live data while nobody is signed in (the panel's live
+   *  view): from the last probeLiveView() that got an answer */
+  liveView: boolean
 }
 
 function expireCSRFCookie() {
   if (typeof document !== 'undefined') document.cookie = `${CSRF_COOKIE}=; Max-Age=0; Path=/; SameSite=Strict`
 }
 
-export function createSession(api: Api, clock: SessionClock = realClock, forgetCookie: () => void = expireCSRFCookie) {
-  const state = reactive<SessionState>({ user: null, idleLeft: Infinity, ended: '', restoring: true })
+export function createSession(
+  api: Api,
+  clock: SessionClock = realClock,
+  forgetCookie: () => void = expireCSRFCookie,
+  probe: LiveViewProbe = probeCurrent,
+) {
+  const state = reactive<SessionState>({ user: null, idleLeft: Infinity, ended: '', restoring: true, liveView: false })
+  let signedOut: Promise<void> = Promise.resolve() // the last logout's request, settled
   let lastActivity = clock.now()
   let accessExpires = 0 // ms; 0 when unknown
   let timer: unknown = null
@@ -138,24 +168,39 @@ export function createSession(api: Api, clock: SessionClock = realClock, forgetC
     }
   }
 
-  async function logout(reason: EndReason = 'signed_out'): Promise<void> {
-    if (!state.user) return
+  /** probeLiveView asks the server whether the page may show the live view signed out,
+   *  and keeps the answer; with no answer (null) the last one stays */
+  async function probeLiveView(): Promise<boolean | null> {
+    const ok = await probe()
+    if (ok !== null) state.liveView = ok
+    return ok
+  }
+
+  function can(permission: string): boolean {
+    const p = state.user?.permissions ?? []
+    return p.includes(permission) || p.includes('full_system_access')
+  }
+
+  function logout(reason: EndReason = 'signed_out'): Promise<void> {
+    if (!state.user) return signedOut
     stop(reason)
-    try {
-      await api.post('/api/auth/logout')
-    } catch {
+    signedOut = api.post('/api/auth/logout').then(
+      () => {},
       // Signed out here anyway; the server ends the session on its own idle timeout. The
       // page forgets the session's CSRF cookie, so a reload does not restore it.
-      forgetCookie()
-    }
+      () => forgetCookie(),
+    )
+    return signedOut
   }
 
   return {
     state: readonly(state) as Readonly<SessionState>,
 
-    /** login signs in; an ApiError says why not (the sign-in screen explains it) */
-    async login(username: string, password: string, role: Role): Promise<User> {
-      const a = await api.post<TokenAnswer>('/api/auth/login', { username, password, role })
+    /** login signs in with a password, or with a PIN (the panel only); an ApiError says why
+     *  not (the sign-in screen explains it) */
+    async login(username: string, secret: string, role: Role, kind: 'password' | 'pin' = 'password'): Promise<User> {
+      const body = kind === 'pin' ? { username, pin: secret, role } : { username, password: secret, role }
+      const a = await api.post<TokenAnswer>('/api/auth/login', body)
       start(a)
       return state.user!
     },
@@ -199,9 +244,41 @@ export function createSession(api: Api, clock: SessionClock = realClock, forgetC
       if (state.user && state.idleLeft <= WARN_SECONDS) tick()
     },
 
-    can(permission: string): boolean {
-      const p = state.user?.permissions ?? []
-      return p.includes(permission) || p.includes('full_system_access')
+    can,
+
+    /** offers tells whether an action needing permission is shown: to a user who may do it,
+     *  and on the panel's live view to nobody in particular, where touching it asks for a
+     *  sign-in */
+    offers(permission: string): boolean {
+      return state.user ? can(permission) : state.liveView
+    },
+
+    probeLiveView,
+
+    /** socketRefused is what the live socket does on close code 4001 (refused for its
+     *  credentials); it resolves true when connecting again may help. Signed in, a refresh
+     *  may renew the session; if the server refuses it the session is over. Signed out, the
+     *  cookie of an ended session may linger (its token wins over the live view): the refused
+     *  refresh makes the server clear it, and the live view goes on while the server serves it. */
+    async socketRefused(): Promise<boolean> {
+      const r = await api.refresh()
+      if (state.user) {
+        if (r === 'refused') stop('expired')
+        return r !== 'refused'
+      }
+      return (await probeLiveView()) !== false
+    },
+
+    /** whenSignedOut resolves once the last logout's request has settled, so that nothing
+     *  signed-out starts while the server still holds that session's cookies */
+    whenSignedOut(): Promise<void> {
+      return signedOut
+    },
+
+    /** backToLiveView tells whether the sign-in screen, untouched for SIGNIN_IDLE_MS while
+     *  nobody is signed in, should give way to the live view */
+    backToLiveView(): boolean {
+      return !state.user && state.liveView && clock.now() - lastActivity >= SIGNIN_IDLE_MS
     },
 
     /** tick runs the timers once; tests call it after moving their clock */

@@ -3,9 +3,10 @@ import { defineComponent, h } from 'vue'
 import { flushPromises, mount } from '@vue/test-utils'
 import { createMemoryHistory, createRouter } from 'vue-router'
 import SignInView from './SignInView.vue'
-import { ApiError, type Api } from '../lib/api'
+import { API, ApiError, type Api } from '../lib/api'
 import { I18N, createI18n, type Lang } from '../lib/i18n'
 import { common } from '../i18n/common'
+import { pin } from '../i18n/pin'
 import { SESSION, createSession, type SessionClock } from '../stores/session'
 
 const clock: SessionClock = { now: () => Date.parse('2025-03-01T08:00:00Z'), setInterval: () => 1, clearInterval: () => {} }
@@ -21,10 +22,12 @@ function fakeApi() {
   return { api, asApi: api as unknown as Api }
 }
 
-async function setup(lang: Lang = 'pl') {
+async function setup(lang: Lang = 'pl', recent?: unknown) {
   const { api, asApi } = fakeApi()
+  // GET /api/auth/recent: an array on the panel; undefined (no answer) elsewhere.
+  if (recent !== undefined) api.get.mockImplementation(async (path: string) => (path === '/api/auth/recent' ? recent : undefined))
   const session = createSession(asApi, clock)
-  const i18n = createI18n([common], lang)
+  const i18n = createI18n([common, pin], lang)
   const router = createRouter({
     history: createMemoryHistory(),
     routes: [
@@ -37,10 +40,11 @@ async function setup(lang: Lang = 'pl') {
   const w = mount(SignInView, {
     global: {
       plugins: [router],
-      provide: { [I18N as symbol]: i18n, [SESSION as symbol]: session },
+      provide: { [I18N as symbol]: i18n, [SESSION as symbol]: session, [API as symbol]: asApi },
     },
     attachTo: document.body,
   })
+  await flushPromises() // the recent users, on the panel
   return { w, api, session, router, i18n }
 }
 
@@ -212,5 +216,116 @@ describe('SignInView', () => {
     ;(w.find('[data-key="enter"]').element as HTMLButtonElement).click()
     await flushPromises()
     expect(w.find('[data-testid="signin-error"]').exists()).toBe(false)
+  })
+
+  describe('on the panel', () => {
+    const RECENT = [
+      { username: 'operator1', role: 'OPERATOR' },
+      { username: 'admin1', role: 'ADMIN' },
+    ]
+    const answer = { username: 'operator1', role: 'OPERATOR', permissions: ['view_sensors'], color: '#27ae60', session_timeout: 300, expires_in: 900 }
+    const press = async (w: Awaited<ReturnType<typeof setup>>['w'], keys: string) => {
+      for (const k of keys) await w.find(`[data-pin-key="${k}"]`).trigger('click')
+    }
+    const dots = (w: Awaited<ReturnType<typeof setup>>['w']) => w.find('[data-testid="pin-dots"]').attributes('data-count')
+
+    it('shows the recent users as tiles with their role, and the role tiles for another user', async () => {
+      const { w } = await setup('en', RECENT)
+      mounted.push(w)
+      expect(w.findAll('button.who').map((b) => b.text())).toEqual(['operator1Operator', 'admin1Administrator'])
+      expect(w.findAll('button.role')).toHaveLength(4)
+      expect(w.text()).toContain('Recent sign-ins on this panel: touch your name')
+      expect(w.text()).toContain('Another user: choose the role, then type the name')
+    })
+
+    it('one touch on a tile, four digits and OK sign in with the PIN and the tile\'s role', async () => {
+      const { w, api, router } = await setup('pl', RECENT)
+      mounted.push(w)
+      api.post.mockResolvedValue(answer)
+      await w.find('[data-testid="recent-operator1"]').trigger('click')
+      expect(w.find('[data-testid="pin-user"]').text()).toBe('operator1')
+      expect(w.find('[data-testid="pin-step"]').text()).toContain('Wpisz PIN')
+      await press(w, '2580')
+      expect(dots(w)).toBe('4')
+      expect(w.findAll('.dot.on')).toHaveLength(4)
+      await w.find('[data-testid="pin-ok"]').trigger('click')
+      await flushPromises()
+      expect(api.post).toHaveBeenCalledWith('/api/auth/login', { username: 'operator1', pin: '2580', role: 'OPERATOR' })
+      expect(router.currentRoute.value.name).toBe('home')
+    })
+
+    it('Delete takes the last digit back; at most eight digits; OK before four asks for more', async () => {
+      const { w, api } = await setup('en', RECENT)
+      mounted.push(w)
+      await w.find('[data-testid="recent-admin1"]').trigger('click')
+      await press(w, '123')
+      await w.find('[data-pin-key="del"]').trigger('click')
+      expect(dots(w)).toBe('2')
+      await w.find('[data-testid="pin-ok"]').trigger('click')
+      expect(errorText(w)).toBe('A PIN has 4 to 8 digits.')
+      expect(api.post).not.toHaveBeenCalled()
+      await press(w, '1234567890')
+      expect(dots(w)).toBe('8')
+      expect(w.findAll('.dot')).toHaveLength(8)
+    })
+
+    it.each([
+      ['pl', 401, 'unauthorized', 'Nieprawidłowy PIN. Spróbuj ponownie albo użyj hasła.'],
+      ['en', 401, 'unauthorized', 'Wrong PIN. Try again or use the password.'],
+      ['en', 403, 'forbidden', "A PIN works only on the device's panel. Use the password."],
+      ['pl', 423, 'locked', 'Konto zablokowane po zbyt wielu nieudanych próbach. Spróbuj ponownie za 5 min.'],
+    ] as const)('a refused PIN (%s, %i) says what to do and clears the digits', async (lang, status, code, want) => {
+      const { w, api, router } = await setup(lang, RECENT)
+      mounted.push(w)
+      api.post.mockRejectedValue(new ApiError(status, code, 'account locked after 3 failed sign-ins; try again in 5 min'))
+      await w.find('[data-testid="recent-operator1"]').trigger('click')
+      await press(w, '1111')
+      await w.find('[data-testid="pin-ok"]').trigger('click')
+      await flushPromises()
+      expect(errorText(w)).toBe(want)
+      expect(dots(w)).toBe('0')
+      expect(router.currentRoute.value.name).toBe('signin')
+    })
+
+    it('"use password" keeps the user and role and signs in with the password', async () => {
+      const { w, api } = await setup('pl', RECENT)
+      mounted.push(w)
+      api.post.mockResolvedValue(answer)
+      await w.find('[data-testid="recent-operator1"]').trigger('click')
+      await w.find('[data-testid="use-password"]').trigger('click')
+      expect((w.find('[data-testid="field-username"]').element as HTMLInputElement).value).toBe('operator1')
+      expect(w.find('.chosen').text()).toBe('Logowanie jako: Operator')
+      await w.find('[data-testid="field-password"]').setValue('secret')
+      await w.find('form').trigger('submit')
+      await flushPromises()
+      expect(api.post).toHaveBeenCalledWith('/api/auth/login', { username: 'operator1', password: 'secret', role: 'OPERATOR' })
+    })
+
+    it('a typed name goes to the keypad with "use PIN", and back returns to the name', async () => {
+      const { w, api } = await setup('en', [])
+      mounted.push(w)
+      api.post.mockResolvedValue(answer)
+      expect(w.find('[data-testid="recent-users"]').exists()).toBe(false)
+      await w.find('[data-testid="role-SERWISANT"]').trigger('click')
+      await w.find('[data-testid="field-username"]').setValue('serwis1')
+      await w.find('[data-testid="use-pin"]').trigger('click')
+      expect(w.find('[data-testid="pin-user"]').text()).toBe('serwis1')
+      await w.find('[data-testid="signin-back"]').trigger('click')
+      expect((w.find('[data-testid="field-username"]').element as HTMLInputElement).value).toBe('serwis1')
+      await w.find('[data-testid="use-pin"]').trigger('click')
+      // A physical keyboard types too.
+      for (const key of ['1', '5', '9', '0', 'Enter']) window.dispatchEvent(new KeyboardEvent('keydown', { key }))
+      await flushPromises()
+      expect(api.post).toHaveBeenCalledWith('/api/auth/login', { username: 'serwis1', pin: '1590', role: 'SERWISANT' })
+    })
+
+    it('beyond the panel (403): no tiles and no "use PIN"', async () => {
+      const { w } = await setup('en', Promise.reject(new ApiError(403, 'forbidden', "the recent users are shown only on the device's own panel")))
+      mounted.push(w)
+      expect(w.find('[data-testid="recent-users"]').exists()).toBe(false)
+      await w.find('[data-testid="role-OPERATOR"]').trigger('click')
+      expect(w.find('[data-testid="use-pin"]').exists()).toBe(false)
+      expect(w.find('[data-testid="osk"]').exists()).toBe(true)
+    })
   })
 })
