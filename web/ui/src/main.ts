@@ -6,6 +6,7 @@ import { API, createApi, csrfToken } from './lib/api'
 import { createI18n, I18N } from './lib/i18n'
 import { common } from './i18n/common'
 import { trends } from './i18n/trends'
+import { hmi } from './i18n/hmi'
 import { pin } from './i18n/pin'
 import { liveview } from './i18n/liveview'
 import { alarmSound, isPanel, lastLang, rememberAlarmSound } from './lib/prefs'
@@ -17,7 +18,7 @@ import { createLive, LIVE } from './stores/live'
 import { createAlerts, ALERTS } from './stores/alerts'
 import { routes, guard } from './routes'
 
-const i18n = createI18n([common, trends, pin, liveview], lastLang())
+const i18n = createI18n([common, trends, pin, liveview, hmi], lastLang())
 watch(i18n.lang, (l) => (document.documentElement.lang = l), { immediate: true })
 
 // The api tells the session when a refresh fails; the session is created after it.

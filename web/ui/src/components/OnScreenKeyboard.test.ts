@@ -28,7 +28,8 @@ function setup(initial = '') {
 describe('OnScreenKeyboard', () => {
   it.each([
     [['q', 'w', 'e'], 'qwe'],
-    [['1', '2', '0'], '120'],
+    // the digits are on the 123 layer: three rows a layer keep the keys 67 px on 400 px
+    [['symbols', '1', '2', '0'], '120'],
     [['a', '@', 'b', '.', 'p', 'l'], 'a@b.pl'],
     [['j', 'a', 'n', 'space', 'k'], 'jan k'],
   ])('tapping %j types %j', async (keys, want) => {
@@ -71,6 +72,37 @@ describe('OnScreenKeyboard', () => {
     expect(value()).toBe('ąĄŻł!#')
     await tap('symbols')
     expect(w.find('[data-key="q"]').exists()).toBe(true)
+  })
+
+  it('the #+= layer holds the remaining signs, and 123 leads back', async () => {
+    const { w, tap, value } = setup()
+    expect(w.find('[data-key="more"]').exists()).toBe(false)
+    await tap('symbols', 'more', '$', '{', "'", '|')
+    expect(value()).toBe("${'|")
+    expect(w.find('[data-key="1"]').exists()).toBe(false)
+    await tap('more', '1')
+    expect(value()).toBe("${'|1")
+  })
+
+  it('every sign of the old four-row keyboard is still on a layer', async () => {
+    const { w, tap } = setup()
+    const keys = new Set<string>()
+    const collect = () => w.findAll('[data-key]').forEach((b) => keys.add(b.attributes('data-key')!))
+    collect()
+    await tap('symbols')
+    collect()
+    await tap('more')
+    collect()
+    const missing = [...'1234567890qwertyuiopasdfghjklzxcvbnm!@#$%^&*()ąćęłńóśźż-_=+,:;/?\'"<>[]{}~|.'].filter((c) => !keys.has(c))
+    expect(missing).toEqual([])
+  })
+
+  it('the enter key takes the label it is given', () => {
+    const w = mount(OnScreenKeyboard, {
+      props: { modelValue: '', enterLabel: 'Gotowe' },
+      global: { provide: { [I18N as symbol]: createI18n([common]) } },
+    })
+    expect(w.find('[data-key="enter"]').text()).toBe('Gotowe')
   })
 
   it.each([...'ąćęłńóśźż'].map((c) => [c, c.toLocaleUpperCase('pl')]))('shift + %s → %s', async (c, upper) => {

@@ -18,7 +18,7 @@ const reading = (over: Partial<Reading> = {}): Reading => ({
   ...over,
 })
 
-function tile(props: { meta?: SensorMeta; reading?: Reading; stale?: boolean; id?: string }, lang: Lang = 'pl') {
+function tile(props: { meta?: SensorMeta; reading?: Reading; stale?: boolean; id?: string; unacked?: boolean }, lang: Lang = 'pl') {
   return mount(SensorTile, {
     props: {
       id: props.id ?? 'P1',
@@ -27,6 +27,7 @@ function tile(props: { meta?: SensorMeta; reading?: Reading; stale?: boolean; id
       spark: [[NOW - 1000, 5]] as [number, number][],
       stale: props.stale ?? false,
       now: NOW,
+      unacked: props.unacked,
     },
     global: { provide: { [I18N as symbol]: createI18n([common], lang) } },
   })
@@ -124,6 +125,53 @@ describe('SensorTile', () => {
   it('shows the sensor name beside the id', () => {
     const w = tile({ reading: reading() })
     expect(w.find('.name').text()).toBe('P1 · Inlet')
+  })
+
+  it.each([
+    ['normal', reading(), null],
+    ['warning', reading({ value: 8.5, status: 'warning' }), 'warning'],
+    ['critical', reading({ value: 9.7, status: 'critical' }), 'critical'],
+    ['fault', reading({ quality: 'bad', value: null, fault: 'timeout' }), 'fault'],
+    ['overload', reading({ quality: 'bad', status: 'critical', value: 10.4, fault: 'out of range' }), 'critical'],
+  ] as const)('%s: the state shape is %s (grey normal has none)', (_name, r, shape) => {
+    const w = tile({ reading: r })
+    const s = w.find('[data-shape]')
+    expect(s.exists()).toBe(shape !== null)
+    if (shape) expect(s.attributes('data-shape')).toBe(shape)
+  })
+
+  it('the shape moves only while an alarm of the sensor waits for acknowledgement', () => {
+    const still = tile({ reading: reading({ value: 9.7, status: 'critical' }) })
+    expect(still.find('[data-shape]').classes()).not.toContain('moving')
+    const moving = tile({ reading: reading({ value: 9.7, status: 'critical' }), unacked: true })
+    expect(moving.find('[data-shape]').classes()).toContain('moving')
+  })
+
+  it('the value is what the audit measures for its ink; a fault text is not', () => {
+    expect(tile({ reading: reading() }).find('[data-ink]').text()).toBe('5,02')
+    expect(tile({ reading: reading({ value: null }) }).find('[data-ink]').exists()).toBe(false)
+  })
+
+  it("the range bar's bands and the sparkline's edges are indicators, told apart by more than colour", () => {
+    const w = tile({ reading: reading() })
+    expect(w.findAll('.seg').map((s) => s.attributes('data-band'))).toEqual(['critical', 'warning', 'normal', 'warning', 'critical'])
+    expect(w.findAll('.seg[data-indicator]')).toHaveLength(5)
+    expect(w.findAll('line.edge.warn')).toHaveLength(2)
+    expect(w.findAll('line.edge.crit')).toHaveLength(2)
+  })
+
+  it('a normal tile with a cleared alarm waiting shows its shape hollow; an abnormal one its own', () => {
+    const mk = (r: Reading) =>
+      mount(SensorTile, {
+        props: { id: 'P1', meta: P1, reading: r, spark: [], stale: false, now: NOW, cleared: 'critical' as const },
+        global: { provide: { [I18N as symbol]: createI18n([common]) } },
+      })
+    const normal = mk(reading()).find('[data-shape]')
+    expect(normal.attributes('data-shape')).toBe('critical')
+    expect(normal.classes()).toEqual(expect.arrayContaining(['cleared', 'moving']))
+    const warning = mk(reading({ value: 8.5, status: 'warning' })).find('[data-shape]')
+    expect(warning.attributes('data-shape')).toBe('warning')
+    expect(warning.classes()).not.toContain('cleared')
   })
 })
 
