@@ -18,6 +18,10 @@
 //   shape     every [data-shape] (the state shapes) at least rules.shapeMin px in both directions
 //   clipped   no target is cut by an ancestor that clips it: sideways by any overflow but
 //             visible, up and down by hidden or clip (a list that scrolls is not cut)
+//   off-screen no target reaches past the viewport's bottom or right edge unless a scroll
+//             brings it in: an ancestor that scrolls, or the page itself where it may scroll
+//             (rules.pageScroll: the phone's long forms; never the LCD, a kiosk, nor a fixed
+//             element). A primary button half below the 400 px panel is not one touch away.
 // Elements under a modal (a dialog or an overlay drawn over them) are not on the screen and
 // are skipped; so are elements of zero size and hidden ones.
 
@@ -30,8 +34,8 @@ export const PX_PER_MM_LCD = 6.7
  *  gap is 8 px (1.3 mm): a phone is held close and touched with a bare finger. Ink and shapes
  *  are for reading the LCD from 2 m; a phone in the hand has no such rule. */
 export const RULES = {
-  lcd: { name: 'LCD 1280x400', touchMin: 67, primaryMin: 100, gap: 13, text: 4.5, indicator: 3, inkMin: 78, shapeMin: 80 },
-  phone: { name: 'phone 390x844', touchMin: 57, primaryMin: 57, gap: 8, text: 4.5, indicator: 3, inkMin: 0, shapeMin: 0 },
+  lcd: { name: 'LCD 1280x400', touchMin: 67, primaryMin: 100, gap: 13, text: 4.5, indicator: 3, inkMin: 78, shapeMin: 80, pageScroll: false },
+  phone: { name: 'phone 390x844', touchMin: 57, primaryMin: 57, gap: 8, text: 4.5, indicator: 3, inkMin: 0, shapeMin: 0, pageScroll: true },
 }
 
 /** measure runs in the page (it is passed to page.evaluate, so it must use nothing from this
@@ -154,6 +158,22 @@ function measure(rules) {
     return null
   }
 
+  /** offScreen tells whether el's box reaches past the viewport with nothing to scroll it in:
+   *  no scrolling ancestor, and the page may not scroll (or el is fixed and cannot). */
+  function offScreen(el, r) {
+    if (r.bottom <= innerHeight + 1 && r.right <= innerWidth + 1) return false
+    let fixed = false
+    for (let a = el; a && a !== document.body && a !== document.documentElement; a = a.parentElement) {
+      const cs = getComputedStyle(a)
+      if (cs.position === 'fixed') fixed = true
+      if (a === el) continue
+      const scrolls = (cs.overflowY === 'auto' || cs.overflowY === 'scroll') && a.scrollHeight > a.clientHeight + 1
+      const scrollsX = (cs.overflowX === 'auto' || cs.overflowX === 'scroll') && a.scrollWidth > a.clientWidth + 1
+      if (scrolls || scrollsX) return false
+    }
+    return fixed || !rules.pageScroll
+  }
+
   // (a) touch targets and their gaps
   const targets = []
   for (const el of document.querySelectorAll(INTERACTIVE)) {
@@ -169,6 +189,9 @@ function measure(rules) {
     if (r.width + 0.5 < min || r.height + 0.5 < min) fail(el, rule, `${round(r.width)}x${round(r.height)} px`, `>= ${min}x${min} px`)
     const cut = clippedBy(el, r)
     if (cut) fail(el, 'target clipped', `cut by ${describe(cut)}`, 'wholly visible')
+    if (offScreen(el, r)) {
+      fail(el, 'target off-screen', `${round(r.left)},${round(r.top)} to ${round(r.right)},${round(r.bottom)} px`, `inside ${innerWidth}x${innerHeight} px or scrolled to`)
+    }
   }
   for (let i = 0; i < targets.length; i++) {
     for (let j = i + 1; j < targets.length; j++) {

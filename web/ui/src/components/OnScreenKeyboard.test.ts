@@ -97,6 +97,17 @@ describe('OnScreenKeyboard', () => {
     expect(missing).toEqual([])
   })
 
+  it('no row of any layer holds more than ten keys (67 px keys beside the sign-in fields)', async () => {
+    const { w, tap } = setup()
+    const widest = () => Math.max(...w.findAll('.row').map((r) => r.findAll('button').length))
+    const seen = [widest()]
+    await tap('symbols')
+    seen.push(widest())
+    await tap('more')
+    seen.push(widest())
+    expect(Math.max(...seen)).toBeLessThanOrEqual(10)
+  })
+
   it('the enter key takes the label it is given', () => {
     const w = mount(OnScreenKeyboard, {
       props: { modelValue: '', enterLabel: 'Gotowe' },

@@ -77,6 +77,18 @@ describe('SignInView', () => {
     expect(w.find('form').exists()).toBe(false)
   })
 
+  it('the role tiles are grey: the role colour is only their stripe, and sign-in is primary', async () => {
+    const { w } = await setup()
+    mounted.push(w)
+    for (const tile of w.findAll('button.role')) {
+      expect(tile.attributes('style') ?? '').toContain('--role')
+      expect(tile.classes()).not.toContain('primary')
+      expect(tile.find('.stripe[data-indicator]').exists()).toBe(true)
+    }
+    await w.find('[data-testid="role-OPERATOR"]').trigger('click')
+    expect(w.find('[data-testid="signin-submit"]').attributes()).toHaveProperty('data-primary')
+  })
+
   it('choosing a role shows the credentials form and the keyboard', async () => {
     const { w } = await setup()
     mounted.push(w)
