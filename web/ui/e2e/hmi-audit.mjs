@@ -158,6 +158,24 @@ function measure(rules) {
     return null
   }
 
+  /** visiblePart is the part of el's box r that its scrolling ancestors show now (null when
+   *  it is scrolled wholly out of view): a box scrolled under a neighbour is not touched there. */
+  const visiblePart = (el, r) => {
+    let v = { left: r.left, top: r.top, right: r.right, bottom: r.bottom }
+    for (let a = el.parentElement; a && a !== document.documentElement; a = a.parentElement) {
+      const cs = getComputedStyle(a)
+      const scrolls = /auto|scroll|hidden/.test(cs.overflowY + cs.overflowX) &&
+        (a.scrollHeight > a.clientHeight + 1 || a.scrollWidth > a.clientWidth + 1)
+      if (!scrolls) continue
+      const b = a.getBoundingClientRect()
+      const top = b.top + a.clientTop
+      const left = b.left + a.clientLeft
+      v = { left: Math.max(v.left, left), top: Math.max(v.top, top),
+        right: Math.min(v.right, left + a.clientWidth), bottom: Math.min(v.bottom, top + a.clientHeight) }
+      if (v.right <= v.left || v.bottom <= v.top) return null
+    }
+    return v
+  }
   /** offScreen tells whether el's box reaches past the viewport with nothing to scroll it in:
    *  no scrolling ancestor, and the page may not scroll (or el is fixed and cannot). */
   function offScreen(el, r) {
@@ -182,7 +200,7 @@ function measure(rules) {
     const r = shown(el)
     if (!r) continue
     counts.interactive++
-    targets.push({ el, r })
+    targets.push({ el, r, v: visiblePart(el, r) })
     const min = el.hasAttribute('data-primary') ? rules.primaryMin : rules.touchMin
     const rule = el.hasAttribute('data-primary') ? 'primary target size' : 'target size'
     note(el.hasAttribute('data-primary') ? 'primary' : 'target', Math.min(r.width, r.height))
@@ -198,8 +216,10 @@ function measure(rules) {
       const a = targets[i]
       const b = targets[j]
       if (a.el.contains(b.el) || b.el.contains(a.el)) continue
-      const dx = Math.max(0, Math.max(a.r.left, b.r.left) - Math.min(a.r.right, b.r.right))
-      const dy = Math.max(0, Math.max(a.r.top, b.r.top) - Math.min(a.r.bottom, b.r.bottom))
+      // Gaps are between what a glove can touch now: the parts not scrolled out of view.
+      if (!a.v || !b.v) continue
+      const dx = Math.max(0, Math.max(a.v.left, b.v.left) - Math.min(a.v.right, b.v.right))
+      const dy = Math.max(0, Math.max(a.v.top, b.v.top) - Math.min(a.v.bottom, b.v.bottom))
       const gap = Math.hypot(dx, dy)
       note('gap', gap)
       if (gap + 0.5 < rules.gap) {

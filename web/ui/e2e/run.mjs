@@ -436,12 +436,8 @@ async function shot(page, vp, name, { audited = true } = {}) {
 }
 
 // WAIVED: screens whose violations are reported but do not fail the run, each with why
-// ([regexp of the screen's name, why]). Sign-in passes; one phone case remains.
-const WAIVED = [
-  // The audit measures a target's whole box, also the part scrolled under the phone's bottom
-  // navigation (P3's tile below the banner); it should clip boxes to their scroll container.
-  [/^390x844 (critical-banner|banner-cleared)/, 'the phone home scrolls under the banner: the audit counts the part of P3\'s tile hidden under the navigation'],
-]
+// ([regexp of the screen's name, why]). None: every screen passes.
+const WAIVED = []
 const audits = [] // { size, screen, violations, counts, waived }
 
 /** auditScreen measures the screen as it is now and records what it found; the run fails at
