@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -311,7 +312,21 @@ func isLoopback(addr string) bool {
 }
 
 // panelConn marks a request's context: its connection was accepted by the panel listener.
-type panelConn struct{ conn net.Conn }
+type panelConn struct {
+	conn net.Conn
+	// The owner of the connection's other end never changes, so it is looked up once per
+	// connection: peer.UID reads /proc/net/tcp, which grows with every open socket, and the
+	// LCD polls on one kept-alive connection every second.
+	once sync.Once
+	uid  uint32
+	err  error
+}
+
+// peerUID returns the uid of the process at the connection's other end, looked up once.
+func (pc *panelConn) peerUID() (uint32, error) {
+	pc.once.Do(func() { pc.uid, pc.err = peer.UID(pc.conn) })
+	return pc.uid, pc.err
+}
 
 // panelConnKey is the context key of the *panelConn.
 type panelConnKey struct{}
@@ -337,7 +352,7 @@ func (s *Server) originOf(r *http.Request) maskservice.Origin {
 	if s.opts.PanelUID == nil {
 		return maskservice.OriginLocal
 	}
-	uid, err := peer.UID(pc.conn)
+	uid, err := pc.peerUID()
 	if err != nil {
 		s.log.LogAttrs(r.Context(), slog.LevelWarn, "the owner of a loopback connection is unknown: taken as remote",
 			slog.String("remote", r.RemoteAddr), slog.Any("err", err))
