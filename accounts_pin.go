@@ -147,10 +147,18 @@ func (a *Accounts) SetPIN(ctx context.Context, by Actor, username string, ch PIN
 	if err != nil {
 		return nil, err
 	}
-	what := map[[2]bool]string{{false, true}: "PIN set", {true, true}: "PIN changed", {true, false}: "PIN cleared"}[[2]bool{had, hash != nil}]
-	if what != "" {
-		a.record(ctx, by, AuditUserUpdate, "user "+username+": "+what)
+	var what string
+	switch {
+	case hash == nil && !had:
+		return u, nil // cleared a PIN that was not set: nothing changed
+	case hash == nil:
+		what = "PIN cleared"
+	case had:
+		what = "PIN changed"
+	default:
+		what = "PIN set"
 	}
+	a.record(ctx, by, AuditUserUpdate, "user "+username+": "+what)
 	a.log.Info("user PIN changed", "username", username, "by", by.Username, "pin", hash != nil)
 	return u, nil
 }
@@ -171,13 +179,21 @@ func (a *Accounts) proveSelf(ctx context.Context, by Actor, u *User, ch PINChang
 	if origin != OriginLocal {
 		origin = OriginRemote
 	}
+	if ch.CurrentPIN != "" && origin != OriginLocal {
+		// As at sign-in: four digits would be guessed over the network, lockout or not.
+		return Errorf(EFORBIDDEN, "a PIN proves who you are only on the device's own panel; give your current password")
+	}
 	done, err := a.signinTurn(ctx, u.Username, origin)
 	if err != nil {
 		return err
 	}
 	defer done()
 	now := a.now()
-	if fresh, err := a.users.User(ctx, u.Username); err == nil && fresh.Locked(origin, now) {
+	fresh, err := a.users.User(ctx, u.Username)
+	if err != nil {
+		return fmt.Errorf("change the PIN of %s: read its lock: %w", u.Username, err)
+	}
+	if fresh.Locked(origin, now) {
 		left := fresh.Lockouts[origin].LockedUntil.Sub(now)
 		return Errorf(ELOCKED, "account locked after %d failed sign-ins; try again in %d min", MaxFailedLogins, int(math.Ceil(left.Minutes())))
 	}

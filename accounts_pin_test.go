@@ -166,6 +166,12 @@ func TestAccounts_SetPINSelf(t *testing.T) {
 	if _, err := f.svc.Login(ctx, pinRequest("1470", maskservice.OriginLocal)); err != nil {
 		t.Errorf("sign-in with the new PIN: %v", err)
 	}
+	// From beyond the panel a PIN proves nothing, even the right one: it is not compared.
+	remote := maskservice.PINChange{PIN: "3690", CurrentPIN: "1470", Origin: maskservice.OriginRemote}
+	if _, err := f.svc.SetPIN(ctx, operator, "operator1", remote); code(err) != maskservice.EFORBIDDEN ||
+		!strings.Contains(maskservice.ErrorMessage(err), "only on the device's own panel") {
+		t.Errorf("a PIN as proof from the hotspot: %v, want EFORBIDDEN naming the panel", err)
+	}
 	for i := range maskservice.MaxFailedLogins {
 		if _, err := f.svc.SetPIN(ctx, operator, "operator1", maskservice.PINChange{CurrentPIN: "0000"}); code(err) != maskservice.EFORBIDDEN {
 			t.Fatalf("wrong proof %d: %v", i, err)

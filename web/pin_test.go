@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"mask.services/maskservice"
@@ -109,10 +110,15 @@ func TestServer_PIN(t *testing.T) {
 		{"no such user", "PUT", "nobody", maskservice.RoleAdmin, `{"pin":"3690"}`, 404, maskservice.ENOTFOUND, "nobody", false},
 		{"clear with a pin", "DELETE", "serwis1", maskservice.RoleAdmin, `{"pin":"3690"}`, 400, maskservice.EINVALID, "takes no pin", false},
 		{"clear, as an ADMIN, no body", "DELETE", "serwis1", maskservice.RoleAdmin, ``, 200, "", "", false},
+		// A PIN proves who you are only on the panel (the cases with current_pin come from it).
+		{"own, with the PIN from the hotspot", "PUT", "operator1", maskservice.RoleOperator, `{"pin":"3690","current_pin":"1470"}`, 403, maskservice.EFORBIDDEN, "only on the device's own panel", false},
 		{"clear own, with the PIN", "DELETE", "operator1", maskservice.RoleOperator, `{"current_pin":"1470"}`, 200, "", "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mods := []func(*http.Request){f.as(tc.as)}
+			if strings.Contains(tc.body, "current_pin") && !strings.Contains(tc.name, "hotspot") {
+				mods = append(mods, fromPanel("127.0.0.1:40000"))
+			}
 			if tc.body != "" {
 				mods = append(mods, jsonBody(tc.body))
 			}

@@ -99,9 +99,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	case req.Password == "" && req.PIN == "":
 		s.writeError(w, r, maskservice.FieldErrorf("password", "request body: password is required (or, on the panel, pin)"))
 		return
-	case req.Password != "" && req.PIN != "":
-		s.writeError(w, r, maskservice.FieldErrorf("pin", "request body: give password or pin, not both"))
-		return
 	case req.Role == "":
 		s.writeError(w, r, maskservice.FieldErrorf("role", "request body: role is required"))
 		return
