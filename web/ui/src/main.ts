@@ -104,19 +104,13 @@ watch(
   },
 )
 
-// The sign-in screen left untouched, nobody signed in: back to the live view.
-setInterval(() => {
-  if (router.currentRoute.value.name === 'signin' && session.backToLiveView()) void router.replace({ name: 'home' })
-}, 5000)
-
-// Any touch or key counts as activity for the idle timeout.
+// Any touch or key counts as activity for the idle timeout; and a browser that holds sound
+// back until a gesture (a phone; the kiosk should not) plays the alarm from the first touch on.
 for (const ev of ['pointerdown', 'keydown', 'wheel'] as const) {
-  window.addEventListener(ev, () => session.touch(), { passive: true, capture: true })
-}
-// A browser that holds sound back until a gesture (a phone; the kiosk should not) plays the
-// alarm from the first touch on.
-for (const ev of ['pointerdown', 'keydown'] as const) {
-  window.addEventListener(ev, () => tone.resume(), { passive: true, capture: true })
+  window.addEventListener(ev, () => {
+    session.touch()
+    if (ev !== 'wheel') tone.resume()
+  }, { passive: true, capture: true })
 }
 
 void session.restore(() => csrfToken(document.cookie) !== '').then(async () => {

@@ -14,9 +14,9 @@ export function shownStatus(r: Reading | undefined): Shown {
   return r.status
 }
 
-/** ALERT_KIND is how an alert of each type is coloured. A device fault is red: data may be
- *  lost, and the operator must not miss it. */
-export const ALERT_KIND: Readonly<Record<Alert['type'], Shown>> = {
+/** ALERT_KIND is how an alert of each type is coloured and which priority shape it takes. A
+ *  device fault is red: data may be lost, and the operator must not miss it. */
+export const ALERT_KIND: Readonly<Record<Alert['type'], Extract<Shown, 'critical' | 'warning' | 'fault'>>> = {
   CRITICAL: 'critical',
   WARNING: 'warning',
   SENSOR_FAULT: 'fault',

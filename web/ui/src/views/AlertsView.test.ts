@@ -8,7 +8,7 @@ import { common } from '../i18n/common'
 import { hmi } from '../i18n/hmi'
 import { tile } from '../i18n/tile'
 import { API, ApiError } from '../lib/api'
-import { ACK, ALERTS, type Alert } from '../stores/alerts'
+import { ACK, ALERTS, needsAck, type Alert } from '../stores/alerts'
 import { LIVE } from '../stores/live'
 import { SESSION } from '../stores/session'
 
@@ -42,6 +42,7 @@ async function view(list: Alert[], { canAck = true, fail = false, path = '/alert
         },
         [ALERTS as symbol]: {
           active: computed(() => active.value),
+          unacked: computed(() => active.value.filter(needsAck).length),
           state: reactive({ open: new Map(), loaded: true, error: '', errorCode: '' }),
           load: async () => void loads++,
           history: async () => ({ alerts: [], next_before_id: null }),
